@@ -1,0 +1,75 @@
+namespace OrleansWorker;
+
+/// <summary>Filters and paging for listing jobs.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansWorker.JobListQuery")]
+public sealed record JobListQuery
+{
+    [Id(0)] public JobState? State { get; init; }
+    [Id(1)] public string? Queue { get; init; }
+    [Id(2)] public string? Type { get; init; }
+
+    /// <summary>Page size, 1..1000; 100 by default.</summary>
+    [Id(3)] public int Limit { get; init; } = 100;
+
+    /// <summary>The <see cref="JobPage.NextCursor"/> of the previous page.</summary>
+    [Id(4)] public string? Cursor { get; init; }
+}
+
+/// <summary>One page of a job listing, newest first.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansWorker.JobPage")]
+public sealed record JobPage(
+    [property: Id(0)] IReadOnlyList<JobView> Items,
+    [property: Id(1)] string? NextCursor);
+
+/// <summary>The answer to a submission of one job.</summary>
+/// <param name="Id">The job's id.</param>
+/// <param name="State">Its state after the submission.</param>
+/// <param name="Created"><see langword="false"/> when a job with that id already existed.</param>
+[GenerateSerializer, Immutable, Alias("OrleansWorker.EnqueueResult")]
+public sealed record EnqueueResult(
+    [property: Id(0)] string Id,
+    [property: Id(1)] JobState State,
+    [property: Id(2)] bool Created);
+
+/// <summary>What is wrong with one request of a submission.</summary>
+/// <param name="Index">Position of the request in the batch.</param>
+/// <param name="Field">The offending field (camelCase, as in the HTTP API).</param>
+/// <param name="Code">A stable code, e.g. <c>payload_too_large</c>.</param>
+/// <param name="Message">What was wrong, with the actual value.</param>
+[GenerateSerializer, Immutable, Alias("OrleansWorker.JobValidationError")]
+public sealed record JobValidationError(
+    [property: Id(0)] int Index,
+    [property: Id(1)] string Field,
+    [property: Id(2)] string Code,
+    [property: Id(3)] string Message);
+
+/// <summary>The answer to a submission: every job accepted, or none and the reasons.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansWorker.EnqueueResponse")]
+public sealed record EnqueueResponse(
+    [property: Id(0)] IReadOnlyList<EnqueueResult> Results,
+    [property: Id(1)] IReadOnlyList<JobValidationError> Errors)
+{
+    /// <summary>Whether the submission was accepted.</summary>
+    public bool Accepted => Errors.Count == 0;
+}
+
+/// <summary>The outcome of a command on one job (cancel, retry, delete).</summary>
+[GenerateSerializer, Alias("OrleansWorker.JobCommandStatus")]
+public enum JobCommandStatus
+{
+    /// <summary>Done.</summary>
+    Ok = 0,
+
+    /// <summary>No job has that id.</summary>
+    NotFound = 1,
+
+    /// <summary>The job's state does not allow the command.</summary>
+    Conflict = 2,
+}
+
+/// <summary>The answer to a command on one job, with the job as it is afterwards.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansWorker.JobCommandResult")]
+public sealed record JobCommandResult(
+    [property: Id(0)] JobCommandStatus Status,
+    [property: Id(1)] JobView? Job,
+    [property: Id(2)] string? Reason = null);

@@ -1,0 +1,34 @@
+namespace OrleansWorker;
+
+/// <summary>A request to run a job.</summary>
+/// <param name="Type">The name of the handler that runs the job.</param>
+/// <param name="Payload">The job's input as JSON text; <see langword="null"/> means JSON <c>null</c>.</param>
+[GenerateSerializer, Immutable, Alias("OrleansWorker.JobRequest")]
+public sealed record JobRequest(
+    [property: Id(0)] string Type,
+    [property: Id(1)] string? Payload = null)
+{
+    /// <summary>Caller-chosen id (1–200 characters of <c>[A-Za-z0-9._:-]</c>); generated when absent.</summary>
+    [Id(2)] public string? Id { get; init; }
+
+    /// <summary>Queue name; <c>default</c> when absent.</summary>
+    [Id(3)] public string? Queue { get; init; }
+
+    /// <summary>Higher runs first within its queue. Range −1000..1000; default 0.</summary>
+    [Id(4)] public int Priority { get; init; }
+
+    /// <summary>Attempts before the job is dead-lettered (1..100); the silo's default (5) when absent.</summary>
+    [Id(5)] public int? MaxAttempts { get; init; }
+
+    /// <summary>Per-attempt timeout; the silo's default (5 min) when absent.</summary>
+    [Id(6)] public TimeSpan? Timeout { get; init; }
+
+    /// <summary>Earliest start time. Exclusive with <see cref="Delay"/>.</summary>
+    [Id(7)] public DateTimeOffset? RunAt { get; init; }
+
+    /// <summary>Start no sooner than this long after submission. Exclusive with <see cref="RunAt"/>.</summary>
+    [Id(8)] public TimeSpan? Delay { get; init; }
+
+    /// <summary>The submitter's W3C <c>traceparent</c>; the client fills it from <c>Activity.Current</c>.</summary>
+    [Id(9)] public string? TraceParent { get; init; }
+}

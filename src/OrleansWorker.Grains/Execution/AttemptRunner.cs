@@ -1,0 +1,177 @@
+using System.Diagnostics;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OrleansWorker.Handlers;
+using OrleansWorker.Storage;
+
+namespace OrleansWorker.Execution;
+
+/// <summary>Runs one attempt: the handler under its timeout and cancellation, then stores the outcome.</summary>
+internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handlers, IServiceScopeFactory scopes, ILoggerFactory loggers)
+{
+    private readonly ILogger _logger = loggers.CreateLogger("OrleansWorker.Jobs");
+
+    public async Task RunAsync(RunningAttempt running)
+    {
+        var claim = running.Claim;
+        var time = engine.Time;
+        ActivityContext.TryParse(claim.TraceParent, null, out var parent);
+        using var activity = JobInstruments.ActivitySource.StartActivity(claim.Type, ActivityKind.Consumer, parent);
+        activity?.SetTag("job.id", claim.JobId);
+        activity?.SetTag("job.type", claim.Type);
+        activity?.SetTag("job.queue", claim.Queue);
+        activity?.SetTag("job.attempt", claim.Attempt);
+        activity?.SetTag("job.max_attempts", claim.MaxAttempts);
+        using var scope = _logger.BeginScope(new JobLogScope(claim, activity));
+
+        engine.Instruments.QueueWait(claim.Queue, Math.Max(0, (claim.StartedAt - claim.EnqueuedAt).TotalSeconds));
+        JobLog.Processing(_logger, claim.JobId, claim.Type, claim.Attempt, claim.MaxAttempts, claim.Queue);
+        var started = time.GetTimestamp();
+        var (outcome, result, error, exception) = await ExecuteHandlerAsync(running);
+        var elapsed = time.GetElapsedTime(started);
+
+        if (outcome == AttemptOutcome.Succeeded && result is not null && Encoding.UTF8.GetByteCount(result) is var bytes && bytes > engine.Options.MaxResultBytes)
+        {
+            JobLog.ResultTooLarge(_logger, claim.JobId, claim.Attempt, bytes, engine.Options.MaxResultBytes);
+            (outcome, result, error) = (AttemptOutcome.Failed, null, new JobError("ResultTooLarge", $"The result is {bytes} bytes; the limit is {engine.Options.MaxResultBytes}."));
+        }
+
+        if (outcome is not AttemptOutcome.Succeeded)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, error?.Message);
+            if (exception is not null)
+            {
+                activity?.AddException(exception);
+            }
+        }
+
+        var now = time.GetUtcNow();
+        var retryAt = now + RetryPolicy.ComputeDelay(claim.Attempt, engine.Options.RetryBaseDelay, engine.Options.RetryMaxDelay, Random.Shared.NextDouble());
+        var completion = new AttemptCompletion(claim.JobId, claim.Attempt, claim.Owner, outcome, claim.StartedAt, now, result, error, retryAt);
+        var effect = await StoreAsync(completion);
+        activity?.SetTag("job.outcome", effect?.ToString() ?? "Unknown");
+
+        var outcomeLabel = effect switch
+        {
+            CompletionEffect.Succeeded => "succeeded",
+            CompletionEffect.Cancelled => "cancelled",
+            _ => "failed",
+        };
+        if (effect is not null and not CompletionEffect.Stale)
+        {
+            engine.Instruments.Processed(claim.Type, claim.Queue, outcomeLabel, elapsed.TotalSeconds, activity?.TraceId);
+        }
+
+        switch (effect)
+        {
+            case CompletionEffect.Succeeded:
+                JobLog.Completed(_logger, claim.JobId, claim.Type, claim.Attempt, elapsed.TotalMilliseconds);
+                break;
+            case CompletionEffect.Retrying:
+                engine.Instruments.Retried(claim.Type, claim.Queue);
+                JobLog.Retrying(_logger, exception, claim.JobId, claim.Type, claim.Attempt, claim.MaxAttempts, outcome, retryAt);
+                break;
+            case CompletionEffect.DeadLettered:
+                engine.Instruments.DeadLettered(claim.Type, claim.Queue);
+                JobLog.DeadLettered(_logger, exception, claim.JobId, claim.Type, claim.Attempt, claim.MaxAttempts, outcome);
+                break;
+            case CompletionEffect.Cancelled:
+                JobLog.Cancelled(_logger, claim.JobId, claim.Type, claim.Attempt);
+                break;
+            case CompletionEffect.Stale:
+                JobLog.Stale(_logger, claim.JobId, claim.Type, claim.Attempt);
+                break;
+            default:
+                break;
+        }
+    }
+
+    private async Task<(AttemptOutcome, string?, JobError?, Exception?)> ExecuteHandlerAsync(RunningAttempt running)
+    {
+        var claim = running.Claim;
+        using var timeout = new CancellationTokenSource(claim.Timeout, engine.Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(running.Token, timeout.Token);
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var handler = handlers.Resolve(scope.ServiceProvider, claim.Type)
+                ?? throw new InvalidOperationException($"No handler is registered for job type '{claim.Type}' on this silo.");
+            var context = new JobContext(claim, _logger, p => engine.Store.ReportProgressAsync(claim.JobId, claim.Attempt, p));
+
+            // A handler that ignores its token cannot hold the attempt past its timeout: stop waiting for it.
+            var result = await handler.ExecuteAsync(context, linked.Token).WaitAsync(linked.Token);
+            return (AttemptOutcome.Succeeded, result, null, null);
+        }
+        catch (OperationCanceledException ex) when (running.CancelRequested)
+        {
+            return (AttemptOutcome.Cancelled, null, new JobError("JobCancelled", "The job was cancelled while the attempt ran."), ex);
+        }
+        catch (OperationCanceledException ex) when (timeout.IsCancellationRequested)
+        {
+            return (AttemptOutcome.TimedOut, null, new JobError("TimeoutException", $"The attempt exceeded the job's timeout of {claim.Timeout}."), ex);
+        }
+        catch (OperationCanceledException ex) when (running.ShutdownRequested)
+        {
+            return (AttemptOutcome.Interrupted, null, new JobError("AttemptInterrupted", "The silo shut down before the attempt finished."), ex);
+        }
+        catch (Exception ex)
+        {
+            return (AttemptOutcome.Failed, null, new JobError(ex.GetType().FullName ?? ex.GetType().Name, Truncate(ex.Message)), ex);
+        }
+    }
+
+    /// <summary>
+    /// Stores the outcome; the attempt is acknowledged only after this. While the store is unreachable it keeps
+    /// trying for one lease period; past that the lease has expired, another silo requeues the job, and a late
+    /// write would be refused as stale anyway.
+    /// </summary>
+    private async Task<CompletionEffect?> StoreAsync(AttemptCompletion completion)
+    {
+        var deadline = engine.Time.GetUtcNow() + engine.Options.LeaseDuration;
+        var delay = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            try
+            {
+                return await engine.CompleteAsync(completion);
+            }
+            catch (Exception ex) when (engine.Time.GetUtcNow() < deadline)
+            {
+                JobLog.CompletionWriteFailed(_logger, ex, completion.JobId, completion.Attempt);
+                await Task.Delay(delay, engine.Time);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+            }
+            catch (Exception)
+            {
+                JobLog.CompletionAbandoned(_logger, completion.JobId, completion.Attempt);
+                return null;
+            }
+        }
+    }
+
+    private static string Truncate(string message) => message.Length <= 2048 ? message : string.Concat(message.AsSpan(0, 2048), "…");
+}
+
+/// <summary>The structured log scope of an attempt: JobId, JobType, Attempt, TraceId, SpanId.</summary>
+internal sealed class JobLogScope(ClaimedAttempt claim, Activity? activity) : IReadOnlyList<KeyValuePair<string, object?>>
+{
+    private readonly KeyValuePair<string, object?>[] _items =
+    [
+        new("JobId", claim.JobId),
+        new("JobType", claim.Type),
+        new("Attempt", claim.Attempt),
+        new("TraceId", activity?.TraceId.ToHexString() ?? TraceContext.TraceIdOf(claim.TraceParent)),
+        new("SpanId", activity?.SpanId.ToHexString()),
+    ];
+
+    public int Count => _items.Length;
+
+    public KeyValuePair<string, object?> this[int index] => _items[index];
+
+    public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => ((IEnumerable<KeyValuePair<string, object?>>)_items).GetEnumerator();
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => _items.GetEnumerator();
+
+    public override string ToString() => $"JobId:{claim.JobId} JobType:{claim.Type} Attempt:{claim.Attempt} TraceId:{_items[3].Value} SpanId:{_items[4].Value}";
+}

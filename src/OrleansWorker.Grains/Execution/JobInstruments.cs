@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace OrleansWorker.Execution;
+
+/// <summary>The engine's metrics (meter <c>OrleansWorker</c>) and trace source (<c>OrleansWorker.Jobs</c>).</summary>
+public sealed class JobInstruments
+{
+    /// <summary>The name of the engine's meter.</summary>
+    public const string MeterName = "OrleansWorker";
+
+    /// <summary>The name of the activity source of job attempts.</summary>
+    public const string ActivitySourceName = "OrleansWorker.Jobs";
+
+    internal static readonly ActivitySource ActivitySource = new(ActivitySourceName);
+
+    private readonly Counter<long> _submitted;
+    private readonly Counter<long> _processed;
+    private readonly Counter<long> _retried;
+    private readonly Counter<long> _deadLettered;
+    private readonly Histogram<double> _duration;
+    private readonly Histogram<double> _queueWait;
+    private long _queued;
+
+    /// <summary>Creates the instruments from <paramref name="meterFactory"/>.</summary>
+    internal JobInstruments(IMeterFactory meterFactory, AttemptTracker tracker)
+    {
+        var meter = meterFactory.Create(MeterName);
+        _submitted = meter.CreateCounter<long>("worker_jobs_submitted", description: "Jobs accepted (new ids only).");
+        _processed = meter.CreateCounter<long>("worker_jobs_processed", description: "Attempts that ended, by type, queue and outcome (succeeded, failed, cancelled).");
+        _retried = meter.CreateCounter<long>("worker_jobs_retried", description: "Failed attempts scheduled to run again.");
+        _deadLettered = meter.CreateCounter<long>("worker_jobs_dead_lettered", description: "Jobs that used up their attempts.");
+        _duration = meter.CreateHistogram<double>("worker_job_duration_seconds", description: "Duration of attempts.");
+        _queueWait = meter.CreateHistogram<double>("worker_job_queue_wait_seconds", description: "Time from ready to attempt start.");
+        meter.CreateObservableGauge("worker_jobs_in_flight", () => tracker.InFlight, description: "Attempts running on this silo.");
+        meter.CreateObservableGauge("worker_jobs_queued", () => Volatile.Read(ref _queued), description: "Jobs in state Queued, cluster-wide, as last counted by this silo.");
+    }
+
+    /// <summary>Raised after each attempt's duration is recorded, with the trace id of the attempt (for exemplars).</summary>
+    public event Action<string, string, double, ActivityTraceId?>? AttemptDurationRecorded;
+
+    internal void Submitted(long count) => _submitted.Add(count);
+
+    internal void Processed(string type, string queue, string outcome, double seconds, ActivityTraceId? traceId)
+    {
+        var tags = new TagList { { "type", type }, { "queue", queue }, { "outcome", outcome } };
+        _processed.Add(1, tags);
+        _duration.Record(seconds, new TagList { { "type", type }, { "queue", queue } });
+        AttemptDurationRecorded?.Invoke(type, queue, seconds, traceId);
+    }
+
+    internal void Retried(string type, string queue) => _retried.Add(1, new TagList { { "type", type }, { "queue", queue } });
+
+    internal void DeadLettered(string type, string queue) => _deadLettered.Add(1, new TagList { { "type", type }, { "queue", queue } });
+
+    internal void QueueWait(string queue, double seconds) => _queueWait.Record(seconds, new TagList { { "queue", queue } });
+
+    internal void SetQueued(long count) => Volatile.Write(ref _queued, count);
+}

@@ -1,0 +1,59 @@
+namespace OrleansWorker.Hosting;
+
+/// <summary>Options of the job engine, bound from the <c>Worker</c> configuration section.</summary>
+public sealed class WorkerOptions
+{
+    /// <summary>The configuration section these options bind to.</summary>
+    public const string SectionName = "Worker";
+
+    /// <summary>Attempts that may run at once on one silo. Default: 50 × processor count.</summary>
+    public int MaxConcurrentJobs { get; set; } = Environment.ProcessorCount * 50;
+
+    /// <summary>Queues this silo takes jobs from, in no particular order; empty means every queue. Default: empty.</summary>
+    public IList<string> Queues { get; } = [];
+
+    /// <summary>Attempts when a request names none. Default: 5.</summary>
+    public int DefaultMaxAttempts { get; set; } = 5;
+
+    /// <summary>Per-attempt timeout when a request names none. Default: 5 minutes.</summary>
+    public TimeSpan DefaultTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Largest payload accepted, in bytes of UTF-8 JSON. Default: 262,144 (256 KiB).</summary>
+    public int MaxPayloadBytes { get; set; } = 256 * 1024;
+
+    /// <summary>Largest result stored, in bytes of UTF-8 JSON; a larger one fails the attempt. Default: 65,536 (64 KiB).</summary>
+    public int MaxResultBytes { get; set; } = 64 * 1024;
+
+    /// <summary>First retry backoff; doubles with each attempt. Default: 1 second.</summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Longest retry backoff. Default: 5 minutes.</summary>
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long a stopping silo lets running attempts finish before handing them back. Default: 30 seconds.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a claim stays valid without renewal; the backstop when membership misses a dead silo. Default: 30 seconds.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often an idle dispatcher looks for work without being notified. Default: 1 second.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long <c>Succeeded</c> jobs are kept. Default: 24 hours.</summary>
+    public TimeSpan SucceededRetention { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>How long <c>Cancelled</c> jobs are kept. Default: 24 hours.</summary>
+    public TimeSpan CancelledRetention { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>How long <c>DeadLettered</c> jobs are kept. Default: 7 days.</summary>
+    public TimeSpan DeadLetteredRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Prefix of every Redis key of the engine. Default: <c>ow</c>.</summary>
+    public string KeyPrefix { get; set; } = "ow";
+
+    /// <summary>Register the built-in handlers <c>noop</c>, <c>echo</c>, <c>sleep</c> and <c>fail</c>. Default: true.</summary>
+    public bool BuiltInHandlers { get; set; } = true;
+
+    /// <summary>Largest number of jobs one store call writes (group commit). Default: 512.</summary>
+    public int WriteBatchSize { get; set; } = 512;
+}

@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using Orleans.Concurrency;
+using StackExchange.Redis;
+using OrleansWorker.Execution;
+using OrleansWorker.Handlers;
+using OrleansWorker.Storage;
+
+namespace OrleansWorker;
+
+/// <summary>The engine's front door on every silo: submissions and queries, answered from the store.</summary>
+[StatelessWorker]
+[Reentrant]
+[GrainType("ow-jobs")]
+internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handlers) : Grain, IJobManagerGrain
+{
+    public async Task<EnqueueResponse> EnqueueAsync(IReadOnlyList<JobRequest> requests)
+    {
+        var errors = JobValidator.Validate(requests, engine.Options, handlers.Contains, engine.Time.GetUtcNow(), NewId, out var jobs);
+        if (errors.Count > 0)
+        {
+            return new EnqueueResponse([], errors);
+        }
+
+        var current = Activity.Current;
+        for (var i = 0; i < jobs.Count; i++)
+        {
+            // Prefer the silo-side span of this call when it belongs to the submitter's trace: the attempts then hang
+            // below the whole chain (API request → Orleans client call → this grain call).
+            var submitted = jobs[i].TraceParent;
+            if (current is not null && (submitted is null || TraceContext.TraceIdOf(submitted) == current.TraceId.ToHexString()))
+            {
+                jobs[i] = jobs[i] with { TraceParent = current.Id };
+            }
+        }
+
+        var results = await Guard(engine.EnqueueAsync(jobs));
+        var created = results.Count(r => r.Created);
+        if (created > 0)
+        {
+            engine.Instruments.Submitted(created);
+        }
+
+        return new EnqueueResponse(results, []);
+    }
+
+    public Task<JobView?> GetAsync(string id) => Guard(engine.Store.GetAsync(id));
+
+    public Task<JobPage> ListAsync(JobListQuery query) => Guard(engine.Store.ListAsync(query));
+
+    public async Task<JobCommandResult> CancelAsync(string id)
+    {
+        var result = await Guard(engine.Store.CancelAsync(id, engine.Time.GetUtcNow()));
+        if (result is { Status: JobCommandStatus.Ok, Job.State: JobState.Running })
+        {
+            // The store now says "cancel requested"; fire the running attempt's token wherever it runs.
+            await GrainFactory.GetGrain<IJobGrain>(id).CancelAsync();
+        }
+
+        return result;
+    }
+
+    public Task<JobCommandResult> RetryAsync(string id) => Guard(engine.Store.RequeueAsync(id, engine.Time.GetUtcNow()));
+
+    public Task<JobCommandResult> DeleteAsync(string id) => Guard(engine.Store.DeleteAsync(id));
+
+    public async Task<JobView?> WaitAsync(string id, TimeSpan timeout)
+    {
+        var deadline = engine.Time.GetUtcNow() + timeout;
+        var poll = TimeSpan.FromMilliseconds(20);
+        while (true)
+        {
+            var job = await Guard(engine.Store.GetAsync(id));
+            var left = deadline - engine.Time.GetUtcNow();
+            if (job is null || job.State.IsFinished() || left <= TimeSpan.Zero)
+            {
+                return job;
+            }
+
+            if (job.State == JobState.Running)
+            {
+                // The job's grain knows the moment its attempt ends.
+                await GrainFactory.GetGrain<IJobGrain>(id).WaitForAttemptAsync(Min(left, TimeSpan.FromSeconds(10)));
+                var after = await Guard(engine.Store.GetAsync(id));
+                if (after is null || after.State != JobState.Running || after.Attempt != job.Attempt)
+                {
+                    continue;
+                }
+            }
+
+            await Task.Delay(Min(poll, left), engine.Time);
+            poll = Min(poll * 2, TimeSpan.FromMilliseconds(500));
+        }
+    }
+
+    /// <summary>Turns a store outage into <see cref="JobServiceUnavailableException"/>, which callers map to 503.</summary>
+    private static async Task<T> Guard<T>(Task<T> call)
+    {
+        try
+        {
+            return await call;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            throw new JobServiceUnavailableException($"The job store is unavailable: {ex.Message}");
+        }
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private static string NewId() => Guid.CreateVersion7().ToString("N");
+}
