@@ -1,0 +1,44 @@
+# OrleansWorker HTTP API image (the `api` compose service; an Orleans client of the silos).
+# Build context: the repository root:  docker build -f docker/api.Dockerfile .
+
+############################ build ############################
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /source
+
+# Restore first, from the project files only, so the restore layer stays cached until a csproj or props file changes.
+COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
+COPY src/OrleansWorker.Abstractions/OrleansWorker.Abstractions.csproj src/OrleansWorker.Abstractions/
+COPY src/OrleansWorker.Grains/OrleansWorker.Grains.csproj src/OrleansWorker.Grains/
+COPY src/OrleansWorker.Client/OrleansWorker.Client.csproj src/OrleansWorker.Client/
+COPY src/OrleansWorker.ServiceDefaults/OrleansWorker.ServiceDefaults.csproj src/OrleansWorker.ServiceDefaults/
+COPY src/OrleansWorker.Silo/OrleansWorker.Silo.csproj src/OrleansWorker.Silo/
+COPY src/OrleansWorker.Api/OrleansWorker.Api.csproj src/OrleansWorker.Api/
+RUN dotnet restore src/OrleansWorker.Api/OrleansWorker.Api.csproj
+
+COPY src/ src/
+RUN dotnet publish src/OrleansWorker.Api/OrleansWorker.Api.csproj -c Release -o /app --no-restore
+
+############################ runtime ############################
+FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
+
+# The aspnet image has no curl/wget; the HEALTHCHECK and the runbook's in-container checks need curl.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends curl \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY --from=build /app ./
+
+# HTTP (health, metrics, jobs API) 3000.
+ENV ASPNETCORE_HTTP_PORTS=3000
+EXPOSE 3000
+
+# Non-root: the image's built-in `app` user.
+USER $APP_UID
+
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+    CMD curl -fsS http://localhost:3000/health/live || exit 1
+
+# SIGTERM: stop accepting requests and finish in-flight ones.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["dotnet", "OrleansWorker.Api.dll"]

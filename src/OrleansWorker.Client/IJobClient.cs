@@ -1,0 +1,61 @@
+namespace OrleansWorker.Client;
+
+/// <summary>Submits and manages jobs. Every call has a deadline (<see cref="JobClientOptions.CallTimeout"/>).</summary>
+public interface IJobClient
+{
+    /// <summary>Submits one job; returns once it is durable. An existing id returns that job (Created = false).</summary>
+    /// <exception cref="JobValidationException">The request is invalid.</exception>
+    /// <exception cref="JobServiceUnavailableException">The cluster or its store did not answer in time.</exception>
+    Task<EnqueueResult> EnqueueAsync(JobRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Submits a batch as a whole: every job is accepted, or none is and the errors say why.</summary>
+    Task<IReadOnlyList<EnqueueResult>> EnqueueManyAsync(IReadOnlyList<JobRequest> requests, CancellationToken cancellationToken = default);
+
+    /// <summary>The job, or null if no job has that id.</summary>
+    Task<JobView?> GetAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>One page of jobs, newest first.</summary>
+    Task<JobPage> ListAsync(JobListQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>Cancels a job (see <see cref="IJobManagerGrain.CancelAsync"/>).</summary>
+    Task<JobCommandResult> CancelAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Requeues a dead-lettered or cancelled job with a fresh attempt budget.</summary>
+    Task<JobCommandResult> RetryAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a finished job.</summary>
+    Task<JobCommandResult> DeleteAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Waits until the job is finished or <paramref name="timeout"/> (≤ 60 s) elapses; returns the job as it is then.</summary>
+    Task<JobView?> WaitAsync(string id, TimeSpan timeout, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A submission was refused; <see cref="Errors"/> says what was wrong with which request.</summary>
+public sealed class JobValidationException : Exception
+{
+    public JobValidationException()
+        : this([])
+    {
+    }
+
+    public JobValidationException(string message)
+        : base(message)
+    {
+        Errors = [];
+    }
+
+    public JobValidationException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+        Errors = [];
+    }
+
+    public JobValidationException(IReadOnlyList<JobValidationError> errors)
+        : base(errors.Count == 0 ? "The submission is invalid." : string.Join(" ", errors.Select(e => $"[{e.Index}] {e.Field}: {e.Message}")))
+    {
+        Errors = errors;
+    }
+
+    /// <summary>Every problem found, by request index and field.</summary>
+    public IReadOnlyList<JobValidationError> Errors { get; }
+}

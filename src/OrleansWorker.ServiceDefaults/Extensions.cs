@@ -1,0 +1,68 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using Prometheus;
+
+namespace OrleansWorker.ServiceDefaults;
+
+/// <summary>Telemetry, metrics, health and HTTP conventions shared by the worker and the API.</summary>
+public static class Extensions
+{
+    /// <summary>Trace sources exported: the Orleans application calls and the job attempts.</summary>
+    public static readonly string[] TraceSources = ["Microsoft.Orleans.Application", "OrleansWorker.Jobs"];
+
+    /// <summary>Adds logging, OpenTelemetry tracing, Prometheus metrics, health, problem details and OpenAPI.</summary>
+    /// <param name="builder">The application builder.</param>
+    /// <param name="defaultServiceName">The <c>service.name</c> unless <c>OTEL_SERVICE_NAME</c> says otherwise.</param>
+    public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder, string defaultServiceName)
+    {
+        builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+        builder.Services.Configure<SimpleConsoleFormatterOptions>(o => o.IncludeScopes = true);
+        builder.Services.Configure<JsonConsoleFormatterOptions>(o => o.IncludeScopes = true);
+
+        var serviceName = builder.Configuration["OTEL_SERVICE_NAME"] is { Length: > 0 } configured ? configured : defaultServiceName;
+        var tracing = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService(serviceName, serviceInstanceId: $"{Environment.MachineName}-{Environment.ProcessId}"))
+            .WithTracing(t =>
+            {
+                t.AddSource(TraceSources);
+                t.AddAspNetCoreInstrumentation(o => o.Filter = http =>
+                    !http.Request.Path.StartsWithSegments("/health") && !http.Request.Path.StartsWithSegments("/metrics") && !http.Request.Path.StartsWithSegments("/dashboard"));
+                if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]) || !string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]))
+                {
+                    t.AddOtlpExporter();
+                }
+            });
+
+        // prometheus-net's EventCounter bridge emits series that promtool rejects; the meters (ours and Orleans') and process metrics stay.
+        Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions { SuppressEventCounters = true, SuppressDebugMetrics = true });
+
+        builder.Services.AddProblemDetails();
+        builder.Services.Configure<JsonOptions>(o => JobJson.Configure(o.SerializerOptions));
+        builder.Services.AddOpenApi();
+        builder.Services.TryAddSingleton<HealthReporter>();
+        builder.Services.TryAddSingleton<IClusterClientAccessor, ManagementGrainClusterAccessor>();
+        return builder;
+    }
+
+    /// <summary>Maps health, metrics and the OpenAPI document; adds problem+json for errors.</summary>
+    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    {
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+        });
+        app.UseStatusCodePages();
+        app.MapHealthEndpoints();
+        app.MapMetrics("/metrics");
+        app.MapOpenApi("/openapi/{documentName}.json");
+        return app;
+    }
+}

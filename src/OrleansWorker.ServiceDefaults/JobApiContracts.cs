@@ -1,0 +1,73 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace OrleansWorker.ServiceDefaults;
+
+/// <summary>The JSON body of <c>POST /jobs</c> (and of each item of <c>POST /jobs/batch</c>).</summary>
+public sealed class JobRequestBody
+{
+    public string? Type { get; set; }
+    public JsonElement? Payload { get; set; }
+    public string? Id { get; set; }
+    public string? Queue { get; set; }
+    public int? Priority { get; set; }
+    public int? MaxAttempts { get; set; }
+    public double? TimeoutSeconds { get; set; }
+    public DateTimeOffset? RunAt { get; set; }
+    public double? DelaySeconds { get; set; }
+}
+
+/// <summary>The JSON view of a job returned by the HTTP API.</summary>
+public sealed record JobViewBody(
+    string Id,
+    string Type,
+    string Queue,
+    int Priority,
+    JobState State,
+    int Attempt,
+    int MaxAttempts,
+    double TimeoutSeconds,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? RunAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt,
+    JobProgress? Progress,
+    JsonElement? Payload,
+    JsonElement? Result,
+    JobError? LastError,
+    string? TraceId,
+    bool CancelRequested,
+    IReadOnlyList<JobAttempt> Attempts)
+{
+    public static JobViewBody From(JobView v) => new(
+        v.Id, v.Type, v.Queue, v.Priority, v.State, v.Attempt, v.MaxAttempts, v.Timeout.TotalSeconds, v.CreatedAt, v.RunAt, v.StartedAt, v.FinishedAt,
+        v.Progress, ParseJson(v.Payload), ParseJson(v.Result), v.LastError, v.TraceId, v.CancelRequested, v.Attempts);
+
+    private static JsonElement? ParseJson(string? json)
+    {
+        if (json is null)
+        {
+            return null;
+        }
+
+        using var doc = JsonDocument.Parse(json);
+        return doc.RootElement.Clone();
+    }
+}
+
+/// <summary>One item of the answer to <c>POST /jobs/batch</c>.</summary>
+public sealed record BatchItemBody(string Id, JobState State, bool Created);
+
+/// <summary>A page of jobs.</summary>
+public sealed record JobPageBody(IReadOnlyList<JobViewBody> Items, string? NextCursor);
+
+/// <summary>JSON settings of the HTTP API: camelCase, enums as strings.</summary>
+public static class JobJson
+{
+    public static void Configure(JsonSerializerOptions options)
+    {
+        options.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
+        options.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
+        options.Converters.Add(new JsonStringEnumConverter());
+    }
+}

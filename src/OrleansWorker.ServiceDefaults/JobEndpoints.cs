@@ -1,0 +1,198 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using OrleansWorker.Client;
+
+namespace OrleansWorker.ServiceDefaults;
+
+/// <summary>The job HTTP API, served identically by the worker and the API host.</summary>
+public static class JobEndpoints
+{
+    /// <summary>Largest batch <c>POST /jobs/batch</c> accepts.</summary>
+    public const int MaxBatch = 1000;
+
+    /// <summary>Maps <c>/jobs</c> and its sub-resources.</summary>
+    public static RouteGroupBuilder MapJobEndpoints(this IEndpointRouteBuilder app)
+    {
+        var jobs = app.MapGroup("/jobs").WithTags("Jobs").AddEndpointFilter<ApiKeyFilter>();
+
+        jobs.MapPost("", SubmitAsync).WithName("SubmitJob").WithSummary("Submit a job.")
+            .Accepts<JobRequestBody>("application/json").Produces<JobViewBody>(StatusCodes.Status202Accepted).Produces<JobViewBody>().ProducesProblem(400).ProducesProblem(413).ProducesProblem(503);
+        jobs.MapPost("/batch", SubmitBatchAsync).WithName("SubmitJobs").WithSummary("Submit up to 1,000 jobs as a whole.")
+            .Accepts<JobRequestBody[]>("application/json").Produces<BatchItemBody[]>(StatusCodes.Status202Accepted).ProducesProblem(400).ProducesProblem(413).ProducesProblem(503);
+        jobs.MapGet("/{id}", GetAsync).WithName("GetJob").Produces<JobViewBody>().ProducesProblem(404).ProducesProblem(503);
+        jobs.MapGet("", ListAsync).WithName("ListJobs").WithSummary("List jobs, newest first, by state, queue and type.").Produces<JobPageBody>().ProducesProblem(400).ProducesProblem(503);
+        jobs.MapPost("/{id}/cancel", CancelAsync).WithName("CancelJob").Produces<JobViewBody>().ProducesProblem(404).ProducesProblem(409).ProducesProblem(503);
+        jobs.MapPost("/{id}/retry", RetryAsync).WithName("RetryJob").WithSummary("Requeue a DeadLettered or Cancelled job; its attempt count starts again.")
+            .Produces<JobViewBody>(StatusCodes.Status202Accepted).ProducesProblem(404).ProducesProblem(409).ProducesProblem(503);
+        jobs.MapDelete("/{id}", DeleteAsync).WithName("DeleteJob").Produces(StatusCodes.Status204NoContent).ProducesProblem(404).ProducesProblem(409).ProducesProblem(503);
+        jobs.MapGet("/{id}/wait", WaitAsync).WithName("WaitForJob").WithSummary("Wait up to timeoutSeconds (≤ 60) for the job to finish.").Produces<JobViewBody>().ProducesProblem(404).ProducesProblem(503);
+        return jobs;
+    }
+
+    private static async Task<IResult> SubmitAsync(HttpContext http, IJobClient client)
+    {
+        var (body, problem) = await ReadBodyAsync<JobRequestBody>(http);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (body is null)
+        {
+            return Problems.BadRequest("The request body must be a JSON object with at least a 'type'.");
+        }
+
+        return await Problems.GuardAsync(async () =>
+        {
+            var result = await client.EnqueueAsync(ToRequest(body), http.RequestAborted);
+            var job = await client.GetAsync(result.Id, http.RequestAborted);
+            var view = job is null ? null : JobViewBody.From(job);
+            return result.Created
+                ? Results.Accepted($"/jobs/{Uri.EscapeDataString(result.Id)}", view)
+                : Results.Ok(view);
+        });
+    }
+
+    private static async Task<IResult> SubmitBatchAsync(HttpContext http, IJobClient client)
+    {
+        var (body, problem) = await ReadBodyAsync<List<JobRequestBody?>>(http);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (body is null || body.Count == 0)
+        {
+            return Problems.BadRequest("The request body must be a non-empty JSON array of jobs.");
+        }
+
+        if (body.Count > MaxBatch)
+        {
+            return Problems.BadRequest($"A batch holds at most {MaxBatch} jobs (got {body.Count}).");
+        }
+
+        var nullAt = body.FindIndex(b => b is null);
+        if (nullAt >= 0)
+        {
+            return Problems.Validation([new JobValidationError(nullAt, "", "missing", $"Item {nullAt} is null.")]);
+        }
+
+        return await Problems.GuardAsync(async () =>
+        {
+            var results = await client.EnqueueManyAsync(body.Select(b => ToRequest(b!)).ToList(), http.RequestAborted);
+            return Results.Json(results.Select(r => new BatchItemBody(r.Id, r.State, r.Created)).ToList(), statusCode: StatusCodes.Status202Accepted);
+        });
+    }
+
+    private static Task<IResult> GetAsync(string id, IJobClient client, CancellationToken ct) =>
+        WithIdAsync(id, async () => await client.GetAsync(id, ct) is { } job ? Results.Ok(JobViewBody.From(job)) : Problems.NotFound(id));
+
+    private static Task<IResult> ListAsync(IJobClient client, string? state, string? queue, string? type, int? limit, string? cursor, CancellationToken ct)
+    {
+        JobState? parsed = null;
+        if (!string.IsNullOrEmpty(state))
+        {
+            if (!Enum.TryParse<JobState>(state, ignoreCase: true, out var s) || !Enum.IsDefined(s) || int.TryParse(state, out _))
+            {
+                return Task.FromResult(Problems.BadRequest($"state must be one of {string.Join(", ", JobStates.All)} (was '{state}')."));
+            }
+
+            parsed = s;
+        }
+
+        if (limit is < 1 or > 1000)
+        {
+            return Task.FromResult(Problems.BadRequest($"limit must be 1..1000 (was {limit})."));
+        }
+
+        if (!string.IsNullOrEmpty(cursor) && !cursor.Contains('~', StringComparison.Ordinal))
+        {
+            return Task.FromResult(Problems.BadRequest($"cursor '{cursor}' is not one this API returned."));
+        }
+
+        var query = new JobListQuery { State = parsed, Queue = NullIfEmpty(queue), Type = NullIfEmpty(type), Limit = limit ?? 100, Cursor = NullIfEmpty(cursor) };
+        return Problems.GuardAsync(async () =>
+        {
+            var page = await client.ListAsync(query, ct);
+            return Results.Ok(new JobPageBody(page.Items.Select(JobViewBody.From).ToList(), page.NextCursor));
+        });
+    }
+
+    private static Task<IResult> CancelAsync(string id, IJobClient client, CancellationToken ct) =>
+        WithIdAsync(id, async () => Command(id, await client.CancelAsync(id, ct), StatusCodes.Status200OK));
+
+    private static Task<IResult> RetryAsync(string id, IJobClient client, CancellationToken ct) =>
+        WithIdAsync(id, async () => Command(id, await client.RetryAsync(id, ct), StatusCodes.Status202Accepted));
+
+    private static Task<IResult> DeleteAsync(string id, IJobClient client, CancellationToken ct) =>
+        WithIdAsync(id, async () => Command(id, await client.DeleteAsync(id, ct), StatusCodes.Status204NoContent));
+
+    private static Task<IResult> WaitAsync(string id, IJobClient client, double? timeoutSeconds, CancellationToken ct)
+    {
+        if (timeoutSeconds is < 0 or > 60 || (timeoutSeconds is { } t && double.IsNaN(t)))
+        {
+            return Task.FromResult(Problems.BadRequest($"timeoutSeconds must be 0..60 (was {timeoutSeconds})."));
+        }
+
+        return WithIdAsync(id, async () =>
+            await client.WaitAsync(id, TimeSpan.FromSeconds(timeoutSeconds ?? 30), ct) is { } job ? Results.Ok(JobViewBody.From(job)) : Problems.NotFound(id));
+    }
+
+    private static IResult Command(string id, JobCommandResult result, int okStatus) => result.Status switch
+    {
+        JobCommandStatus.NotFound => Problems.NotFound(id),
+        JobCommandStatus.Conflict => Problems.Conflict(result.Reason ?? "The job's state does not allow this.", result.Job?.State),
+        _ when okStatus == StatusCodes.Status204NoContent => Results.NoContent(),
+        _ => Results.Json(result.Job is null ? null : JobViewBody.From(result.Job), statusCode: okStatus),
+    };
+
+    private static Task<IResult> WithIdAsync(string id, Func<Task<IResult>> action) =>
+        IsValidId(id) ? Problems.GuardAsync(action) : Task.FromResult(Problems.BadRequest($"The id '{(id.Length > 64 ? id[..64] + "…" : id)}' must be 1–200 characters of [A-Za-z0-9._:-]."));
+
+    private static bool IsValidId(string id) =>
+        id.Length is >= 1 and <= 200 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-');
+
+    private static JobRequest ToRequest(JobRequestBody b) => new(b.Type ?? "", b.Payload is { } p ? p.GetRawText() : null)
+    {
+        Id = b.Id,
+        Queue = b.Queue,
+        Priority = b.Priority ?? 0,
+        MaxAttempts = b.MaxAttempts,
+        Timeout = b.TimeoutSeconds is { } t ? ToTimeSpan(t) : null,
+        RunAt = b.RunAt,
+        Delay = b.DelaySeconds is { } d ? ToTimeSpan(d) : null,
+    };
+
+    /// <summary>Seconds to a TimeSpan; values out of any sane range are clamped so that validation reports them instead of overflowing.</summary>
+    private static TimeSpan ToTimeSpan(double seconds) =>
+        double.IsNaN(seconds) ? TimeSpan.MinValue : TimeSpan.FromSeconds(Math.Clamp(seconds, -1e9, 1e9));
+
+    private static async Task<(T? Body, IResult? Problem)> ReadBodyAsync<T>(HttpContext http)
+    {
+        if (!(http.Request.ContentType?.Contains("json", StringComparison.OrdinalIgnoreCase) ?? false))
+        {
+            return (default, Problems.Create(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "Send the body as application/json."));
+        }
+
+        var json = http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
+        try
+        {
+            return (await JsonSerializer.DeserializeAsync<T>(http.Request.Body, json, http.RequestAborted), null);
+        }
+        catch (JsonException ex)
+        {
+            return (default, Problems.BadRequest($"The body is not valid JSON for this request: {ex.Message}"));
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (default, Problems.Create(StatusCodes.Status413PayloadTooLarge, "Payload too large", ex.Message));
+        }
+    }
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+}
