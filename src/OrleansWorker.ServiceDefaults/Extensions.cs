@@ -42,7 +42,12 @@ public static class Extensions
             });
 
         // prometheus-net's EventCounter bridge emits series that promtool rejects; the meters (ours and Orleans') and process metrics stay.
-        Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions { SuppressEventCounters = true, SuppressDebugMetrics = true });
+        Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions { SuppressEventCounters = true, SuppressDebugMetrics = true, SuppressMeters = true });
+
+        // Orleans' meters (and any others) through prometheus-net's adapter, started now so no measurement is missed;
+        // the engine's own meter through PrometheusJobMetrics, which keeps its exact names and adds exemplars.
+        Metrics.ConfigureMeterAdapter(o => o.InstrumentFilterPredicate = i => i.Meter.Name != PrometheusJobMetrics.MeterName);
+        builder.Services.AddHostedService<PrometheusJobMetrics>();
 
         builder.Services.AddProblemDetails();
         builder.Services.Configure<JsonOptions>(o => JobJson.Configure(o.SerializerOptions));

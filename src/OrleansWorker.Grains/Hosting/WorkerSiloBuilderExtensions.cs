@@ -55,7 +55,7 @@ public static class WorkerSiloBuilderExtensions
         }
 
         services.TryAddSingleton<AttemptTracker>();
-        services.TryAddSingleton<JobInstruments>();
+        services.TryAddSingleton(sp => new JobInstruments(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), sp.GetRequiredService<AttemptTracker>()));
         services.TryAddSingleton<JobEngine>();
         services.TryAddSingleton<AttemptRunner>();
         services.TryAddSingleton<JobHandlerRegistry>();
@@ -77,8 +77,12 @@ public static class WorkerSiloBuilderExtensions
     public static IServiceCollection AddJobHandler<THandler>(this IServiceCollection services)
         where THandler : class, IJobHandler
     {
-        services.TryAddTransient<THandler>();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton(new JobHandlerRegistration(typeof(THandler))));
+        if (!services.Any(d => d.ServiceType == typeof(THandler)))
+        {
+            services.AddTransient<THandler>();
+            services.AddSingleton(new JobHandlerRegistration(typeof(THandler)));
+        }
+
         return services;
     }
 

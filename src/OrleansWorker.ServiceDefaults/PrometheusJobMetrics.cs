@@ -1,0 +1,78 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Hosting;
+using Prometheus;
+
+namespace OrleansWorker.ServiceDefaults;
+
+/// <summary>
+/// Exposes the engine's meter (<c>OrleansWorker</c>) under its exact Prometheus names, with trace-id exemplars on
+/// the histograms (shown when Prometheus asks for OpenMetrics). Other meters go through prometheus-net's adapter.
+/// </summary>
+internal sealed class PrometheusJobMetrics : IHostedService, IDisposable
+{
+    public const string MeterName = "OrleansWorker";
+
+    private static readonly double[] DurationBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+    private readonly MeterListener _listener = new();
+    private readonly Dictionary<string, Action<double, ReadOnlySpan<KeyValuePair<string, object?>>>> _sinks;
+
+    public PrometheusJobMetrics()
+    {
+        var submitted = Metrics.CreateCounter("worker_jobs_submitted_total", "Jobs accepted (new ids only).");
+        var processed = Metrics.CreateCounter("worker_jobs_processed_total", "Attempts that ended, by type, queue and outcome.", ["type", "queue", "outcome"]);
+        var retried = Metrics.CreateCounter("worker_jobs_retried_total", "Failed attempts scheduled to run again.", ["type", "queue"]);
+        var dead = Metrics.CreateCounter("worker_jobs_dead_lettered_total", "Jobs that used up their attempts.", ["type", "queue"]);
+        var duration = Metrics.CreateHistogram("worker_job_duration_seconds", "Duration of attempts.", new HistogramConfiguration { LabelNames = ["type", "queue"], Buckets = DurationBuckets });
+        var wait = Metrics.CreateHistogram("worker_job_queue_wait_seconds", "Time from ready to attempt start.", new HistogramConfiguration { LabelNames = ["queue"], Buckets = DurationBuckets });
+        var inFlight = Metrics.CreateGauge("worker_jobs_in_flight", "Attempts running on this silo.");
+        var queued = Metrics.CreateGauge("worker_jobs_queued", "Jobs in state Queued, cluster-wide, as last counted by this silo.");
+
+        _sinks = new(StringComparer.Ordinal)
+        {
+            ["worker_jobs_submitted"] = (v, _) => submitted.Inc(v),
+            ["worker_jobs_processed"] = (v, t) => processed.WithLabels(Tag(t, "type"), Tag(t, "queue"), Tag(t, "outcome")).Inc(v),
+            ["worker_jobs_retried"] = (v, t) => retried.WithLabels(Tag(t, "type"), Tag(t, "queue")).Inc(v),
+            ["worker_jobs_dead_lettered"] = (v, t) => dead.WithLabels(Tag(t, "type"), Tag(t, "queue")).Inc(v),
+            ["worker_job_duration_seconds"] = (v, t) => duration.WithLabels(Tag(t, "type"), Tag(t, "queue")).Observe(v, Exemplar.FromTraceContext()),
+            ["worker_job_queue_wait_seconds"] = (v, t) => wait.WithLabels(Tag(t, "queue")).Observe(v),
+            ["worker_jobs_in_flight"] = (v, _) => inFlight.Set(v),
+            ["worker_jobs_queued"] = (v, _) => queued.Set(v),
+        };
+
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == MeterName && _sinks.ContainsKey(instrument.Name))
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>((i, v, t, _) => _sinks[i.Name](v, t));
+        _listener.SetMeasurementEventCallback<int>((i, v, t, _) => _sinks[i.Name](v, t));
+        _listener.SetMeasurementEventCallback<double>((i, v, t, _) => _sinks[i.Name](v, t));
+        Metrics.DefaultRegistry.AddBeforeCollectCallback(_listener.RecordObservableInstruments);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _listener.Start();
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public void Dispose() => _listener.Dispose();
+
+    private static string Tag(ReadOnlySpan<KeyValuePair<string, object?>> tags, string name)
+    {
+        foreach (var tag in tags)
+        {
+            if (tag.Key == name)
+            {
+                return tag.Value?.ToString() ?? "";
+            }
+        }
+
+        return "";
+    }
+}
