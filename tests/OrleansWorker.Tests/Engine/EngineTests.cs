@@ -1,0 +1,157 @@
+using OrleansWorker.Client;
+using OrleansWorker.Tests.Infrastructure;
+
+namespace OrleansWorker.Tests.Engine;
+
+/// <summary>The engine end to end on an in-process cluster: grains, dispatch, retries, cancel, concurrency.</summary>
+public sealed class EngineTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
+{
+    private static string NewId(string prefix) => $"{prefix}-{Guid.NewGuid():N}";
+
+    [Fact]
+    public async Task Echo_Succeeds_WithPayloadAsResult()
+    {
+        var id = NewId("echo");
+        var result = await fixture.Jobs.EnqueueAsync(new JobRequest("echo", "{\"hello\":\"world\"}") { Id = id });
+        Assert.True(result.Created);
+        var job = await fixture.WaitFinishedAsync(id);
+        Assert.Equal(JobState.Succeeded, job.State);
+        Assert.Equal("{\"hello\":\"world\"}", job.Result);
+        Assert.Equal(1, job.Attempt);
+    }
+
+    [Fact]
+    public async Task SubmitSameId_ReturnsExisting_AndRunsOnce()
+    {
+        var id = NewId("dup");
+        await fixture.Jobs.EnqueueAsync(new JobRequest("noop") { Id = id });
+        var second = await fixture.Jobs.EnqueueAsync(new JobRequest("noop") { Id = id });
+        Assert.False(second.Created);
+        var job = await fixture.WaitFinishedAsync(id);
+        Assert.Single(job.Attempts);
+    }
+
+    [Fact]
+    public async Task Fail_RetriesWithBackoff_ThenSucceeds()
+    {
+        var id = NewId("flaky");
+        await fixture.Jobs.EnqueueAsync(new JobRequest("fail", "{\"times\":2}") { Id = id, MaxAttempts = 5 });
+        var job = await fixture.WaitFinishedAsync(id);
+        Assert.Equal(JobState.Succeeded, job.State);
+        Assert.Equal(3, job.Attempts.Count);
+        Assert.Equal([AttemptOutcome.Failed, AttemptOutcome.Failed, AttemptOutcome.Succeeded], job.Attempts.Select(a => a.Outcome));
+        Assert.True(job.Attempts[1].StartedAt - job.Attempts[0].EndedAt!.Value >= TimeSpan.FromMilliseconds(20), "the second attempt waited for the backoff");
+    }
+
+    [Fact]
+    public async Task AlwaysFailing_IsDeadLettered_WithLastError_AndCanBeRequeued()
+    {
+        var id = NewId("poison");
+        await fixture.Jobs.EnqueueAsync(new JobRequest("fail", "{\"times\":-1}") { Id = id, MaxAttempts = 2 });
+        var job = await fixture.WaitFinishedAsync(id);
+        Assert.Equal(JobState.DeadLettered, job.State);
+        Assert.Equal(2, job.Attempts.Count);
+        Assert.Contains("fails as asked", job.LastError!.Message, StringComparison.Ordinal);
+        var dlq = await fixture.Jobs.ListAsync(new JobListQuery { State = JobState.DeadLettered, Type = "fail", Limit = 1000 });
+        Assert.Contains(dlq.Items, j => j.Id == id);
+
+        var retried = await fixture.Jobs.RetryAsync(id);
+        Assert.Equal(JobCommandStatus.Ok, retried.Status);
+        var again = await Poll.UntilAsync(() => fixture.Jobs.GetAsync(id), j => j is { State: JobState.DeadLettered, Attempts.Count: 4 }, TimeSpan.FromSeconds(20), "the requeued job to be dead-lettered again after two more attempts");
+        Assert.Equal(2, again!.Attempt);
+    }
+
+    [Fact]
+    public async Task Timeout_CountsAsFailedAttempt()
+    {
+        var id = NewId("slow");
+        await fixture.Jobs.EnqueueAsync(new JobRequest("sleep", "{\"ms\":5000}") { Id = id, MaxAttempts = 1, Timeout = TimeSpan.FromMilliseconds(100) });
+        var job = await fixture.WaitFinishedAsync(id);
+        Assert.Equal(JobState.DeadLettered, job.State);
+        Assert.Equal(AttemptOutcome.TimedOut, Assert.Single(job.Attempts).Outcome);
+    }
+
+    [Fact]
+    public async Task Cancel_RunningJob_FiresToken_AndEndsCancelled()
+    {
+        var id = NewId("cancel");
+        await fixture.Jobs.EnqueueAsync(new JobRequest("sleep", "{\"ms\":60000}") { Id = id });
+        await Poll.UntilAsync(() => fixture.Jobs.GetAsync(id), j => j?.State == JobState.Running, TimeSpan.FromSeconds(10), "the sleep job to start");
+        var result = await fixture.Jobs.CancelAsync(id);
+        Assert.Equal(JobCommandStatus.Ok, result.Status);
+        var job = await fixture.WaitFinishedAsync(id);
+        Assert.Equal(JobState.Cancelled, job.State);
+        Assert.Equal(AttemptOutcome.Cancelled, Assert.Single(job.Attempts).Outcome);
+        Assert.Equal(JobCommandStatus.Conflict, (await fixture.Jobs.CancelAsync(id)).Status);
+    }
+
+    [Fact]
+    public async Task Cancel_ScheduledJob_NeverRuns()
+    {
+        var id = NewId("later");
+        await fixture.Jobs.EnqueueAsync(new JobRequest("noop") { Id = id, Delay = TimeSpan.FromMilliseconds(500) });
+        Assert.Equal(JobState.Scheduled, (await fixture.Jobs.GetAsync(id))!.State);
+        Assert.Equal(JobCommandStatus.Ok, (await fixture.Jobs.CancelAsync(id)).Status);
+        // A marker job submitted after the due time has run, so the dispatcher has had its chance at the cancelled one.
+        var marker = NewId("marker");
+        await Poll.UntilAsync(() => DateTimeOffset.UtcNow > (fixture.Jobs.GetAsync(id).Result!.CreatedAt + TimeSpan.FromMilliseconds(700)), TimeSpan.FromSeconds(5), "the cancelled job's due time to pass");
+        await fixture.Jobs.EnqueueAsync(new JobRequest("noop") { Id = marker });
+        await fixture.WaitFinishedAsync(marker);
+        var job = (await fixture.Jobs.GetAsync(id))!;
+        Assert.Equal(JobState.Cancelled, job.State);
+        Assert.Empty(job.Attempts);
+    }
+
+    [Fact]
+    public async Task Wait_ReturnsOnceFinished()
+    {
+        var id = NewId("wait");
+        await fixture.Jobs.EnqueueAsync(new JobRequest("sleep", "{\"ms\":200}") { Id = id });
+        var job = await fixture.Jobs.WaitAsync(id, TimeSpan.FromSeconds(30));
+        Assert.Equal(JobState.Succeeded, job!.State);
+    }
+
+    [Fact]
+    public async Task Concurrency_NeverExceedsMaxConcurrentJobs_PerSilo()
+    {
+        var ids = Enumerable.Range(0, 12).Select(_ => NewId("conc")).ToList();
+        await fixture.Jobs.EnqueueManyAsync(ids.Select(id => new JobRequest("sleep", "{\"ms\":150}") { Id = id, Queue = "concurrency" }).ToList());
+        var maxRunning = 0;
+        await Poll.UntilAsync(async () =>
+        {
+            var running = await fixture.Jobs.ListAsync(new JobListQuery { State = JobState.Running, Queue = "concurrency", Limit = 100 });
+            maxRunning = Math.Max(maxRunning, running.Items.Count);
+            var done = 0;
+            foreach (var id in ids)
+            {
+                done += (await fixture.Jobs.GetAsync(id))!.State == JobState.Succeeded ? 1 : 0;
+            }
+
+            return done == ids.Count;
+        }, TimeSpan.FromSeconds(30), "all 12 sleep jobs to succeed");
+        Assert.InRange(maxRunning, 1, ClusterFixture.MaxConcurrentJobs * fixture.Cluster.Silos.Count);
+    }
+
+    [Fact]
+    public async Task InvalidBatch_IsRefusedAsAWhole()
+    {
+        var good = NewId("good");
+        var ex = await Assert.ThrowsAsync<JobValidationException>(() => fixture.Jobs.EnqueueManyAsync([new JobRequest("noop") { Id = good }, new JobRequest("no-such-type")]));
+        Assert.Equal(1, Assert.Single(ex.Errors).Index);
+        Assert.Null(await fixture.Jobs.GetAsync(good));
+    }
+
+    [Fact]
+    public async Task FinishedJob_GrainActivation_GoesAway()
+    {
+        var id = NewId("idle");
+        await fixture.Jobs.EnqueueAsync(new JobRequest("noop") { Id = id });
+        await fixture.WaitFinishedAsync(id);
+        var management = fixture.Cluster.Client.GetGrain<IManagementGrain>(0);
+        await Poll.UntilAsync(async () =>
+        {
+            var stats = await management.GetSimpleGrainStatistics();
+            return stats.Where(s => s.GrainType.Contains("JobGrain", StringComparison.Ordinal)).Sum(s => s.ActivationCount) == 0;
+        }, TimeSpan.FromSeconds(20), "job grain activations to deactivate after their attempts");
+    }
+}

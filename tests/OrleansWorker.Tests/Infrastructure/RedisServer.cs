@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using StackExchange.Redis;
+
+namespace OrleansWorker.Tests.Infrastructure;
+
+/// <summary>A real <c>redis-server</c> process on a free loopback port, append-only file on, in a temp directory.</summary>
+public sealed class RedisServer : IAsyncDisposable
+{
+    private Process? _process;
+
+    private RedisServer(int port, string directory)
+    {
+        Port = port;
+        Directory = directory;
+    }
+
+    public int Port { get; }
+
+    public string Directory { get; }
+
+    public string ConnectionString => $"127.0.0.1:{Port}";
+
+    public static async Task<RedisServer> StartAsync()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "ow-redis-" + Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(dir);
+        var server = new RedisServer(FreePort(), dir);
+        await server.StartProcessAsync();
+        return server;
+    }
+
+    /// <summary>Starts (again) the server on the same port and directory; the append-only file brings its data back.</summary>
+    public async Task StartProcessAsync()
+    {
+        var binary = FindBinary() ?? throw new InvalidOperationException(
+            "redis-server was not found on PATH. Install it (Debian/Ubuntu: 'apt-get install -y redis-server') or run 'bash .ci/run', which installs it.");
+        var info = new ProcessStartInfo(binary, ["--port", Port.ToString(), "--bind", "127.0.0.1", "--dir", Directory, "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        _process = Process.Start(info) ?? throw new InvalidOperationException("redis-server did not start.");
+        _process.OutputDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        await Poll.UntilAsync(async () =>
+        {
+            await using var conn = await ConnectionMultiplexer.ConnectAsync($"{ConnectionString},connectTimeout=500");
+            await conn.GetDatabase().PingAsync();
+            return true;
+        }, TimeSpan.FromSeconds(20), $"redis-server to answer PING on port {Port}");
+    }
+
+    /// <summary>Stops the server (SIGKILL); data written with appendfsync always survives.</summary>
+    public async Task StopProcessAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopProcessAsync();
+        _process?.Dispose();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string? FindBinary() =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Append("/usr/bin").Append("/usr/local/bin")
+            .Select(p => Path.Combine(p, "redis-server")).FirstOrDefault(File.Exists);
+}
