@@ -31,6 +31,9 @@ public sealed record JobView
     [Id(16)] public string? Payload { get; init; }
     [Id(17)] public IReadOnlyList<JobAttempt> Attempts { get; init; } = [];
     [Id(18)] public bool CancelRequested { get; init; }
+
+    /// <summary>The silo running the current attempt (while Running).</summary>
+    [Id(19)] public string? Silo { get; init; }
 }
 
 /// <summary>Progress reported by a running handler.</summary>

@@ -37,11 +37,12 @@ public sealed record JobViewBody(
     JobError? LastError,
     string? TraceId,
     bool CancelRequested,
+    string? Silo,
     IReadOnlyList<JobAttempt> Attempts)
 {
     public static JobViewBody From(JobView v) => new(
         v.Id, v.Type, v.Queue, v.Priority, v.State, v.Attempt, v.MaxAttempts, v.Timeout.TotalSeconds, v.CreatedAt, v.RunAt, v.StartedAt, v.FinishedAt,
-        v.Progress, ParseJson(v.Payload), ParseJson(v.Result), v.LastError, v.TraceId, v.CancelRequested, v.Attempts);
+        v.Progress, ParseJson(v.Payload), ParseJson(v.Result), v.LastError, v.TraceId, v.CancelRequested, v.Silo, v.Attempts);
 
     private static JsonElement? ParseJson(string? json)
     {

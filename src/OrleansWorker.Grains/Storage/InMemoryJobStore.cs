@@ -559,6 +559,7 @@ internal sealed class InMemoryJobStore : IJobStore
             Payload = Payload,
             Attempts = Attempts.ToList(),
             CancelRequested = CancelRequested,
+            Silo = State == JobState.Running ? Owner : null,
         };
     }
 }

@@ -300,6 +300,7 @@ internal sealed class RedisJobStore : IJobStore, IDisposable
             Payload = S("payload"),
             Attempts = StoredAttempt.DeserializeList(S("attempts")),
             CancelRequested = S("cancel") == "1",
+            Silo = state == JobState.Running ? S("owner") : null,
         };
     }
 

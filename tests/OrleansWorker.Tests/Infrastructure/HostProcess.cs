@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace OrleansWorker.Tests.Infrastructure;
+
+/// <summary>A real worker (silo) or API process started from its built dll, on its own ports.</summary>
+public sealed class HostProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private HostProcess(Process process, string name, int httpPort, int siloPort, int gatewayPort)
+    {
+        _process = process;
+        Name = name;
+        HttpPort = httpPort;
+        SiloPort = siloPort;
+        GatewayPort = gatewayPort;
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public string Name { get; }
+    public int HttpPort { get; }
+    public int SiloPort { get; }
+    public int GatewayPort { get; }
+    public HttpClient Http { get; }
+    public int Pid => _process.Id;
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Everything the process printed so far.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>Starts a silo against <paramref name="redis"/> (or embedded when null).</summary>
+    public static HostProcess StartSilo(string name, string? redis, IDictionary<string, string>? extra = null)
+    {
+        var (http, silo, gateway) = (RedisServer.FreePort(), RedisServer.FreePort(), RedisServer.FreePort());
+        var env = new Dictionary<string, string>
+        {
+            ["ASPNETCORE_HTTP_PORTS"] = http.ToString(),
+            ["Orleans__Endpoints__SiloPort"] = silo.ToString(),
+            ["Orleans__Endpoints__GatewayPort"] = gateway.ToString(),
+            ["Orleans__Endpoints__AdvertisedIPAddress"] = "127.0.0.1",
+            ["Orleans__ClusterId"] = "test",
+            ["Orleans__ServiceId"] = "test",
+        };
+        if (redis is not null)
+        {
+            env["ConnectionStrings__redis"] = redis;
+        }
+
+        foreach (var (k, v) in extra ?? new Dictionary<string, string>())
+        {
+            env[k] = v;
+        }
+
+        return Start(name, "OrleansWorker.Silo", env, http, silo, gateway);
+    }
+
+    /// <summary>Starts the API against the cluster in <paramref name="redis"/>.</summary>
+    public static HostProcess StartApi(string redis, IDictionary<string, string>? extra = null)
+    {
+        var http = RedisServer.FreePort();
+        var env = new Dictionary<string, string>
+        {
+            ["ASPNETCORE_HTTP_PORTS"] = http.ToString(),
+            ["ConnectionStrings__redis"] = redis,
+            ["Orleans__ClusterId"] = "test",
+            ["Orleans__ServiceId"] = "test",
+        };
+        foreach (var (k, v) in extra ?? new Dictionary<string, string>())
+        {
+            env[k] = v;
+        }
+
+        return Start("api", "OrleansWorker.Api", env, http, 0, 0);
+    }
+
+    private static HostProcess Start(string name, string project, Dictionary<string, string> env, int http, int silo, int gateway)
+    {
+        var dll = Path.Combine(RepoRoot(), "src", project, "bin", BuildConfiguration(), "net10.0", project + ".dll");
+        if (!File.Exists(dll))
+        {
+            throw new FileNotFoundException($"{dll} is missing: build the solution first (dotnet build OrleansWorker.sln).");
+        }
+
+        var info = new ProcessStartInfo("dotnet", [dll]) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll)! };
+        foreach (var (k, v) in env)
+        {
+            info.Environment[k] = v;
+        }
+
+        var process = Process.Start(info)!;
+        var host = new HostProcess(process, name, http, silo, gateway);
+        process.OutputDataReceived += (_, e) => host.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => host.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return host;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+
+    /// <summary>Polls <c>/health/ready</c> until it answers 200.</summary>
+    public Task WaitReadyAsync(TimeSpan? timeout = null) =>
+        Poll.UntilAsync(async () =>
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"{Name} exited with {_process.ExitCode}:\n{Output}");
+            }
+
+            using var response = await Http.GetAsync("/health/ready");
+            return response.IsSuccessStatusCode;
+        }, timeout ?? TimeSpan.FromSeconds(60), $"{Name} to report ready on :{HttpPort}");
+
+    /// <summary>kill -9.</summary>
+    public void Kill() => _process.Kill();
+
+    /// <summary>SIGTERM, as docker stop or systemd would send it.</summary>
+    public void Terminate()
+    {
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()])!;
+        kill.WaitForExit();
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill -TERM {_process.Id} failed.");
+        }
+    }
+
+    public Task WaitForExitAsync(TimeSpan timeout) =>
+        _process.WaitForExitAsync().WaitAsync(timeout);
+
+    public int ExitCode => _process.ExitCode;
+
+    public async Task<JsonElement> GetJsonAsync(string path)
+    {
+        using var response = await Http.GetAsync(path);
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+        Http.Dispose();
+    }
+
+    private static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "OrleansWorker.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? throw new InvalidOperationException("OrleansWorker.sln not found above the test directory.");
+    }
+
+    private static string BuildConfiguration() =>
+        Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)))!;
+}
