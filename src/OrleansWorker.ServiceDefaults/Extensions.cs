@@ -42,7 +42,7 @@ public static class Extensions
             });
 
         // prometheus-net's EventCounter bridge emits series that promtool rejects; the meters (ours and Orleans') and process metrics stay.
-        Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions { SuppressEventCounters = true, SuppressDebugMetrics = true, SuppressMeters = true });
+        Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions { SuppressEventCounters = true, SuppressDebugMetrics = true });
 
         // Orleans' meters (and any others) through prometheus-net's adapter, started now so no measurement is missed;
         // the engine's own meter through PrometheusJobMetrics, which keeps its exact names and adds exemplars.

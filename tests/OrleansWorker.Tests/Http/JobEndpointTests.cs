@@ -1,0 +1,188 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using OrleansWorker.Tests.Infrastructure;
+
+namespace OrleansWorker.Tests.Http;
+
+/// <summary>The worker host (embedded mode) under WebApplicationFactory, with its silo on free ports.</summary>
+public sealed class WorkerFactory : WebApplicationFactory<Program>
+{
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseSetting("Orleans:Endpoints:SiloPort", RedisServer.FreePort().ToString());
+        builder.UseSetting("Orleans:Endpoints:GatewayPort", RedisServer.FreePort().ToString());
+        builder.UseSetting("Worker:MaxPayloadBytes", "1024");
+        builder.UseSetting("Worker:RetryBaseDelay", "00:00:00.050");
+        builder.UseSetting("Worker:RetryMaxDelay", "00:00:00.100");
+    }
+}
+
+public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<WorkerFactory>
+{
+    private readonly HttpClient _http = factory.CreateClient();
+
+    private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+
+    private async Task<JsonElement> WaitFinishedAsync(string id) =>
+        await Poll.UntilAsync(async () => await _http.GetFromJsonAsync<JsonElement>($"/jobs/{id}"),
+            j => j.GetProperty("state").GetString() is "Succeeded" or "DeadLettered" or "Cancelled", TimeSpan.FromSeconds(20), $"job {id} to finish");
+
+    private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string detailContains)
+    {
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains(detailContains, problem.GetProperty("detail").GetString(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Post_Then_Get_ReturnsView_AndExistingIdReturns200()
+    {
+        var response = await _http.PostAsync("/jobs", Json("""{"type":"echo","id":"http-echo","payload":{"a":[1,2]},"queue":"q1","priority":3,"maxAttempts":2,"timeoutSeconds":10}"""));
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal("/jobs/http-echo", response.Headers.Location?.OriginalString);
+        var view = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("http-echo", view.GetProperty("id").GetString());
+        Assert.Equal("q1", view.GetProperty("queue").GetString());
+        Assert.Equal(3, view.GetProperty("priority").GetInt32());
+        Assert.Equal(2, view.GetProperty("maxAttempts").GetInt32());
+
+        var done = await WaitFinishedAsync("http-echo");
+        Assert.Equal("Succeeded", done.GetProperty("state").GetString());
+        Assert.Equal(2, done.GetProperty("result").GetProperty("a")[1].GetInt32());
+        foreach (var field in new[] { "attempt", "createdAt", "runAt", "startedAt", "finishedAt", "progress", "lastError", "traceId" })
+        {
+            Assert.True(done.TryGetProperty(field, out _), $"view has '{field}'");
+        }
+
+        var again = await _http.PostAsync("/jobs", Json("""{"type":"echo","id":"http-echo"}"""));
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("""{"type":"echo",""", HttpStatusCode.BadRequest, "not valid JSON")]
+    [InlineData("""{"type":"nope"}""", HttpStatusCode.BadRequest, "No handler")]
+    [InlineData("""{"type":"noop","id":"bad id!"}""", HttpStatusCode.BadRequest, "id")]
+    [InlineData("""{"type":"noop","priority":99999}""", HttpStatusCode.BadRequest, "priority")]
+    [InlineData("""{"type":"noop","maxAttempts":101}""", HttpStatusCode.BadRequest, "maxAttempts")]
+    [InlineData("""{"type":"noop","timeoutSeconds":-1}""", HttpStatusCode.BadRequest, "timeoutSeconds")]
+    [InlineData("""{"type":"noop","delaySeconds":5,"runAt":"2030-01-01T00:00:00Z"}""", HttpStatusCode.BadRequest, "not both")]
+    [InlineData("""{"type":"noop","priority":"high"}""", HttpStatusCode.BadRequest, "not valid JSON")]
+    public async Task Post_BadInput_IsProblemJsonSayingWhat(string body, HttpStatusCode status, string detail) =>
+        await AssertProblemAsync(await _http.PostAsync("/jobs", Json(body)), status, detail);
+
+    [Fact]
+    public async Task Post_PayloadOverLimit_Is413()
+    {
+        var body = JsonSerializer.Serialize(new { type = "noop", payload = new string('x', 2000) });
+        await AssertProblemAsync(await _http.PostAsync("/jobs", Json(body)), HttpStatusCode.RequestEntityTooLarge, "limit is 1024");
+    }
+
+    [Fact]
+    public async Task Batch_AcceptsWhole_OrRejectsWholeNamingTheItem()
+    {
+        var ok = await _http.PostAsync("/jobs/batch", Json("""[{"type":"noop","id":"b-1"},{"type":"noop","id":"b-2"}]"""));
+        Assert.Equal(HttpStatusCode.Accepted, ok.StatusCode);
+        var items = await ok.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(["b-1", "b-2"], items.EnumerateArray().Select(i => i.GetProperty("id").GetString()));
+
+        var bad = await _http.PostAsync("/jobs/batch", Json("""[{"type":"noop","id":"b-3"},{"type":"missing-type","id":"b-4"}]"""));
+        await AssertProblemAsync(bad, HttpStatusCode.BadRequest, "Item 1");
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/jobs/b-3")).StatusCode);
+
+        var tooMany = JsonSerializer.Serialize(Enumerable.Range(0, 1001).Select(_ => new { type = "noop" }));
+        await AssertProblemAsync(await _http.PostAsync("/jobs/batch", Json(tooMany)), HttpStatusCode.BadRequest, "at most 1000");
+    }
+
+    [Fact]
+    public async Task Get_UnknownOrInvalidId()
+    {
+        await AssertProblemAsync(await _http.GetAsync("/jobs/does-not-exist"), HttpStatusCode.NotFound, "does-not-exist");
+        await AssertProblemAsync(await _http.GetAsync("/jobs/has%20space"), HttpStatusCode.BadRequest, "must be");
+    }
+
+    [Fact]
+    public async Task List_FiltersAndPages_AndValidatesArguments()
+    {
+        var ids = Enumerable.Range(0, 5).Select(i => $"list-{i}").ToList();
+        await _http.PostAsync("/jobs/batch", Json(JsonSerializer.Serialize(ids.Select(id => new { type = "noop", id, queue = "listing" }))));
+        foreach (var id in ids)
+        {
+            await WaitFinishedAsync(id);
+        }
+
+        var seen = new List<string>();
+        string? cursor = null;
+        do
+        {
+            var page = await _http.GetFromJsonAsync<JsonElement>($"/jobs?queue=listing&state=Succeeded&limit=2{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}");
+            seen.AddRange(page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetString()!));
+            cursor = page.GetProperty("nextCursor").GetString();
+        }
+        while (cursor is not null);
+        Assert.Equal(ids.OrderBy(i => i), seen.OrderBy(i => i));
+
+        await AssertProblemAsync(await _http.GetAsync("/jobs?state=Bogus"), HttpStatusCode.BadRequest, "state must be");
+        await AssertProblemAsync(await _http.GetAsync("/jobs?limit=0"), HttpStatusCode.BadRequest, "limit");
+        await AssertProblemAsync(await _http.GetAsync("/jobs?cursor=garbage"), HttpStatusCode.BadRequest, "cursor");
+    }
+
+    [Fact]
+    public async Task Cancel_Retry_Delete_FollowTheStateRules()
+    {
+        await _http.PostAsync("/jobs", Json("""{"type":"sleep","id":"cx","payload":{"ms":60000}}"""));
+        await Poll.UntilAsync(async () => (await _http.GetFromJsonAsync<JsonElement>("/jobs/cx")).GetProperty("state").GetString() == "Running", TimeSpan.FromSeconds(10), "job cx to run");
+        await AssertProblemAsync(await _http.DeleteAsync("/jobs/cx"), HttpStatusCode.Conflict, "only finished");
+        await AssertProblemAsync(await _http.PostAsync("/jobs/cx/retry", null), HttpStatusCode.Conflict, "only DeadLettered or Cancelled");
+        Assert.Equal(HttpStatusCode.OK, (await _http.PostAsync("/jobs/cx/cancel", null)).StatusCode);
+        Assert.Equal("Cancelled", (await WaitFinishedAsync("cx")).GetProperty("state").GetString());
+        await AssertProblemAsync(await _http.PostAsync("/jobs/cx/cancel", null), HttpStatusCode.Conflict, "Cancelled");
+
+        Assert.Equal(HttpStatusCode.Accepted, (await _http.PostAsync("/jobs/cx/retry", null)).StatusCode);
+        await Poll.UntilAsync(async () => (await _http.GetFromJsonAsync<JsonElement>("/jobs/cx")).GetProperty("state").GetString() == "Running", TimeSpan.FromSeconds(10), "requeued job cx to run again");
+        await _http.PostAsync("/jobs/cx/cancel", null);
+        await WaitFinishedAsync("cx");
+        Assert.Equal(HttpStatusCode.NoContent, (await _http.DeleteAsync("/jobs/cx")).StatusCode);
+        await AssertProblemAsync(await _http.DeleteAsync("/jobs/cx"), HttpStatusCode.NotFound, "cx");
+        await AssertProblemAsync(await _http.PostAsync("/jobs/nope/cancel", null), HttpStatusCode.NotFound, "nope");
+    }
+
+    [Fact]
+    public async Task Wait_ReturnsFinishedJob_AndValidatesTimeout()
+    {
+        await _http.PostAsync("/jobs", Json("""{"type":"sleep","id":"w1","payload":{"ms":100}}"""));
+        var view = await _http.GetFromJsonAsync<JsonElement>("/jobs/w1/wait?timeoutSeconds=20");
+        Assert.Equal("Succeeded", view.GetProperty("state").GetString());
+        await AssertProblemAsync(await _http.GetAsync("/jobs/w1/wait?timeoutSeconds=61"), HttpStatusCode.BadRequest, "timeoutSeconds");
+    }
+
+    [Fact]
+    public async Task Operations_Health_Metrics_Dashboard_OpenApi()
+    {
+        var health = await _http.GetAsync("/health");
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        var report = await health.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("healthy", report.GetProperty("status").GetString());
+        Assert.Equal("Active", report.GetProperty("silo").GetProperty("status").GetString());
+        Assert.Equal(1, report.GetProperty("cluster").GetProperty("activeSilos").GetInt32());
+        Assert.Equal("healthy", report.GetProperty("checks").GetProperty("orleans").GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/health/live")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/health/ready")).StatusCode);
+
+        await _http.PostAsync("/jobs", Json("""{"type":"noop","id":"metrics-1"}"""));
+        await WaitFinishedAsync("metrics-1");
+        var metrics = await _http.GetStringAsync("/metrics");
+        Assert.Contains("worker_jobs_submitted_total", metrics, StringComparison.Ordinal);
+        Assert.Contains("worker_jobs_processed_total{type=\"noop\",queue=\"default\",outcome=\"succeeded\"}", metrics, StringComparison.Ordinal);
+        Assert.Contains("worker_job_duration_seconds_bucket", metrics, StringComparison.Ordinal);
+        Assert.Contains("microsoft_orleans_", metrics, StringComparison.Ordinal);
+
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/dashboard/")).StatusCode);
+        var openApi = await _http.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+        Assert.True(openApi.GetProperty("paths").TryGetProperty("/jobs", out _));
+    }
+}
