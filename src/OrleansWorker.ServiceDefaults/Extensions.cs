@@ -46,7 +46,10 @@ public static class Extensions
 
         // Orleans' meters (and any others) through prometheus-net's adapter, started now so no measurement is missed;
         // the engine's own meter through PrometheusJobMetrics, which keeps its exact names and adds exemplars.
-        Metrics.ConfigureMeterAdapter(o => o.InstrumentFilterPredicate = i => i.Meter.Name != PrometheusJobMetrics.MeterName);
+        // System.* meters are left out: their names (e.g. "…_assembly_count" gauges) fail promtool's lint, and
+        // prometheus-net's own dotnet_* and process_* collectors already cover the runtime and the process.
+        Metrics.ConfigureMeterAdapter(o => o.InstrumentFilterPredicate = i =>
+            i.Meter.Name != PrometheusJobMetrics.MeterName && !i.Meter.Name.StartsWith("System.", StringComparison.Ordinal));
         builder.Services.AddHostedService<PrometheusJobMetrics>();
 
         builder.Services.AddProblemDetails();
