@@ -7,17 +7,6 @@ namespace OrleansWorker.Api;
 /// <summary>Hosts the Orleans client of the worker cluster.</summary>
 public static class ApiHostExtensions
 {
-    /// <summary>Listens on <paramref name="port"/> unless <c>--urls</c>, <c>ASPNETCORE_URLS</c> or <c>ASPNETCORE_HTTP_PORTS</c> say otherwise.</summary>
-    public static WebApplicationBuilder UseDefaultPort(this WebApplicationBuilder builder, int port)
-    {
-        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["http_ports"]))
-        {
-            builder.WebHost.UseUrls($"http://0.0.0.0:{port}");
-        }
-
-        return builder;
-    }
-
     /// <summary>Adds the Orleans client (gateways from Redis membership, or the local silo) that keeps retrying until a gateway answers.</summary>
     public static WebApplicationBuilder AddWorkerClient(this WebApplicationBuilder builder)
     {

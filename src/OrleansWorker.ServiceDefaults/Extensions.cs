@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
@@ -17,6 +18,17 @@ public static class Extensions
 {
     /// <summary>Trace sources exported: the Orleans application calls and the job attempts.</summary>
     public static readonly string[] TraceSources = ["Microsoft.Orleans.Application", "OrleansWorker.Jobs"];
+
+    /// <summary>Listens on <paramref name="port"/> unless <c>--urls</c>, <c>ASPNETCORE_URLS</c> or <c>ASPNETCORE_HTTP_PORTS</c> say otherwise.</summary>
+    public static WebApplicationBuilder UseDefaultPort(this WebApplicationBuilder builder, int port)
+    {
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["http_ports"]))
+        {
+            builder.WebHost.UseUrls($"http://0.0.0.0:{port}");
+        }
+
+        return builder;
+    }
 
     /// <summary>Adds logging, OpenTelemetry tracing, Prometheus metrics, health, problem details and OpenAPI.</summary>
     /// <param name="builder">The application builder.</param>

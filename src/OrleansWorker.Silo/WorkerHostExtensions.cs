@@ -8,17 +8,6 @@ namespace OrleansWorker.Silo;
 /// <summary>Hosts the silo with the job engine, the dashboard and trace propagation.</summary>
 public static class WorkerHostExtensions
 {
-    /// <summary>Listens on <paramref name="port"/> unless <c>--urls</c>, <c>ASPNETCORE_URLS</c> or <c>ASPNETCORE_HTTP_PORTS</c> say otherwise.</summary>
-    public static WebApplicationBuilder UseDefaultPort(this WebApplicationBuilder builder, int port)
-    {
-        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["http_ports"]))
-        {
-            builder.WebHost.UseUrls($"http://0.0.0.0:{port}");
-        }
-
-        return builder;
-    }
-
     /// <summary>Adds the silo: engine (Redis or embedded), dashboard, activity propagation, and a shutdown budget that fits the drain.</summary>
     public static WebApplicationBuilder AddWorkerSilo(this WebApplicationBuilder builder)
     {
