@@ -160,18 +160,6 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
         await AssertProblemAsync(await _http.GetAsync("/jobs/w1/wait?timeoutSeconds=61"), HttpStatusCode.BadRequest, "timeoutSeconds");
     }
 
-    private static async Task<(int ExitCode, string Output)> PromtoolCheckAsync(string exposition)
-    {
-        var info = new System.Diagnostics.ProcessStartInfo("promtool", ["check", "metrics"]) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = System.Diagnostics.Process.Start(info)
-            ?? throw new InvalidOperationException("promtool is missing: apt-get install -y prometheus (bash scripts/test.sh installs it).");
-        await process.StandardInput.WriteAsync(exposition);
-        process.StandardInput.Close();
-        var output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, output);
-    }
-
     [Fact]
     public async Task Operations_Health_Metrics_Dashboard_OpenApi()
     {
@@ -192,7 +180,7 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
         Assert.Contains("worker_jobs_processed_total{type=\"noop\",queue=\"default\",outcome=\"succeeded\"}", metrics, StringComparison.Ordinal);
         Assert.Contains("worker_job_duration_seconds_bucket", metrics, StringComparison.Ordinal);
         Assert.Contains("microsoft_orleans_", metrics, StringComparison.Ordinal);
-        var lint = await PromtoolCheckAsync(metrics);
+        var lint = await Promtool.CheckMetricsAsync(metrics);
         Assert.True(lint.ExitCode == 0, $"promtool check metrics accepts /metrics: {lint.Output}");
 
         Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/dashboard/")).StatusCode);
