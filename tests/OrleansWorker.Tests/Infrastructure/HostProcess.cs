@@ -42,7 +42,7 @@ public sealed class HostProcess : IAsyncDisposable
     }
 
     /// <summary>Starts a silo against <paramref name="redis"/> (or embedded when null).</summary>
-    public static HostProcess StartSilo(string name, string? redis, IDictionary<string, string>? extra = null)
+    public static HostProcess StartSilo(string name, string? redis, IDictionary<string, string>? extra = null, string? dll = null)
     {
         var (http, silo, gateway) = (RedisServer.FreePort(), RedisServer.FreePort(), RedisServer.FreePort());
         var env = new Dictionary<string, string>
@@ -64,11 +64,11 @@ public sealed class HostProcess : IAsyncDisposable
             env[k] = v;
         }
 
-        return Start(name, "OrleansWorker.Silo", env, http, silo, gateway);
+        return Start(name, dll ?? ProjectDll("OrleansWorker.Silo"), env, http, silo, gateway);
     }
 
     /// <summary>Starts the API against the cluster in <paramref name="redis"/>.</summary>
-    public static HostProcess StartApi(string redis, IDictionary<string, string>? extra = null)
+    public static HostProcess StartApi(string redis, IDictionary<string, string>? extra = null, string? dll = null)
     {
         var http = RedisServer.FreePort();
         var env = new Dictionary<string, string>
@@ -83,12 +83,13 @@ public sealed class HostProcess : IAsyncDisposable
             env[k] = v;
         }
 
-        return Start("api", "OrleansWorker.Api", env, http, 0, 0);
+        return Start("api", dll ?? ProjectDll("OrleansWorker.Api"), env, http, 0, 0);
     }
 
-    private static HostProcess Start(string name, string project, Dictionary<string, string> env, int http, int silo, int gateway)
+    private static string ProjectDll(string project) => Path.Combine(RepoRoot(), "src", project, "bin", BuildConfiguration(), "net10.0", project + ".dll");
+
+    private static HostProcess Start(string name, string dll, Dictionary<string, string> env, int http, int silo, int gateway)
     {
-        var dll = Path.Combine(RepoRoot(), "src", project, "bin", BuildConfiguration(), "net10.0", project + ".dll");
         if (!File.Exists(dll))
         {
             throw new FileNotFoundException($"{dll} is missing: build the solution first (dotnet build OrleansWorker.sln).");
@@ -172,7 +173,7 @@ public sealed class HostProcess : IAsyncDisposable
         Http.Dispose();
     }
 
-    private static string RepoRoot()
+    public static string RepoRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "OrleansWorker.sln")))
