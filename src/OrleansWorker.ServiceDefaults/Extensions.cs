@@ -16,8 +16,11 @@ namespace OrleansWorker.ServiceDefaults;
 /// <summary>Telemetry, metrics, health and HTTP conventions shared by the worker and the API.</summary>
 public static class Extensions
 {
-    /// <summary>Trace sources exported: the Orleans application calls and the job attempts.</summary>
-    public static readonly string[] TraceSources = ["Microsoft.Orleans.Application", "OrleansWorker.Jobs"];
+    /// <summary>
+    /// Trace sources exported: Orleans grain calls (the job grains' land in the runtime source; see
+    /// <see cref="JobTraceSampler"/>) and the job attempts.
+    /// </summary>
+    public static readonly string[] TraceSources = ["Microsoft.Orleans.Application", "Microsoft.Orleans.Runtime", "OrleansWorker.Jobs"];
 
     /// <summary>Listens on <paramref name="port"/> unless <c>--urls</c>, <c>ASPNETCORE_URLS</c> or <c>ASPNETCORE_HTTP_PORTS</c> say otherwise.</summary>
     public static WebApplicationBuilder UseDefaultPort(this WebApplicationBuilder builder, int port)
@@ -45,6 +48,7 @@ public static class Extensions
             .WithTracing(t =>
             {
                 t.AddSource(TraceSources);
+                t.SetSampler(new JobTraceSampler());
                 t.AddAspNetCoreInstrumentation(o => o.Filter = http =>
                     !http.Request.Path.StartsWithSegments("/health") && !http.Request.Path.StartsWithSegments("/metrics") && !http.Request.Path.StartsWithSegments("/dashboard"));
                 if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]) || !string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]))

@@ -1,142 +1,86 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using OrleansWorker;
-using OrleansWorker.Client;
-using OrleansWorker.Hosting;
-using StackExchange.Redis;
+using OrleansWorker.Benchmarks;
 
-// Durable no-op throughput and enqueue→start latency of one silo against a real redis-server on loopback.
-// Usage: dotnet run -c Release --project tests/OrleansWorker.Benchmarks [-- N [rate] [seconds]]
-var n = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20_000;
-var rate = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2_000;
-var seconds = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 10;
+// Issue 7: durable no-op throughput (IJobClient batches / one by one, POST /jobs/batch, POST /jobs), open-loop
+// enqueue→start latency, silo memory (through-put and backlog), kill -9 recovery on three silos, and Hangfire
+// 1.8.25 + Hangfire.Redis.StackExchange 1.12.0 on the same redis-server; all against real redis-server processes.
+// Usage: dotnet run -c Release --project tests/OrleansWorker.Benchmarks [-- --full] [--n 20000,100000] [--rate 2000]
+//        [--seconds 30] [--memory-jobs 1000000] [--backlog-jobs 1000000] [--concurrency 64] [--phases a,b,...]
+// Phases: client (IJobClient throughput), latency, hangfire, http, memory, backlog, recovery. Default: all, small sizes.
+var options = BenchOptions.Parse(args);
+Console.CancelKeyPress += (_, _) => Children.KillAll();
+AppDomain.CurrentDomain.ProcessExit += (_, _) => Children.KillAll();
 
-var port = FreePort();
-var dir = Directory.CreateTempSubdirectory("ow-bench-").FullName;
-using var redisProcess = Process.Start(new ProcessStartInfo("redis-server", ["--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]) { RedirectStandardOutput = true })!;
+var report = new Report();
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"OrleansWorker benchmarks: N = {string.Join(", ", options.Ns)}; latency {options.Rate}/s for {options.Seconds} s; memory {options.MemoryJobs}; backlog {options.BacklogJobs}; one-by-one concurrency {options.Concurrency}; phases {string.Join(",", options.Phases)}; {Environment.ProcessorCount} cores"));
+var exitCode = 0;
 try
 {
-    var cs = $"127.0.0.1:{port}";
-    var redis = await ConnectWithRetryAsync(cs);
-    var db = redis.GetDatabase();
-
-    var builder = Host.CreateApplicationBuilder();
-    builder.Logging.SetMinimumLevel(LogLevel.Warning);
-    builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+    var throughput = new Dictionary<string, double>();
+    if (options.Has("client") || options.Has("latency") || options.Has("hangfire"))
     {
-        ["ConnectionStrings:redis"] = cs,
-        ["Orleans:Endpoints:SiloPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
-        ["Orleans:Endpoints:GatewayPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
-        ["Orleans:Endpoints:AdvertisedIPAddress"] = "127.0.0.1",
-        ["Worker:MaxConcurrentJobs"] = "2000",
-    });
-    builder.UseOrleans(silo => silo.AddOrleansWorker(builder.Configuration));
-    builder.Services.AddJobClient(builder.Configuration);
-    using var host = builder.Build();
-    await host.StartAsync();
-    var jobs = host.Services.GetRequiredService<IJobClient>();
-
-    // Warm-up.
-    await jobs.EnqueueManyAsync(Enumerable.Range(0, 2000).Select(i => new JobRequest("noop") { Id = $"warm-{i}" }).ToList());
-    await WaitSucceededAsync(db, 2000);
-
-    // 1. Throughput: batches of 500, 8 in flight; counted when Succeeded is stored in Redis.
-    var clock = Stopwatch.StartNew();
-    var batches = Enumerable.Range(0, (n + 499) / 500).Select(b => Enumerable.Range(b * 500, Math.Min(500, n - (b * 500))).Select(i => new JobRequest("noop") { Id = $"t-{i}" }).ToList()).ToList();
-    await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (batch, ct) => await jobs.EnqueueManyAsync(batch, ct));
-    var submitted = clock.Elapsed;
-    await WaitSucceededAsync(db, 2000 + n);
-    var total = clock.Elapsed;
-    Console.WriteLine($"| durable no-op jobs/s, IJobClient batches of 500 (N={n}) | {n / total.TotalSeconds:0} | submit took {submitted.TotalSeconds:0.00} s, all Succeeded after {total.TotalSeconds:0.00} s |");
-    Console.WriteLine($"figure throughput_batch_jobs_per_second {n / total.TotalSeconds:0}");
-
-    // 2. Latency at a steady offered rate, open loop: measured from each job's intended send time.
-    var count = rate * seconds;
-    var intended = new long[count];
-    var start = Stopwatch.GetTimestamp();
-    var startWall = DateTimeOffset.UtcNow;
-    var sends = new List<Task>(count);
-    for (var i = 0; i < count; i++)
-    {
-        var due = start + (long)(i * (double)Stopwatch.Frequency / rate);
-        while (Stopwatch.GetTimestamp() < due)
+        await using var redis = await RedisServer.StartAsync();
+        if (options.Has("client") || options.Has("latency"))
         {
-            if (due - Stopwatch.GetTimestamp() > Stopwatch.Frequency / 1000)
-            {
-                await Task.Delay(1);
-            }
-            else
-            {
-                Thread.SpinWait(50);
-            }
+            await InProcessBenchmarks.RunAsync(options, redis, report, throughput);
         }
 
-        intended[i] = (long)(startWall.ToUnixTimeMilliseconds() + (i * 1000.0 / rate));
-        sends.Add(jobs.EnqueueAsync(new JobRequest("noop") { Id = $"l-{i}" }));
+        if (options.Has("hangfire"))
+        {
+            await HangfireBenchmark.RunAsync(options, redis, report, throughput);
+        }
     }
 
-    await Task.WhenAll(sends);
-    await WaitSucceededAsync(db, 2000 + n + count);
-    var latencies = new double[count];
-    var batch = db.CreateBatch();
-    var reads = Enumerable.Range(0, count).Select(i => batch.HashGetAsync($"ow:job:l-{i}", "started")).ToList();
-    batch.Execute();
-    for (var i = 0; i < count; i++)
+    if (options.Has("http"))
     {
-        latencies[i] = (long)await reads[i] - intended[i];
+        await HttpBenchmarks.RunAsync(options, report, throughput);
     }
 
-    Array.Sort(latencies);
-    double P(double q) => latencies[Math.Min(count - 1, (int)(q * count))];
-    Console.WriteLine($"| enqueue→start latency at {rate}/s for {seconds} s (ms, open loop, one-by-one submits) | p50 {P(0.5):0} · p95 {P(0.95):0} · p99 {P(0.99):0} · max {latencies[^1]:0} | ms resolution (store timestamps) |");
-    Console.WriteLine($"figure latency_p50_ms {P(0.5):0}");
-    Console.WriteLine($"figure latency_p99_ms {P(0.99):0}");
-    await host.StopAsync();
+    if (options.Has("hangfire"))
+    {
+        foreach (var n in options.Ns)
+        {
+            if (!throughput.TryGetValue($"hangfire_n{n}", out var hangfire))
+            {
+                continue;
+            }
+
+            foreach (var mode in new[] { "client_batch", "client_single", "http_batch", "http_single" })
+            {
+                if (throughput.TryGetValue($"{mode}_n{n}", out var ours))
+                {
+                    report.Row($"OrleansWorker / Hangfire, {mode.Replace('_', ' ')}, N = {n:N0}", $"**{ours / hangfire:0.0}×**", $"{ours:0} vs {hangfire:0} jobs/s");
+                    report.Figure($"ratio_{mode}_vs_hangfire_n{n}", Math.Round(ours / hangfire, 2));
+                }
+            }
+        }
+    }
+
+    if (options.Has("memory"))
+    {
+        await MemoryBenchmarks.ThroughAsync(options, report);
+    }
+
+    if (options.Has("backlog"))
+    {
+        await MemoryBenchmarks.BacklogAsync(options, report);
+    }
+
+    if (options.Has("recovery"))
+    {
+        await RecoveryBenchmark.RunAsync(report);
+    }
+}
+catch (Exception e) when (e is TimeoutException or InvalidOperationException or HttpRequestException or IOException)
+{
+    Console.Error.WriteLine($"benchmark failed: {e}");
+    exitCode = 1;
 }
 finally
 {
-    redisProcess.Kill();
-    Directory.Delete(dir, recursive: true);
+    Children.KillAll();
+    report.Print();
 }
 
-static async Task WaitSucceededAsync(IDatabase db, long expected)
-{
-    var deadline = Stopwatch.StartNew();
-    while (await db.SortedSetLengthAsync("ow:idx:Succeeded") < expected)
-    {
-        if (deadline.Elapsed > TimeSpan.FromMinutes(10))
-        {
-            throw new TimeoutException($"Not all {expected} jobs succeeded within 10 minutes.");
-        }
-
-        await Task.Delay(5);
-    }
-}
-
-static async Task<ConnectionMultiplexer> ConnectWithRetryAsync(string cs)
-{
-    for (var i = 0; ; i++)
-    {
-        try
-        {
-            return await ConnectionMultiplexer.ConnectAsync(cs);
-        }
-        catch (RedisConnectionException) when (i < 50)
-        {
-            await Task.Delay(100);
-        }
-    }
-}
-
-static int FreePort()
-{
-    using var listener = new TcpListener(IPAddress.Loopback, 0);
-    listener.Start();
-    return ((IPEndPoint)listener.LocalEndpoint).Port;
-}
+return exitCode;

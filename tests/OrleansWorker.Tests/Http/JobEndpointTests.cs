@@ -183,6 +183,15 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
         var lint = await Promtool.CheckMetricsAsync(metrics);
         Assert.True(lint.ExitCode == 0, $"promtool check metrics accepts /metrics: {lint.Output}");
 
+        // Exemplars: the duration histogram points at the attempt's trace when Prometheus asks for OpenMetrics.
+        await _http.PostAsync("/jobs", Json("""{"type":"noop","id":"exemplar-1","queue":"exemplar-q"}"""));
+        var traced = await WaitFinishedAsync("exemplar-1");
+        using var openMetrics = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        openMetrics.Headers.Accept.ParseAdd("application/openmetrics-text; version=1.0.0");
+        var exposition = await (await _http.SendAsync(openMetrics)).Content.ReadAsStringAsync();
+        var bucketLines = exposition.Split('\n').Where(l => l.StartsWith("worker_job_duration_seconds_bucket{", StringComparison.Ordinal) && l.Contains("queue=\"exemplar-q\"", StringComparison.Ordinal)).ToList();
+        Assert.Contains(bucketLines, l => l.Contains($"trace_id=\"{traced.GetProperty("traceId").GetString()}\"", StringComparison.Ordinal));
+
         Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/dashboard/")).StatusCode);
         var openApi = await _http.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
         Assert.True(openApi.GetProperty("paths").TryGetProperty("/jobs", out _));

@@ -1,0 +1,80 @@
+using System.Globalization;
+
+namespace OrleansWorker.Benchmarks;
+
+/// <summary>Command line of the harness. Default: a quick run (minutes); <c>--full</c>: the sizes of issue 7.</summary>
+internal sealed class BenchOptions
+{
+    public static readonly string[] AllPhases = ["client", "latency", "hangfire", "http", "memory", "backlog", "recovery"];
+
+    public IReadOnlyList<int> Ns { get; private set; } = [5_000];
+
+    public int Rate { get; private set; } = 2_000;
+
+    public int Seconds { get; private set; } = 5;
+
+    public int MemoryJobs { get; private set; } = 20_000;
+
+    public int BacklogJobs { get; private set; } = 20_000;
+
+    public int Concurrency { get; private set; } = 64;
+
+    public ISet<string> Phases { get; private set; } = new HashSet<string>(AllPhases);
+
+    public bool Has(string phase) => Phases.Contains(phase);
+
+    public static BenchOptions Parse(string[] args)
+    {
+        var o = new BenchOptions();
+        if (args.Contains("--full"))
+        {
+            o.Ns = [20_000, 100_000];
+            o.Seconds = 30;
+            o.MemoryJobs = 1_000_000;
+            o.BacklogJobs = 1_000_000;
+        }
+
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+            static int Int(string s) => int.Parse(s.Replace("_", "", StringComparison.Ordinal), NumberStyles.Integer, CultureInfo.InvariantCulture);
+            switch (args[i])
+            {
+                case "--full":
+                    break;
+                case "--n":
+                    o.Ns = Next().Split(',').Select(Int).ToList();
+                    break;
+                case "--rate":
+                    o.Rate = Int(Next());
+                    break;
+                case "--seconds":
+                    o.Seconds = Int(Next());
+                    break;
+                case "--memory-jobs":
+                    o.MemoryJobs = Int(Next());
+                    break;
+                case "--backlog-jobs":
+                    o.BacklogJobs = Int(Next());
+                    break;
+                case "--concurrency":
+                    o.Concurrency = Int(Next());
+                    break;
+                case "--phases":
+                    var phases = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
+                    var unknown = phases.Except(AllPhases).ToList();
+                    if (unknown.Count > 0)
+                    {
+                        throw new ArgumentException($"Unknown phase(s) {string.Join(", ", unknown)}; known: {string.Join(", ", AllPhases)}.");
+                    }
+
+                    o.Phases = phases;
+                    break;
+                default:
+                    throw new ArgumentException($"Unknown argument '{args[i]}'. Known: --full --n --rate --seconds --memory-jobs --backlog-jobs --concurrency --phases.");
+            }
+        }
+
+        return o;
+    }
+}

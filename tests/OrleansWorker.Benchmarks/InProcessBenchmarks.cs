@@ -1,0 +1,193 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OrleansWorker.Client;
+using OrleansWorker.Hosting;
+
+namespace OrleansWorker.Benchmarks;
+
+/// <summary>CPU time of this process and of other processes over a measured interval, as % of one core.</summary>
+internal sealed class CpuMeter
+{
+    private readonly (string Name, int Pid)[] _others;
+    private readonly double _self;
+    private readonly double[] _start;
+    private readonly double _machine;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    public CpuMeter(params (string Name, int Pid)[] others)
+    {
+        _others = others;
+        _self = Proc.CpuSeconds(Environment.ProcessId);
+        _start = others.Select(o => Proc.CpuSeconds(o.Pid)).ToArray();
+        _machine = Proc.MachineBusySeconds();
+    }
+
+    /// <summary>E.g. "CPU: harness 95%, redis 60% (of one core; 200% = both cores)".</summary>
+    public string Describe(string selfName, Report report, string figurePrefix)
+    {
+        var seconds = _clock.Elapsed.TotalSeconds;
+        var parts = new List<string>();
+        var machine = (Proc.MachineBusySeconds() - _machine) / seconds * 100;
+        var self = (Proc.CpuSeconds(Environment.ProcessId) - _self) / seconds * 100;
+        var ours = self;
+        parts.Add($"{selfName} {self:0}%");
+        report.Figure($"{figurePrefix}_cpu_{selfName}_percent", Math.Round(self));
+        for (var i = 0; i < _others.Length; i++)
+        {
+            var pct = (Proc.CpuSeconds(_others[i].Pid) - _start[i]) / seconds * 100;
+            ours += pct;
+            parts.Add($"{_others[i].Name} {pct:0}%");
+            report.Figure($"{figurePrefix}_cpu_{_others[i].Name}_percent", Math.Round(pct));
+        }
+
+        // Everything else the machine did meanwhile (other users' processes, redis' AOF-rewrite child): a figure taken
+        // while this is large was measured on a busy machine.
+        var other = Math.Max(0, machine - ours);
+        parts.Add($"other processes {other:0}%");
+        report.Figure($"{figurePrefix}_cpu_other_processes_percent", Math.Round(other));
+        return $"CPU {string.Join(", ", parts)} (100% = one core; {Environment.ProcessorCount * 100}% = all)";
+    }
+}
+
+/// <summary>One silo hosted in this process: IJobClient throughput (batches, one by one) and open-loop latency.</summary>
+internal static class InProcessBenchmarks
+{
+    public static async Task RunAsync(BenchOptions options, RedisServer redis, Report report, Dictionary<string, double> throughput)
+    {
+        var db = redis.Connection.GetDatabase();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:redis"] = redis.ConnectionString,
+            ["Orleans:ClusterId"] = $"bench-{Guid.NewGuid():N}",
+            ["Orleans:Endpoints:SiloPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
+            ["Orleans:Endpoints:GatewayPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
+            ["Orleans:Endpoints:AdvertisedIPAddress"] = "127.0.0.1",
+            ["Worker:MaxConcurrentJobs"] = "2000",
+        });
+        builder.UseOrleans(silo => silo.AddOrleansWorker(builder.Configuration));
+        builder.Services.AddJobClient(builder.Configuration);
+        using var host = builder.Build();
+        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        try
+        {
+            var jobs = host.Services.GetRequiredService<IJobClient>();
+
+            // Warm-up.
+            await jobs.EnqueueManyAsync(Enumerable.Range(0, 2000).Select(i => new JobRequest("noop") { Id = $"warm-{i}" }).ToList());
+            await Wait.SucceededAsync(db, 2000);
+
+            if (options.Has("client"))
+            {
+                foreach (var n in options.Ns)
+                {
+                    await BatchesAsync(jobs, db, redis, n, report, throughput);
+                    await OneByOneAsync(jobs, db, redis, n, options.Concurrency, report, throughput);
+                }
+            }
+
+            if (options.Has("latency"))
+            {
+                await LatencyAsync(jobs, db, options.Rate, options.Seconds, report);
+            }
+        }
+        finally
+        {
+            await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        }
+    }
+
+    // (a) Batches of 500, 8 in flight; counted when Succeeded is stored in Redis.
+    private static async Task BatchesAsync(IJobClient jobs, StackExchange.Redis.IDatabase db, RedisServer redis, int n, Report report, Dictionary<string, double> throughput)
+    {
+        var baseline = await db.SortedSetLengthAsync("ow:idx:Succeeded");
+        var cpu = new CpuMeter(("redis", redis.Pid));
+        var clock = Stopwatch.StartNew();
+        var batches = Enumerable.Range(0, (n + 499) / 500).Select(b => Enumerable.Range(b * 500, Math.Min(500, n - (b * 500))).Select(i => new JobRequest("noop") { Id = $"a{n}-{i}" }).ToList()).ToList();
+        await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (batch, ct) => await jobs.EnqueueManyAsync(batch, ct));
+        var submitted = clock.Elapsed;
+        await Wait.SucceededAsync(db, baseline + n);
+        var total = clock.Elapsed;
+        var rate = n / total.TotalSeconds;
+        throughput[$"client_batch_n{n}"] = rate;
+        var cpuText = cpu.Describe("silo+client", report, $"client_batch_n{n}");
+        report.Row($"durable no-op jobs/s, `IJobClient` batches of 500 (8 in flight), silo in-process, N = {n:N0}", $"**{rate:N0}**",
+            $"submit {submitted.TotalSeconds:0.00} s, all Succeeded after {total.TotalSeconds:0.00} s; {cpuText}");
+        report.Figure($"throughput_client_batch_n{n}_jobs_per_second", Math.Round(rate));
+    }
+
+    // (b) One EnqueueAsync per job, bounded concurrency.
+    private static async Task OneByOneAsync(IJobClient jobs, StackExchange.Redis.IDatabase db, RedisServer redis, int n, int concurrency, Report report, Dictionary<string, double> throughput)
+    {
+        var baseline = await db.SortedSetLengthAsync("ow:idx:Succeeded");
+        var cpu = new CpuMeter(("redis", redis.Pid));
+        var clock = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(Enumerable.Range(0, n), new ParallelOptions { MaxDegreeOfParallelism = concurrency },
+            async (i, ct) => await jobs.EnqueueAsync(new JobRequest("noop") { Id = $"b{n}-{i}" }, ct));
+        var submitted = clock.Elapsed;
+        await Wait.SucceededAsync(db, baseline + n);
+        var total = clock.Elapsed;
+        var rate = n / total.TotalSeconds;
+        throughput[$"client_single_n{n}"] = rate;
+        var cpuText = cpu.Describe("silo+client", report, $"client_single_n{n}");
+        report.Row($"durable no-op jobs/s, `IJobClient.EnqueueAsync` one by one ({concurrency} in flight), silo in-process, N = {n:N0}", $"**{rate:N0}**",
+            $"submit {submitted.TotalSeconds:0.00} s, all Succeeded after {total.TotalSeconds:0.00} s; {cpuText}");
+        report.Figure($"throughput_client_single_n{n}_jobs_per_second", Math.Round(rate));
+    }
+
+    // Latency at a steady offered rate, open loop: measured from each job's intended send time (no coordinated omission).
+    private static async Task LatencyAsync(IJobClient jobs, StackExchange.Redis.IDatabase db, int rate, int seconds, Report report)
+    {
+        var baseline = await db.SortedSetLengthAsync("ow:idx:Succeeded");
+        var count = rate * seconds;
+        var intended = new long[count];
+        var start = Stopwatch.GetTimestamp();
+        // The one wall-clock reading: the store's `started` field is Unix ms, so the schedule is anchored to it once and
+        // then advanced by the Stopwatch.
+        var startWall = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var sends = new List<Task>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var due = start + (long)(i * (double)Stopwatch.Frequency / rate);
+            while (Stopwatch.GetTimestamp() < due)
+            {
+                if (due - Stopwatch.GetTimestamp() > Stopwatch.Frequency / 1000)
+                {
+                    await Task.Delay(1);
+                }
+                else
+                {
+                    Thread.SpinWait(50);
+                }
+            }
+
+            intended[i] = (long)(startWall + (i * 1000.0 / rate));
+            sends.Add(jobs.EnqueueAsync(new JobRequest("noop") { Id = $"l-{i}" }));
+        }
+
+        await Task.WhenAll(sends).WaitAsync(TimeSpan.FromMinutes(5));
+        await Wait.SucceededAsync(db, baseline + count);
+        var latencies = new double[count];
+        var batch = db.CreateBatch();
+        var reads = Enumerable.Range(0, count).Select(i => batch.HashGetAsync($"ow:job:l-{i}", "started")).ToList();
+        batch.Execute();
+        for (var i = 0; i < count; i++)
+        {
+            latencies[i] = (long)await reads[i] - intended[i];
+        }
+
+        Array.Sort(latencies);
+        double P(double q) => latencies[Math.Min(count - 1, (int)(q * count))];
+        report.Row($"enqueue → attempt start at {rate:N0}/s for {seconds} s (open loop, one-by-one `IJobClient` submits, silo in-process)",
+            $"p50 **{P(0.5):0} ms** · p95 {P(0.95):0} · p99 **{P(0.99):0}** · max {latencies[^1]:0}", "from each job's intended send time; ms resolution (store timestamps)");
+        report.Figure("latency_p50_ms", P(0.5));
+        report.Figure("latency_p95_ms", P(0.95));
+        report.Figure("latency_p99_ms", P(0.99));
+        report.Figure("latency_max_ms", latencies[^1]);
+    }
+}

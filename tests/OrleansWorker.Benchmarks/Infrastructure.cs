@@ -1,0 +1,402 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using StackExchange.Redis;
+
+namespace OrleansWorker.Benchmarks;
+
+/// <summary>Every child process the harness starts; killed (whole tree) at the end, on failure and on Ctrl-C.</summary>
+internal static class Children
+{
+    private static readonly ConcurrentDictionary<int, Process> Processes = new();
+
+    public static void Track(Process process) => Processes[process.Id] = process;
+
+    public static void Forget(Process process) => Processes.TryRemove(process.Id, out _);
+
+    public static void KillAll()
+    {
+        foreach (var (_, process) in Processes)
+        {
+            try
+            {
+                if (!process.HasExited)
+                {
+                    process.Kill(entireProcessTree: true);
+                    process.WaitForExit(5000);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // Already gone.
+            }
+        }
+
+        Processes.Clear();
+    }
+}
+
+/// <summary>Waits with a deadline; a timeout says what it was waiting for.</summary>
+internal static class Wait
+{
+    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, int pollMs = 20)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (clock.Elapsed > timeout)
+            {
+                throw new TimeoutException($"Timed out after {timeout.TotalSeconds:0} s waiting for {what}.");
+            }
+
+            await Task.Delay(pollMs);
+        }
+    }
+
+    /// <summary>Waits until <c>ow:idx:Succeeded</c> holds at least <paramref name="expected"/> jobs.</summary>
+    public static Task SucceededAsync(IDatabase db, long expected, TimeSpan? timeout = null, string key = "ow:idx:Succeeded") =>
+        UntilAsync(async () => await db.SortedSetLengthAsync(key) >= expected, timeout ?? TimeSpan.FromMinutes(20), $"{expected} jobs in {key}", 5);
+}
+
+/// <summary>Free loopback TCP ports.</summary>
+internal static class Ports
+{
+    public static int Free()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>Reads a process's memory and CPU time from /proc.</summary>
+internal static class Proc
+{
+    /// <summary>Resident set size in bytes (VmRSS).</summary>
+    public static long RssBytes(int pid)
+    {
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                var kb = line["VmRSS:".Length..].Trim().Split(' ')[0];
+                return long.Parse(kb, CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        throw new InvalidOperationException($"/proc/{pid}/status has no VmRSS line.");
+    }
+
+    /// <summary>CPU time all cores spent busy (not idle, not waiting for I/O) since boot, in seconds.</summary>
+    public static double MachineBusySeconds()
+    {
+        var cpu = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+        // user nice system idle iowait irq softirq steal …; guest times are already inside user and nice.
+        return (cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6] + cpu[7]) / 100.0;
+    }
+
+    /// <summary>User + system CPU time consumed so far, in seconds.</summary>
+    public static double CpuSeconds(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        // Fields after "(comm) ": state is index 0, so utime (14th overall) is index 11 and stime index 12.
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return ticks / 100.0;
+    }
+}
+
+/// <summary>A redis-server on a free loopback port with the append-only file on (fsync every second), in its own temp dir.</summary>
+internal sealed class RedisServer : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly string _dir;
+
+    private RedisServer(Process process, string dir, int port, ConnectionMultiplexer connection)
+    {
+        _process = process;
+        _dir = dir;
+        Port = port;
+        Connection = connection;
+    }
+
+    public int Port { get; }
+
+    public string ConnectionString => $"127.0.0.1:{Port}";
+
+    public ConnectionMultiplexer Connection { get; }
+
+    public int Pid => _process.Id;
+
+    public static async Task<RedisServer> StartAsync()
+    {
+        var port = Ports.Free();
+        var dir = Directory.CreateTempSubdirectory("ow-bench-").FullName;
+        var info = new ProcessStartInfo("redis-server", ["--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""])
+        {
+            RedirectStandardOutput = true,
+        };
+        var process = Process.Start(info) ?? throw new InvalidOperationException("redis-server did not start.");
+        Children.Track(process);
+        process.OutputDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                var connection = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{port},abortConnect=true,connectTimeout=1000");
+                return new RedisServer(process, dir, port, connection);
+            }
+            catch (RedisConnectionException) when (clock.Elapsed < TimeSpan.FromSeconds(10) && !process.HasExited)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    /// <summary>Bytes of memory Redis uses for data (INFO memory used_memory).</summary>
+    public async Task<long> UsedMemoryAsync()
+    {
+        var info = (string?)await Connection.GetDatabase().ExecuteAsync("INFO", "memory") ?? "";
+        var line = info.Split('\n').First(l => l.StartsWith("used_memory:", StringComparison.Ordinal));
+        return long.Parse(line["used_memory:".Length..].Trim(), CultureInfo.InvariantCulture);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Connection.DisposeAsync();
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        Children.Forget(_process);
+        _process.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+}
+
+/// <summary>A worker host (OrleansWorker.Silo) started from its built dll as a separate process on its own ports.</summary>
+internal sealed class SiloProcess : IAsyncDisposable
+{
+    private const string ActivationsSeries = "microsoft_orleans_orleans_catalog_activations";
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private SiloProcess(Process process, string name, int httpPort, int siloPort)
+    {
+        _process = process;
+        Name = name;
+        HttpPort = httpPort;
+        SiloPort = siloPort;
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(60) };
+    }
+
+    public string Name { get; }
+
+    public int HttpPort { get; }
+
+    public int SiloPort { get; }
+
+    public HttpClient Http { get; }
+
+    public int Pid => _process.Id;
+
+    /// <summary>The prefix of the job hash's <c>owner</c> field for jobs this silo runs.</summary>
+    public string OwnerPrefix => $"127.0.0.1:{SiloPort}@";
+
+    public static string DllPath()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "OrleansWorker.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        var root = dir?.FullName ?? throw new InvalidOperationException("OrleansWorker.sln not found above the benchmark's directory.");
+        return Path.Combine(root, "src", "OrleansWorker.Silo", "bin", "Release", "net10.0", "OrleansWorker.Silo.dll");
+    }
+
+    /// <summary>Starts a silo and waits until <c>GET /health/ready</c> answers 200.</summary>
+    public static async Task<SiloProcess> StartAsync(string name, RedisServer redis, string clusterId, IDictionary<string, string>? extra = null)
+    {
+        var dll = DllPath();
+        if (!File.Exists(dll))
+        {
+            throw new FileNotFoundException($"{dll} is missing: run `dotnet build src/OrleansWorker.Silo -c Release` first.");
+        }
+
+        var (http, silo, gateway) = (Ports.Free(), Ports.Free(), Ports.Free());
+        var info = new ProcessStartInfo("dotnet", [dll])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
+        };
+        var env = new Dictionary<string, string>
+        {
+            ["ConnectionStrings__redis"] = redis.ConnectionString,
+            ["ASPNETCORE_HTTP_PORTS"] = http.ToString(CultureInfo.InvariantCulture),
+            ["Orleans__Endpoints__SiloPort"] = silo.ToString(CultureInfo.InvariantCulture),
+            ["Orleans__Endpoints__GatewayPort"] = gateway.ToString(CultureInfo.InvariantCulture),
+            ["Orleans__Endpoints__AdvertisedIPAddress"] = "127.0.0.1",
+            ["Orleans__ClusterId"] = clusterId,
+            ["Worker__MaxConcurrentJobs"] = "2000",
+            ["Logging__LogLevel__Default"] = "Warning",
+        };
+        foreach (var (k, v) in extra ?? new Dictionary<string, string>())
+        {
+            env[k] = v;
+        }
+
+        foreach (var (k, v) in env)
+        {
+            info.Environment[k] = v;
+        }
+
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"{name} did not start.");
+        Children.Track(process);
+        var host = new SiloProcess(process, name, http, silo);
+        process.OutputDataReceived += (_, e) => host.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => host.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await Wait.UntilAsync(async () =>
+            {
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"{name} exited with {process.ExitCode}:\n{host.Output()}");
+                }
+
+                try
+                {
+                    using var response = await host.Http.GetAsync(new Uri("/health/ready", UriKind.Relative));
+                    return response.StatusCode == HttpStatusCode.OK;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            }, TimeSpan.FromSeconds(90), $"{name} to answer 200 on http://127.0.0.1:{http}/health/ready", 200);
+        }
+        catch
+        {
+            await host.DisposeAsync();
+            throw;
+        }
+
+        return host;
+    }
+
+    /// <summary>Resident set size of the silo process, in bytes.</summary>
+    public long RssBytes() => Proc.RssBytes(_process.Id);
+
+    public double CpuSeconds() => Proc.CpuSeconds(_process.Id);
+
+    /// <summary>Sum of the <c>microsoft_orleans_orleans_catalog_activations</c> series of <c>GET /metrics</c>, and the job grains' share.</summary>
+    public async Task<(long All, long Jobs)> ActivationsAsync()
+    {
+        var text = await Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        long all = 0, jobs = 0;
+        foreach (var line in text.Split('\n'))
+        {
+            if (!line.StartsWith(ActivationsSeries + "{", StringComparison.Ordinal) && !line.StartsWith(ActivationsSeries + " ", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var value = (long)double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+            all += value;
+            if (line.Contains("grain_type=\"ow-job\"", StringComparison.Ordinal))
+            {
+                jobs += value;
+            }
+        }
+
+        return (all, jobs);
+    }
+
+    /// <summary>kill -9.</summary>
+    public void Kill() => _process.Kill();
+
+    public string Output()
+    {
+        lock (_output)
+        {
+            return _output.ToString();
+        }
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            if (_output.Length < 1_000_000)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        Children.Forget(_process);
+        _process.Dispose();
+        Http.Dispose();
+    }
+}
+
+/// <summary>Collects the figures: printed as they come (<c>figure name value</c>) and as a markdown table at the end.</summary>
+internal sealed class Report
+{
+    private readonly List<(string Label, string Value, string Notes)> _rows = [];
+    private readonly List<string> _figures = [];
+
+    public void Row(string label, string value, string notes)
+    {
+        _rows.Add((label, value, notes));
+        Console.WriteLine($"| {label} | {value} | {notes} |");
+    }
+
+    public void Figure(string name, double value)
+    {
+        var line = string.Create(CultureInfo.InvariantCulture, $"figure {name} {value:0.###}");
+        _figures.Add(line);
+        Console.WriteLine(line);
+    }
+
+    public void Print()
+    {
+        Console.WriteLine();
+        Console.WriteLine("| figure | value | notes |");
+        Console.WriteLine("|---|---|---|");
+        foreach (var (label, value, notes) in _rows)
+        {
+            Console.WriteLine($"| {label} | {value} | {notes} |");
+        }
+
+        Console.WriteLine();
+        foreach (var line in _figures)
+        {
+            Console.WriteLine(line);
+        }
+    }
+}
