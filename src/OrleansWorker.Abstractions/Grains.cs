@@ -68,4 +68,7 @@ public sealed record ClaimedAttempt
     [Id(9)] public DateTimeOffset EnqueuedAt { get; init; }
     [Id(10)] public string? TraceParent { get; init; }
     [Id(11)] public int Priority { get; init; }
+
+    /// <summary>Unique per claim: only the holder of the current token may store the attempt's outcome.</summary>
+    [Id(12)] public long ClaimToken { get; init; }
 }

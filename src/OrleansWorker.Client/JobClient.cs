@@ -16,13 +16,34 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
     public async Task<IReadOnlyList<EnqueueResult>> EnqueueManyAsync(IReadOnlyList<JobRequest> requests, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(requests);
+
+        // Ids are fixed here, before the first try, so that a retry after an ambiguous failure (a silo died with the
+        // call in flight) is idempotent: the job is then either created by the retry or found by it, never doubled.
         var traceParent = Activity.Current?.Id;
-        if (traceParent is not null)
+        requests = requests.Select(r => r is null ? r! : r with
         {
-            requests = requests.Select(r => r is { TraceParent: null } ? r with { TraceParent = traceParent } : r).ToList();
+            Id = r.Id ?? Guid.CreateVersion7().ToString("N"),
+            TraceParent = r.TraceParent ?? traceParent,
+        }).ToList();
+
+        EnqueueResponse response;
+        try
+        {
+            // Two thirds of the deadline for tries, the rest for the check below: the caller's deadline holds either way.
+            response = await CallWithRetryAsync(m => m.EnqueueAsync(requests), options.Value.CallTimeout * 2 / 3, cancellationToken);
+        }
+        catch (JobServiceUnavailableException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Every try failed, but one may have been stored before its answer was lost (a silo died after the write).
+            // A batch is stored all or nothing: if the jobs exist, the submission was accepted; else it truly failed.
+            if (await FindStoredAsync(requests) is { } stored)
+            {
+                return stored;
+            }
+
+            throw;
         }
 
-        var response = await CallAsync(m => m.EnqueueAsync(requests), options.Value.CallTimeout, cancellationToken);
         return response.Accepted ? response.Results : throw new JobValidationException(response.Errors);
     }
 
@@ -60,6 +81,51 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
         catch (Exception ex) when (IsUnavailable(ex))
         {
             throw new JobServiceUnavailableException($"The job service cannot be reached: {ex.Message}", ex);
+        }
+    }
+
+    private async Task<IReadOnlyList<EnqueueResult>?> FindStoredAsync(IReadOnlyList<JobRequest> requests)
+    {
+        var budget = options.Value.CallTimeout / 3;
+        try
+        {
+            var jobs = await Task.WhenAll(requests.Select(r => CallAsync(m => m.GetAsync(r.Id!), budget, CancellationToken.None)));
+            return jobs.All(j => j is not null) ? jobs.Select(j => new EnqueueResult(j!.Id, j.State, Created: false)).ToList() : null;
+        }
+        catch (JobServiceUnavailableException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// For idempotent calls: each try gets a slice of the deadline, so a call stuck on a silo that died (Orleans would
+    /// wait for its 30 s response timeout) is retried through another gateway while time remains.
+    /// </summary>
+    private async Task<T> CallWithRetryAsync<T>(Func<IJobManagerGrain, Task<T>> call, TimeSpan deadline, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var tries = 0;
+        var tryTimeout = TimeSpan.FromTicks(Math.Max(deadline.Ticks / 3, TimeSpan.FromSeconds(1).Ticks));
+        var backoff = TimeSpan.FromMilliseconds(50);
+        while (true)
+        {
+            var left = deadline - clock.Elapsed;
+            try
+            {
+                return await CallAsync(call, left < tryTimeout ? left : tryTimeout, cancellationToken);
+            }
+            catch (JobServiceUnavailableException ex)
+            {
+                tries++;
+                if (deadline - clock.Elapsed <= backoff || cancellationToken.IsCancellationRequested)
+                {
+                    throw new JobServiceUnavailableException($"The job service could not be reached within {deadline.TotalSeconds:0.#} s ({tries} tries); last: {ex.Message}", ex);
+                }
+
+                await Task.Delay(backoff, cancellationToken);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+            }
         }
     }
 

@@ -12,15 +12,30 @@ namespace OrleansWorker;
 internal sealed class JobGrain(JobEngine engine, AttemptRunner runner) : Grain, IJobGrain
 {
     private RunningAttempt? _running;
+    private ClaimedAttempt? _next;
 
     public async Task StartAsync(ClaimedAttempt attempt)
     {
-        if (_running is not null)
+        if (_running is { } current)
         {
-            // The store fences attempts, so a second claim can only be a duplicate delivery of this one.
+            if (attempt.ClaimToken <= current.Claim.ClaimToken)
+            {
+                // A duplicate, or a hand-off that arrived late after its claim was released: the store refuses it.
+                return;
+            }
+
+            // A newer claim of this job while an older, already-released one still runs here (its hand-off timed out,
+            // then arrived): the older run's outcome will be refused as stale, so cut it short and run the new one next.
+            current.Abandon();
+            _next = attempt;
             return;
         }
 
+        await StartCoreAsync(attempt);
+    }
+
+    private async Task StartCoreAsync(ClaimedAttempt attempt)
+    {
         if (attempt.Owner != engine.Owner)
         {
             // This activation lives on another silo than the claimer's (something addressed the job first):
@@ -88,6 +103,15 @@ internal sealed class JobGrain(JobEngine engine, AttemptRunner runner) : Grain, 
             running.Finished.TrySetResult();
             running.Dispose();
             _running = null;
+        }
+
+        if (_next is { } next)
+        {
+            _next = null;
+            await StartCoreAsync(next);
+        }
+        else
+        {
             DeactivateOnIdle();
         }
     }

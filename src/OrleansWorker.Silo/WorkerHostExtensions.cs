@@ -23,6 +23,7 @@ public static class WorkerHostExtensions
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(15));
         builder.Services.AddJobClient(configuration);
         builder.Services.AddSingleton<ILocalSiloStatus, LocalSiloStatus>();
+        builder.Services.AddHostedService<ShutdownWatchdog>();
         return builder;
     }
 }

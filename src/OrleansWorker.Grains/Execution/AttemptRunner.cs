@@ -48,7 +48,7 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
 
         var now = time.GetUtcNow();
         var retryAt = now + RetryPolicy.ComputeDelay(claim.Attempt, engine.Options.RetryBaseDelay, engine.Options.RetryMaxDelay, Random.Shared.NextDouble());
-        var completion = new AttemptCompletion(claim.JobId, claim.Attempt, claim.Owner, outcome, claim.StartedAt, now, result, error, retryAt);
+        var completion = new AttemptCompletion(claim.JobId, claim.Attempt, claim.ClaimToken, claim.Owner, outcome, claim.StartedAt, now, result, error, retryAt);
         var effect = await StoreAsync(completion);
         activity?.SetTag("job.outcome", effect?.ToString() ?? "Unknown");
 

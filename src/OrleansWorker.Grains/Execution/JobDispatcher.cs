@@ -48,8 +48,11 @@ internal sealed partial class JobDispatcher(
         var running = engine.Tracker.InFlight;
         JobLog.Draining(logger, running, engine.Options.DrainTimeout);
 
-        // Let running attempts finish (their outcomes are stored as usual) within the drain timeout, or sooner if the host gives up.
-        var deadline = engine.Time.GetUtcNow() + engine.Options.DrainTimeout;
+        // Let running attempts finish (their outcomes are stored as usual) within the drain timeout less a reserve for
+        // handing back the rest and for Orleans' own stop, or sooner if the host gives up.
+        var drain = engine.Options.DrainTimeout;
+        var reserve = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(5).Ticks, drain.Ticks / 4));
+        var deadline = engine.Time.GetUtcNow() + drain - reserve;
         while (engine.Tracker.Busy > 0 && engine.Time.GetUtcNow() < deadline && !cancellationToken.IsCancellationRequested)
         {
             try
@@ -73,7 +76,7 @@ internal sealed partial class JobDispatcher(
         try
         {
             requeued = await engine.Store.RequeueOwnerAsync(engine.Owner, engine.Time.GetUtcNow(), "The silo shut down before the attempt finished.", countAttempt: false)
-                .WaitAsync(TimeSpan.FromSeconds(5), engine.Time, CancellationToken.None);
+                .WaitAsync(reserve / 2, engine.Time, CancellationToken.None);
         }
         catch (Exception ex)
         {
@@ -83,7 +86,7 @@ internal sealed partial class JobDispatcher(
         await _stopAll.CancelAsync();
         try
         {
-            await Task.WhenAll(_loops).WaitAsync(TimeSpan.FromSeconds(5), engine.Time, CancellationToken.None);
+            await Task.WhenAll(_loops).WaitAsync(reserve / 4, engine.Time, CancellationToken.None);
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
@@ -177,7 +180,7 @@ internal sealed partial class JobDispatcher(
             var now = engine.Time.GetUtcNow();
             try
             {
-                await engine.CompleteAsync(new AttemptCompletion(attempt.JobId, attempt.Attempt, attempt.Owner, AttemptOutcome.Interrupted, attempt.StartedAt, now, null,
+                await engine.CompleteAsync(new AttemptCompletion(attempt.JobId, attempt.Attempt, attempt.ClaimToken, attempt.Owner, AttemptOutcome.Interrupted, attempt.StartedAt, now, null,
                     new JobError("AttemptInterrupted", "The claimed attempt could not be handed to its grain."), now));
             }
             catch (Exception releaseError)

@@ -54,6 +54,10 @@ public static class WorkerSiloBuilderExtensions
             }
         }
 
+        // Every job is a new grain id, so Orleans' directory cache (default 1,000,000 entries) would keep one entry per
+        // job ever run: a few hundred MB after a million jobs. A small cache serves the jobs running now.
+        services.Configure<GrainDirectoryOptions>(o => o.CacheSize = Math.Min(o.CacheSize, 10_000));
+
         services.TryAddSingleton<AttemptTracker>();
         services.TryAddSingleton(sp => new JobInstruments(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), sp.GetRequiredService<AttemptTracker>()));
         services.TryAddSingleton<JobEngine>();

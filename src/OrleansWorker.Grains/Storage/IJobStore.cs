@@ -13,10 +13,11 @@ internal sealed record NewJob(
     DateTimeOffset CreatedAt,
     string? TraceParent);
 
-/// <summary>The end of one attempt, to be stored (fenced by owner and attempt number).</summary>
+/// <summary>The end of one attempt, to be stored (fenced by the claim token, owner and attempt number).</summary>
 internal sealed record AttemptCompletion(
     string JobId,
     int Attempt,
+    long ClaimToken,
     string Owner,
     AttemptOutcome Outcome,
     DateTimeOffset StartedAt,

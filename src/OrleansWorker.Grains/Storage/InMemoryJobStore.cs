@@ -12,6 +12,7 @@ internal sealed class InMemoryJobStore : IJobStore
     private readonly SortedSet<(long DueMs, string Id)> _scheduled = [];
     private readonly Dictionary<string, HashSet<string>> _owned = new(StringComparer.Ordinal);
     private long _sequence;
+    private long _claims;
 
     public bool IsDurable => false;
 
@@ -89,6 +90,7 @@ internal sealed class InMemoryJobStore : IJobStore
                     ready.Remove(first);
                     var job = _jobs[first.Id];
                     job.Attempt++;
+                    job.ClaimToken = ++_claims;
                     job.Owner = owner;
                     job.LeaseUntil = leaseUntil;
                     job.StartedAt = now;
@@ -109,6 +111,7 @@ internal sealed class InMemoryJobStore : IJobStore
                         EnqueuedAt = job.ReadyAt,
                         TraceParent = job.TraceParent,
                         Priority = job.Priority,
+                        ClaimToken = job.ClaimToken,
                     });
                 }
             }
@@ -125,7 +128,7 @@ internal sealed class InMemoryJobStore : IJobStore
         {
             foreach (var c in completions)
             {
-                if (!_jobs.TryGetValue(c.JobId, out var job) || job.State != JobState.Running || job.Owner != c.Owner || job.Attempt != c.Attempt)
+                if (!_jobs.TryGetValue(c.JobId, out var job) || job.State != JobState.Running || job.Owner != c.Owner || job.Attempt != c.Attempt || job.ClaimToken != c.ClaimToken)
                 {
                     effects.Add(CompletionEffect.Stale);
                     continue;
@@ -133,10 +136,15 @@ internal sealed class InMemoryJobStore : IJobStore
 
                 Owned(job.Owner).Remove(job.Id);
                 job.Owner = null;
-                job.Attempts.Add(new JobAttempt { Number = c.Attempt, StartedAt = c.StartedAt, EndedAt = c.EndedAt, Silo = c.Owner, Outcome = c.Outcome, Error = c.Error });
-                if (c.Error is not null)
+                job.ClaimToken = 0;
+                if (c.Outcome != AttemptOutcome.Interrupted)
                 {
-                    job.LastError = c.Error;
+                    // A claim handed back unstarted (or cut short by shutdown) is not an attempt of the job's.
+                    job.Attempts.Add(new JobAttempt { Number = c.Attempt, StartedAt = c.StartedAt, EndedAt = c.EndedAt, Silo = c.Owner, Outcome = c.Outcome, Error = c.Error });
+                    if (c.Error is not null)
+                    {
+                        job.LastError = c.Error;
+                    }
                 }
 
                 if (job.CancelRequested)
@@ -455,6 +463,7 @@ internal sealed class InMemoryJobStore : IJobStore
         var error = new JobError("AttemptInterrupted", reason);
         job.Attempts.Add(new JobAttempt { Number = job.Attempt, StartedAt = job.StartedAt ?? now, EndedAt = now, Silo = job.Owner, Outcome = AttemptOutcome.Interrupted, Error = error });
         job.Owner = null;
+        job.ClaimToken = 0;
         job.LastError = error;
         if (!countAttempt)
         {
@@ -526,6 +535,7 @@ internal sealed class InMemoryJobStore : IJobStore
         public JobState State { get; set; }
         public DateTimeOffset StateSince { get; set; }
         public int Attempt { get; set; }
+        public long ClaimToken { get; set; }
         public string? Owner { get; set; }
         public DateTimeOffset LeaseUntil { get; set; }
         public DateTimeOffset? StartedAt { get; set; }

@@ -75,10 +75,10 @@ internal sealed class RedisJobStore : IJobStore, IDisposable
         }
 
         var raw = (RedisResult[])(await Db.ScriptEvaluateAsync(RedisScripts.Claim, values: args))!;
-        var claimed = new ClaimedAttempt[raw.Length / 10];
+        var claimed = new ClaimedAttempt[raw.Length / 11];
         for (var i = 0; i < claimed.Length; i++)
         {
-            var b = i * 10;
+            var b = i * 11;
             claimed[i] = new ClaimedAttempt
             {
                 JobId = (string)raw[b]!,
@@ -93,6 +93,7 @@ internal sealed class RedisJobStore : IJobStore, IDisposable
                 EnqueuedAt = FromMs((long)raw[b + 7]),
                 TraceParent = NullIfEmpty((string?)raw[b + 8]),
                 Priority = (int)raw[b + 9],
+                ClaimToken = (long)raw[b + 10],
             };
         }
 
@@ -101,7 +102,7 @@ internal sealed class RedisJobStore : IJobStore, IDisposable
 
     public async Task<IReadOnlyList<CompletionEffect>> CompleteAsync(IReadOnlyList<AttemptCompletion> completions)
     {
-        var args = new RedisValue[2 + (completions.Count * 10)];
+        var args = new RedisValue[2 + (completions.Count * 11)];
         args[0] = _prefix;
         args[1] = completions.Count;
         var a = 2;
@@ -125,6 +126,7 @@ internal sealed class RedisJobStore : IJobStore, IDisposable
                 Outcome = c.Outcome,
                 Error = c.Error,
             });
+            args[a++] = c.ClaimToken;
         }
 
         var raw = (RedisResult[])(await Db.ScriptEvaluateAsync(RedisScripts.Complete, values: args))!;

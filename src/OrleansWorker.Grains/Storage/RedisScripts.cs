@@ -48,7 +48,7 @@ internal static class RedisScripts
           appendattempt(key, '{"n":' .. f[3] .. ',"s":' .. (f[5] or now) .. ',"e":' .. now .. ',"silo":' .. cjson.encode(f[2]) ..
             ',"o":"Interrupted","et":"AttemptInterrupted","em":' .. cjson.encode(reason) .. '}')
           redis.call('HSET', key, 'errT', 'AttemptInterrupted', 'errM', reason)
-          redis.call('HDEL', key, 'owner')
+          redis.call('HDEL', key, 'owner', 'claim')
           local attempt = tonumber(f[3])
           if count == '0' then
             attempt = attempt - 1
@@ -99,7 +99,7 @@ internal static class RedisScripts
         return out
         """;
 
-    /// <summary>ARGV: P, owner, max, now, leaseUntil, rotation, nq, queues… Returns 10 fields per claimed job.</summary>
+    /// <summary>ARGV: P, owner, max, now, leaseUntil, rotation, nq, queues… Returns 11 fields per claimed job.</summary>
     public const string Claim = Prelude + """
         local owner, max, now, lease, rot, nq = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
         local queues
@@ -121,7 +121,8 @@ internal static class RedisScripts
             local f = redis.call('HMGET', key, 'state', 'type', 'payload', 'attempt', 'maxAtt', 'tmo', 'readyAt', 'tp', 'pri', 'progress')
             if f[1] == 'Queued' then
               local att = tonumber(f[4]) + 1
-              redis.call('HSET', key, 'attempt', att, 'owner', owner, 'started', now)
+              local token = redis.call('INCR', P .. ':claims')
+              redis.call('HSET', key, 'attempt', att, 'owner', owner, 'started', now, 'claim', token)
               if f[10] then redis.call('HDEL', key, 'progress', 'progMsg') end
               setstate(id, key, 'Queued', 'Running', now)
               redis.call('ZADD', P .. ':running', lease, id)
@@ -136,6 +137,7 @@ internal static class RedisScripts
               out[#out + 1] = f[7]
               out[#out + 1] = f[8]
               out[#out + 1] = f[9]
+              out[#out + 1] = token
               got = got + 1
             end
           end
@@ -144,24 +146,27 @@ internal static class RedisScripts
         return out
         """;
 
-    /// <summary>ARGV: P, n, then per completion: id, attempt, owner, outcome, result, errT, errM, ended, retryAt, attemptJson.</summary>
+    /// <summary>ARGV: P, n, then per completion: id, attempt, owner, outcome, result, errT, errM, ended, retryAt, attemptJson, claimToken.</summary>
     public const string Complete = Prelude + """
         local n = tonumber(ARGV[2])
         local out = {}
         for i = 0, n - 1 do
-          local b = 3 + i * 10
+          local b = 3 + i * 11
           local id, attempt, owner, outcome = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
           local now = ARGV[b + 7]
           local key = P .. ':job:' .. id
-          local f = redis.call('HMGET', key, 'state', 'owner', 'attempt', 'maxAtt', 'cancel')
-          if f[1] ~= 'Running' or f[2] ~= owner or f[3] ~= attempt then
+          local f = redis.call('HMGET', key, 'state', 'owner', 'attempt', 'maxAtt', 'cancel', 'claim')
+          if f[1] ~= 'Running' or f[2] ~= owner or f[3] ~= attempt or f[6] ~= ARGV[b + 10] then
             out[#out + 1] = 0
           else
             redis.call('SREM', P .. ':owner:' .. owner, id)
             redis.call('ZREM', P .. ':running', id)
-            redis.call('HDEL', key, 'owner')
-            appendattempt(key, ARGV[b + 9])
-            if ARGV[b + 5] ~= '' then redis.call('HSET', key, 'errT', ARGV[b + 5], 'errM', ARGV[b + 6]) end
+            redis.call('HDEL', key, 'owner', 'claim')
+            if outcome ~= 'Interrupted' then
+              -- A claim handed back unstarted (or cut short by shutdown) is not an attempt of the job's.
+              appendattempt(key, ARGV[b + 9])
+              if ARGV[b + 5] ~= '' then redis.call('HSET', key, 'errT', ARGV[b + 5], 'errM', ARGV[b + 6]) end
+            end
             if f[5] == '1' then
               finish(id, key, 'Running', 'Cancelled', now)
               out[#out + 1] = 4

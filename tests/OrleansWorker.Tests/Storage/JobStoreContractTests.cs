@@ -17,7 +17,7 @@ public abstract class JobStoreContractTests
         new(id, type, queue, priority, "{\"x\":1}", maxAttempts, TimeSpan.FromSeconds(30), runAt, T0, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
 
     private static AttemptCompletion Done(ClaimedAttempt c, AttemptOutcome outcome, DateTimeOffset? at = null, string? result = null) =>
-        new(c.JobId, c.Attempt, c.Owner, outcome, c.StartedAt, at ?? T0.AddSeconds(1), result,
+        new(c.JobId, c.Attempt, c.ClaimToken, c.Owner, outcome, c.StartedAt, at ?? T0.AddSeconds(1), result,
             outcome == AttemptOutcome.Succeeded ? null : new JobError("Boom", "it failed"), (at ?? T0).AddSeconds(10));
 
     [Fact]
@@ -269,13 +269,20 @@ public abstract class JobStoreContractTests
     }
 
     [Fact]
-    public async Task Interrupted_Completion_ReleasesWithoutUsingAttempt()
+    public async Task Interrupted_Completion_ReleasesWithoutUsingAttempt_AndTheOldClaimIsFenced()
     {
         var store = CreateStore();
         await store.EnqueueAsync([Job("a", maxAttempts: 1)]);
-        var c = (await store.ClaimAsync(Silo, 1, [], T0, T0.AddSeconds(30)))[0];
-        Assert.Equal(CompletionEffect.Released, (await store.CompleteAsync([Done(c, AttemptOutcome.Interrupted)]))[0]);
-        Assert.Equal(1, Assert.Single(await store.ClaimAsync(Silo, 1, [], T0, T0.AddSeconds(30))).Attempt);
+        var first = (await store.ClaimAsync(Silo, 1, [], T0, T0.AddSeconds(30)))[0];
+        Assert.Equal(CompletionEffect.Released, (await store.CompleteAsync([Done(first, AttemptOutcome.Interrupted)]))[0]);
+        Assert.Empty((await store.GetAsync("a"))!.Attempts);
+
+        // Same silo, same attempt number: only the claim token tells the new claim from the released one.
+        var second = Assert.Single(await store.ClaimAsync(Silo, 1, [], T0, T0.AddSeconds(30)));
+        Assert.Equal(1, second.Attempt);
+        Assert.NotEqual(first.ClaimToken, second.ClaimToken);
+        Assert.Equal(CompletionEffect.Stale, (await store.CompleteAsync([Done(first, AttemptOutcome.Succeeded)]))[0]);
+        Assert.Equal(CompletionEffect.Succeeded, (await store.CompleteAsync([Done(second, AttemptOutcome.Succeeded)]))[0]);
     }
 }
 

@@ -1,0 +1,64 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace OrleansWorker.Tests.Infrastructure;
+
+/// <summary>A redis-server plus any number of silo and API processes, all cleaned up on dispose (also when a test fails).</summary>
+public sealed class ProcessCluster : IAsyncDisposable
+{
+    private readonly List<HostProcess> _hosts = [];
+
+    private ProcessCluster(RedisServer redis) => Redis = redis;
+
+    public RedisServer Redis { get; }
+
+    public static async Task<ProcessCluster> StartAsync() => new(await RedisServer.StartAsync());
+
+    public async Task<HostProcess> StartSiloAsync(string name, IDictionary<string, string>? settings = null, bool waitReady = true)
+    {
+        var silo = HostProcess.StartSilo(name, Redis.ConnectionString, settings);
+        _hosts.Add(silo);
+        if (waitReady)
+        {
+            await silo.WaitReadyAsync();
+        }
+
+        return silo;
+    }
+
+    public async Task<HostProcess> StartApiAsync(IDictionary<string, string>? settings = null)
+    {
+        var api = HostProcess.StartApi(Redis.ConnectionString, settings);
+        _hosts.Add(api);
+        await api.WaitReadyAsync();
+        return api;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var host in _hosts)
+        {
+            await host.DisposeAsync();
+        }
+
+        await Redis.DisposeAsync();
+    }
+
+    /// <summary>Every job of <paramref name="queue"/>, read through <paramref name="via"/>'s listing endpoint.</summary>
+    public static async Task<List<JsonElement>> ListQueueAsync(HostProcess via, string queue)
+    {
+        var jobs = new List<JsonElement>();
+        string? cursor = null;
+        do
+        {
+            var page = await via.Http.GetFromJsonAsync<JsonElement>($"/jobs?queue={queue}&limit=1000{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}");
+            jobs.AddRange(page.GetProperty("items").EnumerateArray());
+            cursor = page.GetProperty("nextCursor").GetString();
+        }
+        while (cursor is not null);
+        return jobs;
+    }
+
+    /// <summary>The silo-address prefix (<c>127.0.0.1:port@</c>) that attempts and views name a silo by.</summary>
+    public static string SiloPrefix(HostProcess silo) => $"127.0.0.1:{silo.SiloPort}@";
+}
