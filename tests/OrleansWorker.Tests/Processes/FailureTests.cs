@@ -90,7 +90,7 @@ public sealed class FailureTests(ITestOutputHelper output) : IAsyncLifetime
             recovery = startedAgain > recovery ? startedAgain : recovery;
         }
 
-        output.WriteLine($"kill -9: {onA.Count} jobs were running on the killed silo; all {ids.Count} succeeded; lost 0; slowest re-run started {recovery.TotalSeconds:0.0} s after the kill.");
+        output.WriteLine($"RESULT kill -9: {onA.Count} jobs were running on the killed silo; all {ids.Count} succeeded; lost 0; slowest re-run started {recovery.TotalSeconds:0.0} s after the kill.");
     }
 
     [Fact]
@@ -106,7 +106,7 @@ public sealed class FailureTests(ITestOutputHelper output) : IAsyncLifetime
         var clock = Stopwatch.StartNew();
         a.Terminate();
         await a.WaitForExitAsync(TimeSpan.FromSeconds(45));
-        output.WriteLine($"SIGTERM: silo A exited after {clock.Elapsed.TotalSeconds:0.0} s (drain timeout 20 s) with code {a.ExitCode}; {onA.Count} attempts were running on it.");
+        output.WriteLine($"RESULT scenario 2, SIGTERM: silo A exited after {clock.Elapsed.TotalSeconds:0.0} s (drain timeout 20 s) with code {a.ExitCode}; {onA.Count} attempts were running on it.");
 
         var finished = await Poll.UntilAsync(() => GetJobsAsync(b, ids), l => l.All(j => j.GetProperty("state").GetString() == "Succeeded"),
             TimeSpan.FromSeconds(60), "every job to succeed after silo A drained");
