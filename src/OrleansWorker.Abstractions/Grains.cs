@@ -38,7 +38,7 @@ public interface IJobManagerGrain : IGrainWithIntegerKey
 public interface IJobGrain : IGrainWithStringKey
 {
     /// <summary>Starts the claimed attempt and returns once it is under way.</summary>
-    [Alias("Start")]
+    [Alias("Start"), ResponseTimeout("00:00:10")]
     Task StartAsync(ClaimedAttempt attempt);
 
     /// <summary>Fires the running attempt's cancellation token, if an attempt runs here.</summary>

@@ -170,8 +170,9 @@ internal sealed partial class JobDispatcher(
     {
         try
         {
-            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10), engine.Time);
-            await grains.GetGrain<IJobGrain>(attempt.JobId).StartAsync(attempt).WaitAsync(deadline.Token);
+            // Bounded by StartAsync's own response timeout (10 s): a call stuck on a directory partition of a silo
+            // that died is released rather than holding the job until membership catches up.
+            await grains.GetGrain<IJobGrain>(attempt.JobId).StartAsync(attempt);
         }
         catch (Exception ex)
         {

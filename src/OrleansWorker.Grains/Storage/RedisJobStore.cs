@@ -11,6 +11,7 @@ internal sealed class RedisJobStore : IJobStore, IDisposable
     private readonly RedisValue _prefix;
     private readonly string _prefixText;
     private readonly RedisChannel _notify;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> ScriptHashes = new(StringComparer.Ordinal);
     private long _rotation;
 
     public RedisJobStore(IConnectionMultiplexer redis, string prefix)
@@ -49,7 +50,7 @@ internal sealed class RedisJobStore : IJobStore, IDisposable
             args[a++] = j.TraceParent ?? "";
         }
 
-        var raw = (RedisResult[])(await Db.ScriptEvaluateAsync(RedisScripts.Enqueue, values: args))!;
+        var raw = (RedisResult[])(await EvalAsync(RedisScripts.Enqueue, args))!;
         var results = new EnqueueResult[jobs.Count];
         for (var i = 0; i < jobs.Count; i++)
         {
@@ -74,7 +75,7 @@ internal sealed class RedisJobStore : IJobStore, IDisposable
             args[7 + i] = queues[i];
         }
 
-        var raw = (RedisResult[])(await Db.ScriptEvaluateAsync(RedisScripts.Claim, values: args))!;
+        var raw = (RedisResult[])(await EvalAsync(RedisScripts.Claim, args))!;
         var claimed = new ClaimedAttempt[raw.Length / 11];
         for (var i = 0; i < claimed.Length; i++)
         {
@@ -129,7 +130,7 @@ internal sealed class RedisJobStore : IJobStore, IDisposable
             args[a++] = c.ClaimToken;
         }
 
-        var raw = (RedisResult[])(await Db.ScriptEvaluateAsync(RedisScripts.Complete, values: args))!;
+        var raw = (RedisResult[])(await EvalAsync(RedisScripts.Complete, args))!;
         var effects = new CompletionEffect[raw.Length];
         for (var i = 0; i < raw.Length; i++)
         {
@@ -150,31 +151,31 @@ internal sealed class RedisJobStore : IJobStore, IDisposable
             args[3 + i] = jobIds[i];
         }
 
-        var raw = (RedisResult[])(await Db.ScriptEvaluateAsync(RedisScripts.Renew, values: args))!;
+        var raw = (RedisResult[])(await EvalAsync(RedisScripts.Renew, args))!;
         return raw.Select(r => (string)r!).ToList();
     }
 
     public async Task<int> RequeueOwnerAsync(string owner, DateTimeOffset now, string reason, bool countAttempt) =>
-        (int)await Db.ScriptEvaluateAsync(RedisScripts.RequeueOwner, values: [_prefix, owner, Ms(now), reason, countAttempt ? "1" : "0"]);
+        (int)await EvalAsync(RedisScripts.RequeueOwner, [_prefix, owner, Ms(now), reason, countAttempt ? "1" : "0"]);
 
     public async Task<IReadOnlyList<string>> GetOwnersAsync() =>
         (await Db.SetMembersAsync(_prefixText + ":owners")).Select(v => (string)v!).ToList();
 
     public async Task<int> RequeueExpiredAsync(DateTimeOffset now) =>
-        (int)await Db.ScriptEvaluateAsync(RedisScripts.RequeueExpired, values: [_prefix, Ms(now), "The attempt's lease expired: its silo stopped renewing it."]);
+        (int)await EvalAsync(RedisScripts.RequeueExpired, [_prefix, Ms(now), "The attempt's lease expired: its silo stopped renewing it."]);
 
     public async Task<(int Promoted, DateTimeOffset? NextDue)> PromoteDueAsync(DateTimeOffset now, int max)
     {
-        var raw = (RedisResult[])(await Db.ScriptEvaluateAsync(RedisScripts.Promote, values: [_prefix, Ms(now), max]))!;
+        var raw = (RedisResult[])(await EvalAsync(RedisScripts.Promote, [_prefix, Ms(now), max]))!;
         var next = (string?)raw[1];
         return ((int)raw[0], string.IsNullOrEmpty(next) ? null : FromMs((long)double.Parse(next, CultureInfo.InvariantCulture)));
     }
 
     public async Task<bool> TransferAsync(string jobId, int attempt, string fromOwner, string toOwner) =>
-        (int)await Db.ScriptEvaluateAsync(RedisScripts.Transfer, values: [_prefix, jobId, attempt, fromOwner, toOwner]) == 1;
+        (int)await EvalAsync(RedisScripts.Transfer, [_prefix, jobId, attempt, fromOwner, toOwner]) == 1;
 
     public Task ReportProgressAsync(string jobId, int attempt, JobProgress progress) =>
-        Db.ScriptEvaluateAsync(RedisScripts.Progress, values: [_prefix, jobId, attempt, progress.Percent, progress.Message ?? ""]);
+        EvalAsync(RedisScripts.Progress, [_prefix, jobId, attempt, progress.Percent, progress.Message ?? ""]);
 
     public async Task<JobView?> GetAsync(string id)
     {
@@ -255,7 +256,7 @@ internal sealed class RedisJobStore : IJobStore, IDisposable
 
     private async Task<JobCommandResult> CommandAsync(string script, string id, RedisValue[] args, string rule)
     {
-        var raw = (RedisResult[])(await Db.ScriptEvaluateAsync(script, values: args))!;
+        var raw = (RedisResult[])(await EvalAsync(script, args))!;
         var status = (string)raw[0]!;
         var view = await GetAsync(id);
         return status switch
@@ -265,6 +266,27 @@ internal sealed class RedisJobStore : IJobStore, IDisposable
             _ => new JobCommandResult(JobCommandStatus.Ok, view),
         };
     }
+
+    /// <summary>
+    /// EVALSHA, falling back to EVAL (which also caches the script) when Redis answers NOSCRIPT — after a restart or
+    /// SCRIPT FLUSH. Sending each script's text on every call cost Redis a SHA1 of a few KB per call.
+    /// </summary>
+    private async Task<RedisResult> EvalAsync(string script, RedisValue[] args)
+    {
+        var hash = ScriptHashes.GetOrAdd(script, static text => HashScript(text));
+        try
+        {
+            return await Db.ScriptEvaluateAsync(hash, values: args);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+        {
+            return await Db.ScriptEvaluateAsync(script, values: args);
+        }
+    }
+
+#pragma warning disable CA5350 // SHA1 is what Redis names scripts by; it is not used for security here.
+    private static byte[] HashScript(string text) => System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.UTF8.GetBytes(text));
+#pragma warning restore CA5350
 
     private RedisKey JobKey(string id) => $"{_prefixText}:job:{id}";
 
