@@ -11,34 +11,18 @@ namespace OrleansWorker.Tests.Processes;
 [Collection("processes")]
 public sealed class ClusterProcessTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private RedisServer _redis = null!;
-    private readonly List<HostProcess> _hosts = [];
+    private ProcessCluster _cluster = null!;
 
-    public async Task InitializeAsync() => _redis = await RedisServer.StartAsync();
+    public async Task InitializeAsync() => _cluster = await ProcessCluster.StartAsync();
 
-    public async Task DisposeAsync()
-    {
-        foreach (var host in _hosts)
-        {
-            await host.DisposeAsync();
-        }
-
-        await _redis.DisposeAsync();
-    }
-
-    private async Task<HostProcess> StartAsync(HostProcess host)
-    {
-        _hosts.Add(host);
-        await host.WaitReadyAsync();
-        return host;
-    }
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
 
     [Fact]
     public async Task Api_SubmitsToCluster_JobsReadableFromBothWorkers_OperationsEndpointsServe()
     {
-        var w1 = await StartAsync(HostProcess.StartSilo("worker-1", _redis.ConnectionString));
-        var w2 = await StartAsync(HostProcess.StartSilo("worker-2", _redis.ConnectionString));
-        var api = await StartAsync(HostProcess.StartApi(_redis.ConnectionString));
+        var w1 = await _cluster.StartSiloAsync("worker-1");
+        var w2 = await _cluster.StartSiloAsync("worker-2");
+        var api = await _cluster.StartApiAsync();
 
         var ids = Enumerable.Range(0, 20).Select(i => $"api-{i}").ToList();
         using (var batch = await api.Http.PostAsJsonAsync("/jobs/batch", ids.Select(id => new { type = "echo", id, payload = new { id } })))
@@ -97,9 +81,9 @@ public sealed class ClusterProcessTests(ITestOutputHelper output) : IAsyncLifeti
     [Fact]
     public async Task RedisDown_ApiAnswers503WithReason_HealthReportsIt_AndProcessingResumes()
     {
-        var worker = await StartAsync(HostProcess.StartSilo("worker", _redis.ConnectionString));
-        var api = await StartAsync(HostProcess.StartApi(_redis.ConnectionString));
-        await _redis.StopProcessAsync();
+        var worker = await _cluster.StartSiloAsync("worker");
+        var api = await _cluster.StartApiAsync();
+        await _cluster.Redis.StopProcessAsync();
 
         var clock = Stopwatch.StartNew();
         using var refused = await api.Http.PostAsJsonAsync("/jobs", new { type = "noop", id = "during-outage" });
@@ -114,7 +98,7 @@ public sealed class ClusterProcessTests(ITestOutputHelper output) : IAsyncLifeti
         var report = await health.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("unhealthy", report.GetProperty("checks").GetProperty("redis").GetProperty("status").GetString());
 
-        await _redis.StartProcessAsync();
+        await _cluster.Redis.StartProcessAsync();
         await Poll.UntilAsync(async () => (await worker.Http.GetAsync("/health")).IsSuccessStatusCode, TimeSpan.FromSeconds(30), "worker /health to recover after Redis came back");
         var accepted = await Poll.UntilAsync(() => api.Http.PostAsJsonAsync("/jobs", new { type = "noop", id = "after-outage" }), r => r.StatusCode == HttpStatusCode.Accepted, TimeSpan.FromSeconds(30), "the API to accept jobs again");
         accepted.Dispose();
@@ -125,14 +109,13 @@ public sealed class ClusterProcessTests(ITestOutputHelper output) : IAsyncLifeti
     [Fact]
     public async Task InvalidConfiguration_StopsAtStart_ListingEveryProblem()
     {
-        var silo = HostProcess.StartSilo("bad-config", null, new Dictionary<string, string>
+        await using var silo = HostProcess.StartSilo("bad-config", null, new Dictionary<string, string>
         {
             ["Worker__MaxConcurrentJobs"] = "0",
             ["Worker__DefaultMaxAttempts"] = "500",
             ["Worker__RetryBaseDelay"] = "00:10:00",
             ["Worker__RetryMaxDelay"] = "00:01:00",
         });
-        _hosts.Add(silo);
         await silo.WaitForExitAsync(TimeSpan.FromSeconds(60));
         Assert.NotEqual(0, silo.ExitCode);
         Assert.Contains("Worker:MaxConcurrentJobs must be 1..100000 (was 0)", silo.Output, StringComparison.Ordinal);

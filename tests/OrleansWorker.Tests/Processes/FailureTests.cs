@@ -10,22 +10,13 @@ namespace OrleansWorker.Tests.Processes;
 [Collection("processes")]
 public sealed class FailureTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private RedisServer _redis = null!;
-    private readonly List<HostProcess> _hosts = [];
+    private ProcessCluster _cluster = null!;
 
-    public async Task InitializeAsync() => _redis = await RedisServer.StartAsync();
+    public async Task InitializeAsync() => _cluster = await ProcessCluster.StartAsync();
 
-    public async Task DisposeAsync()
-    {
-        foreach (var host in _hosts)
-        {
-            await host.DisposeAsync();
-        }
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
 
-        await _redis.DisposeAsync();
-    }
-
-    private async Task<HostProcess> StartSiloAsync(string name, IDictionary<string, string>? extra = null)
+    private Task<HostProcess> StartSiloAsync(string name, IDictionary<string, string>? extra = null)
     {
         // Small capacity so that a batch spreads over both silos instead of filling the first one.
         var settings = new Dictionary<string, string> { ["Worker__MaxConcurrentJobs"] = "8" };
@@ -34,10 +25,7 @@ public sealed class FailureTests(ITestOutputHelper output) : IAsyncLifetime
             settings[k] = v;
         }
 
-        var silo = HostProcess.StartSilo(name, _redis.ConnectionString, settings);
-        _hosts.Add(silo);
-        await silo.WaitReadyAsync();
-        return silo;
+        return _cluster.StartSiloAsync(name, settings);
     }
 
     private static async Task SubmitAsync(HostProcess via, IEnumerable<object> jobs)
@@ -57,7 +45,7 @@ public sealed class FailureTests(ITestOutputHelper output) : IAsyncLifetime
         return jobs;
     }
 
-    private static string Silo(HostProcess host) => $"127.0.0.1:{host.SiloPort}@";
+    private static string Silo(HostProcess host) => ProcessCluster.SiloPrefix(host);
 
     [Fact]
     public async Task Kill9_RunningJobs_RunAgainOnSurvivor_AndCutShortAttemptIsRecorded()

@@ -10,45 +10,33 @@ public sealed class TracingTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int ServerKind = 2;
     private const int ErrorStatus = 2;
-    private RedisServer _redis = null!;
+    private ProcessCluster _cluster = null!;
     private OtlpReceiver _otlp = null!;
-    private readonly List<HostProcess> _hosts = [];
 
     public async Task InitializeAsync()
     {
-        _redis = await RedisServer.StartAsync();
+        _cluster = await ProcessCluster.StartAsync();
         _otlp = new OtlpReceiver();
     }
 
     public async Task DisposeAsync()
     {
-        foreach (var host in _hosts)
-        {
-            await host.DisposeAsync();
-        }
-
+        await _cluster.DisposeAsync();
         await _otlp.DisposeAsync();
-        await _redis.DisposeAsync();
     }
 
-    private async Task<HostProcess> StartSiloAsync(string name)
+    private Task<HostProcess> StartSiloAsync(string name)
     {
         var env = _otlp.Environment("worker");
         env["Worker__RetryBaseDelay"] = "00:00:00.200";
         env["Worker__RetryMaxDelay"] = "00:00:00.400";
         env["Logging__Console__FormatterName"] = "json";
-        var silo = HostProcess.StartSilo(name, _redis.ConnectionString, env);
-        _hosts.Add(silo);
-        await silo.WaitReadyAsync();
-        return silo;
+        return _cluster.StartSiloAsync(name, env);
     }
 
-    private async Task<HostProcess> StartApiAsync()
+    private Task<HostProcess> StartApiAsync()
     {
-        var api = HostProcess.StartApi(_redis.ConnectionString, _otlp.Environment("api"));
-        _hosts.Add(api);
-        await api.WaitReadyAsync();
-        return api;
+        return _cluster.StartApiAsync(_otlp.Environment("api"));
     }
 
     private static (string TraceParent, string TraceId, string ParentSpanId) NewTraceParent()
