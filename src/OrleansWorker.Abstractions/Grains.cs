@@ -10,8 +10,13 @@ namespace OrleansWorker;
 public interface IJobManagerGrain : IGrainWithIntegerKey
 {
     /// <summary>Validates and durably enqueues a batch as a whole: all accepted, or none.</summary>
+    /// <param name="requests">The jobs.</param>
+    /// <param name="notAfter">
+    /// When set, the store refuses the write if its own clock has passed this time, so a caller that gave up by
+    /// then can find out for sure whether the jobs were stored.
+    /// </param>
     [Alias("Enqueue")]
-    Task<EnqueueResponse> EnqueueAsync(IReadOnlyList<JobRequest> requests);
+    Task<EnqueueResponse> EnqueueAsync(IReadOnlyList<JobRequest> requests, DateTimeOffset? notAfter);
 
     [Alias("Get")]
     Task<JobView?> GetAsync(string id);

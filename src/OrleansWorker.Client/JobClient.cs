@@ -8,6 +8,9 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(60);
 
+    /// <summary>Allowance for the store's clock running behind this process's when judging <c>notAfter</c>.</summary>
+    private static readonly TimeSpan ClockSkewMargin = TimeSpan.FromMilliseconds(500);
+
     private IJobManagerGrain Manager => grains.GetGrain<IJobManagerGrain>(0);
 
     public async Task<EnqueueResult> EnqueueAsync(JobRequest request, CancellationToken cancellationToken = default) =>
@@ -27,21 +30,33 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
         }).ToList();
 
         EnqueueResponse response;
+        TimeSpan tryWindow;
+        DateTimeOffset notAfter = default;
         try
         {
             // Two thirds of the deadline for tries, the rest for the check below: the caller's deadline holds either way.
-            response = await CallWithRetryAsync(m => m.EnqueueAsync(requests), options.Value.CallTimeout * 2 / 3, cancellationToken);
+            // The store refuses writes that reach it after notAfter, so once that has passed the check is final.
+            tryWindow = options.Value.CallTimeout * 2 / 3;
+            notAfter = DateTimeOffset.UtcNow + tryWindow;
+            response = await CallWithRetryAsync(m => m.EnqueueAsync(requests, notAfter), tryWindow, cancellationToken);
         }
-        catch (JobServiceUnavailableException) when (!cancellationToken.IsCancellationRequested)
+        catch (JobServiceUnavailableException ex) when (!cancellationToken.IsCancellationRequested)
         {
             // Every try failed, but one may have been stored before its answer was lost (a silo died after the write).
-            // A batch is stored all or nothing: if the jobs exist, the submission was accepted; else it truly failed.
-            if (await FindStoredAsync(requests) is { } stored)
+            // A batch is stored all or nothing: if the jobs exist, the submission was accepted; if they do not once
+            // notAfter (plus a margin for clock skew) has passed, it never will be.
+            var settle = notAfter + ClockSkewMargin - DateTimeOffset.UtcNow;
+            if (settle > TimeSpan.Zero)
             {
-                return stored;
+                await Task.Delay(settle, CancellationToken.None);
             }
 
-            throw;
+            return await FindStoredAsync(requests) switch
+            {
+                { Found: true, Results: var stored } => stored!,
+                { Found: false, Checked: true } => throw new JobServiceUnavailableException($"{ex.Message} Nothing was stored.", ex),
+                _ => throw new JobServiceUnavailableException($"{ex.Message} Whether the jobs were stored could not be checked; resubmitting them with the same ids is safe.", ex),
+            };
         }
 
         return response.Accepted ? response.Results : throw new JobValidationException(response.Errors);
@@ -84,17 +99,19 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
         }
     }
 
-    private async Task<IReadOnlyList<EnqueueResult>?> FindStoredAsync(IReadOnlyList<JobRequest> requests)
+    private async Task<(bool Checked, bool Found, IReadOnlyList<EnqueueResult>? Results)> FindStoredAsync(IReadOnlyList<JobRequest> requests)
     {
-        var budget = options.Value.CallTimeout / 3;
+        var budget = options.Value.CallTimeout / 3 - ClockSkewMargin;
         try
         {
             var jobs = await Task.WhenAll(requests.Select(r => CallAsync(m => m.GetAsync(r.Id!), budget, CancellationToken.None)));
-            return jobs.All(j => j is not null) ? jobs.Select(j => new EnqueueResult(j!.Id, j.State, Created: false)).ToList() : null;
+            return jobs.All(j => j is not null)
+                ? (true, true, jobs.Select(j => new EnqueueResult(j!.Id, j.State, Created: false)).ToList())
+                : (true, false, null);
         }
         catch (JobServiceUnavailableException)
         {
-            return null;
+            return (false, false, null);
         }
     }
 

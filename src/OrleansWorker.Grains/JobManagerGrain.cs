@@ -13,7 +13,7 @@ namespace OrleansWorker;
 [GrainType("ow-jobs")]
 internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handlers) : Grain, IJobManagerGrain
 {
-    public async Task<EnqueueResponse> EnqueueAsync(IReadOnlyList<JobRequest> requests)
+    public async Task<EnqueueResponse> EnqueueAsync(IReadOnlyList<JobRequest> requests, DateTimeOffset? notAfter)
     {
         var errors = JobValidator.Validate(requests, engine.Options, handlers.Contains, engine.Time.GetUtcNow(), NewId, out var jobs);
         if (errors.Count > 0)
@@ -31,9 +31,18 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
             {
                 jobs[i] = jobs[i] with { TraceParent = current.Id };
             }
+
+            jobs[i] = jobs[i] with { NotAfter = notAfter };
         }
 
-        var results = await Guard(engine.EnqueueAsync(jobs));
+        var stored = await Guard(engine.EnqueueAsync(jobs));
+        if (stored.Any(r => r is null))
+        {
+            // One request shares one deadline, so either every job of it expired or none did.
+            throw new JobServiceUnavailableException($"The submission reached the store after its deadline ({notAfter:O}); nothing was stored.");
+        }
+
+        var results = stored.Select(r => r!).ToList();
         var created = results.Count(r => r.Created);
         if (created > 0)
         {

@@ -7,7 +7,7 @@ namespace OrleansWorker.Execution;
 /// <summary>The per-silo core shared by the grains and the dispatcher: store, group-committed writes, identity.</summary>
 internal sealed class JobEngine : IAsyncDisposable
 {
-    private readonly GroupCommitter<IReadOnlyList<NewJob>, IReadOnlyList<EnqueueResult>> _enqueues;
+    private readonly GroupCommitter<IReadOnlyList<NewJob>, IReadOnlyList<EnqueueResult?>> _enqueues;
     private readonly GroupCommitter<AttemptCompletion, CompletionEffect> _completions;
 
     public JobEngine(IJobStore store, IOptions<WorkerOptions> options, TimeProvider time, AttemptTracker tracker, JobInstruments instruments, ILocalSiloDetails silo)
@@ -35,7 +35,7 @@ internal sealed class JobEngine : IAsyncDisposable
     /// <summary>This silo's name as a lease owner (its parsable silo address, unique per incarnation).</summary>
     public string Owner { get; }
 
-    public Task<IReadOnlyList<EnqueueResult>> EnqueueAsync(IReadOnlyList<NewJob> jobs) => _enqueues.SubmitAsync(jobs);
+    public Task<IReadOnlyList<EnqueueResult?>> EnqueueAsync(IReadOnlyList<NewJob> jobs) => _enqueues.SubmitAsync(jobs);
 
     public Task<CompletionEffect> CompleteAsync(AttemptCompletion completion) => _completions.SubmitAsync(completion);
 
@@ -45,7 +45,7 @@ internal sealed class JobEngine : IAsyncDisposable
         await _completions.DisposeAsync();
     }
 
-    private async Task<IReadOnlyList<IReadOnlyList<EnqueueResult>>> WriteEnqueuesAsync(IReadOnlyList<IReadOnlyList<NewJob>> batches)
+    private async Task<IReadOnlyList<IReadOnlyList<EnqueueResult?>>> WriteEnqueuesAsync(IReadOnlyList<IReadOnlyList<NewJob>> batches)
     {
         if (batches.Count == 1)
         {
@@ -53,7 +53,7 @@ internal sealed class JobEngine : IAsyncDisposable
         }
 
         var all = await Store.EnqueueAsync(batches.SelectMany(b => b).ToList());
-        var split = new IReadOnlyList<EnqueueResult>[batches.Count];
+        var split = new IReadOnlyList<EnqueueResult?>[batches.Count];
         var offset = 0;
         for (var i = 0; i < batches.Count; i++)
         {

@@ -11,7 +11,11 @@ internal sealed record NewJob(
     TimeSpan Timeout,
     DateTimeOffset? RunAt,
     DateTimeOffset CreatedAt,
-    string? TraceParent);
+    string? TraceParent)
+{
+    /// <summary>Do not store the job once the store's clock has passed this (the submitter gave up).</summary>
+    public DateTimeOffset? NotAfter { get; init; }
+}
 
 /// <summary>The end of one attempt, to be stored (fenced by the claim token, owner and attempt number).</summary>
 internal sealed record AttemptCompletion(
@@ -55,8 +59,11 @@ internal interface IJobStore
     /// <summary>Raised (on any thread) when jobs became ready; the argument is the queue, or null for "any".</summary>
     event Action<string?>? JobsReady;
 
-    /// <summary>Stores new jobs; an id that exists is left as it is and reported with Created = false.</summary>
-    Task<IReadOnlyList<EnqueueResult>> EnqueueAsync(IReadOnlyList<NewJob> jobs);
+    /// <summary>
+    /// Stores new jobs; an id that exists is left as it is and reported with Created = false; a job whose
+    /// <see cref="NewJob.NotAfter"/> has passed by the store's clock is not stored and reported as null.
+    /// </summary>
+    Task<IReadOnlyList<EnqueueResult?>> EnqueueAsync(IReadOnlyList<NewJob> jobs);
 
     /// <summary>Moves up to <paramref name="max"/> ready jobs to Running, owned by <paramref name="owner"/>, highest priority first.</summary>
     Task<IReadOnlyList<ClaimedAttempt>> ClaimAsync(string owner, int max, IReadOnlyList<string> queues, DateTimeOffset now, DateTimeOffset leaseUntil);

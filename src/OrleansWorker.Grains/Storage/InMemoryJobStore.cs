@@ -4,8 +4,9 @@ namespace OrleansWorker.Storage;
 /// The embedded, single-process store: same transitions as <see cref="RedisJobStore"/>, under one lock.
 /// Not durable: a process exit loses every job.
 /// </summary>
-internal sealed class InMemoryJobStore : IJobStore
+internal sealed class InMemoryJobStore(TimeProvider? time = null) : IJobStore
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Job> _jobs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SortedSet<(long Score, string Id)>> _ready = new(StringComparer.Ordinal);
@@ -18,14 +19,21 @@ internal sealed class InMemoryJobStore : IJobStore
 
     public event Action<string?>? JobsReady;
 
-    public Task<IReadOnlyList<EnqueueResult>> EnqueueAsync(IReadOnlyList<NewJob> jobs)
+    public Task<IReadOnlyList<EnqueueResult?>> EnqueueAsync(IReadOnlyList<NewJob> jobs)
     {
-        var results = new List<EnqueueResult>(jobs.Count);
+        var results = new List<EnqueueResult?>(jobs.Count);
+        var now = _time.GetUtcNow();
         var readyQueues = new HashSet<string>(StringComparer.Ordinal);
         lock (_lock)
         {
             foreach (var n in jobs)
             {
+                if (n.NotAfter < now)
+                {
+                    results.Add(null);
+                    continue;
+                }
+
                 if (_jobs.TryGetValue(n.Id, out var existing))
                 {
                     results.Add(new EnqueueResult(n.Id, existing.State, Created: false));
@@ -67,7 +75,7 @@ internal sealed class InMemoryJobStore : IJobStore
             JobsReady?.Invoke(queue);
         }
 
-        return Task.FromResult<IReadOnlyList<EnqueueResult>>(results);
+        return Task.FromResult<IReadOnlyList<EnqueueResult?>>(results);
     }
 
     public Task<IReadOnlyList<ClaimedAttempt>> ClaimAsync(string owner, int max, IReadOnlyList<string> queues, DateTimeOffset now, DateTimeOffset leaseUntil)

@@ -29,9 +29,9 @@ internal sealed class RedisJobStore : IJobStore, IDisposable
 
     private IDatabase Db => _redis.GetDatabase();
 
-    public async Task<IReadOnlyList<EnqueueResult>> EnqueueAsync(IReadOnlyList<NewJob> jobs)
+    public async Task<IReadOnlyList<EnqueueResult?>> EnqueueAsync(IReadOnlyList<NewJob> jobs)
     {
-        var args = new RedisValue[3 + (jobs.Count * 10)];
+        var args = new RedisValue[3 + (jobs.Count * 11)];
         args[0] = _prefix;
         args[1] = Ms(jobs.Count > 0 ? jobs[0].CreatedAt : DateTimeOffset.UnixEpoch);
         args[2] = jobs.Count;
@@ -48,13 +48,15 @@ internal sealed class RedisJobStore : IJobStore, IDisposable
             args[a++] = j.RunAt is { } due ? Ms(due) : "";
             args[a++] = Ms(j.CreatedAt);
             args[a++] = j.TraceParent ?? "";
+            args[a++] = j.NotAfter is { } notAfter ? Ms(notAfter) : "";
         }
 
         var raw = (RedisResult[])(await EvalAsync(RedisScripts.Enqueue, args))!;
-        var results = new EnqueueResult[jobs.Count];
+        var results = new EnqueueResult?[jobs.Count];
         for (var i = 0; i < jobs.Count; i++)
         {
-            results[i] = new EnqueueResult(jobs[i].Id, ParseState((string)raw[i * 2]!), (int)raw[(i * 2) + 1] == 1);
+            var state = (string)raw[i * 2]!;
+            results[i] = state == "Expired" ? null : new EnqueueResult(jobs[i].Id, ParseState(state), (int)raw[(i * 2) + 1] == 1);
         }
 
         return results;

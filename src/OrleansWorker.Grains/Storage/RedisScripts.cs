@@ -62,19 +62,24 @@ internal static class RedisScripts
 
         """;
 
-    /// <summary>ARGV: P, now, n, then per job: id, type, queue, pri, payload, maxAtt, tmo, runAt|'', created, tp.</summary>
+    /// <summary>ARGV: P, now, n, then per job: id, type, queue, pri, payload, maxAtt, tmo, runAt|'', created, tp, notAfter|''.</summary>
     public const string Enqueue = Prelude + """
         local now = ARGV[2]
         local n = tonumber(ARGV[3])
         local base = redis.call('INCRBY', P .. ':seq', n) - n
+        local clock = redis.call('TIME')
+        local clockMs = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
         local out = {}
         local notify = false
         for i = 0, n - 1 do
-          local b = 4 + i * 10
+          local b = 4 + i * 11
           local id = ARGV[b]
           local key = P .. ':job:' .. id
           local st = redis.call('HGET', key, 'state')
-          if st then
+          if ARGV[b + 10] ~= '' and clockMs > tonumber(ARGV[b + 10]) then
+            out[#out + 1] = 'Expired'
+            out[#out + 1] = 0
+          elseif st then
             out[#out + 1] = st
             out[#out + 1] = 0
           else

@@ -24,14 +24,25 @@ public abstract class JobStoreContractTests
     public async Task Enqueue_ExistingId_ReturnsExistingAndDoesNotDuplicate()
     {
         var store = CreateStore();
-        var first = await store.EnqueueAsync([Job("a")]);
+        var first = (await store.EnqueueAsync([Job("a")]))!;
         var second = await store.EnqueueAsync([Job("a", priority: 5)]);
-        Assert.True(first[0].Created);
-        Assert.False(second[0].Created);
-        Assert.Equal(JobState.Queued, second[0].State);
+        Assert.True(first[0]!.Created);
+        Assert.False(second[0]!.Created);
+        Assert.Equal(JobState.Queued, second[0]!.State);
         var claimed = await store.ClaimAsync(Silo, 10, [], T0, T0.AddSeconds(30));
         Assert.Single(claimed);
         Assert.Equal(0, (await store.GetAsync("a"))!.Priority);
+    }
+
+    [Fact]
+    public async Task Enqueue_PastItsNotAfter_IsNotStored()
+    {
+        var store = CreateStore();
+        var results = await store.EnqueueAsync([Job("late") with { NotAfter = DateTimeOffset.UtcNow.AddMinutes(-1) }, Job("in-time") with { NotAfter = DateTimeOffset.UtcNow.AddMinutes(1) }]);
+        Assert.Null(results[0]);
+        Assert.True(results[1]!.Created);
+        Assert.Null(await store.GetAsync("late"));
+        Assert.NotNull(await store.GetAsync("in-time"));
     }
 
     [Fact]
