@@ -11,7 +11,16 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
     /// <summary>Allowance for the store's clock running behind this process's when judging <c>notAfter</c>.</summary>
     private static readonly TimeSpan ClockSkewMargin = TimeSpan.FromMilliseconds(500);
 
-    private IJobManagerGrain Manager => grains.GetGrain<IJobManagerGrain>(0);
+    /// <summary>How many keys the stateless front-door grain is addressed by.</summary>
+    private const int ManagerKeys = 64;
+
+    private int _nextKey;
+
+    /// <summary>
+    /// The front door, under a rotating key: the client picks a gateway by the target grain's id, so a single key
+    /// would send every call through one silo — and keep sending them to it after it died, until membership says so.
+    /// </summary>
+    private IJobManagerGrain Manager() => grains.GetGrain<IJobManagerGrain>((Interlocked.Increment(ref _nextKey) & int.MaxValue) % ManagerKeys);
 
     public async Task<EnqueueResult> EnqueueAsync(JobRequest request, CancellationToken cancellationToken = default) =>
         (await EnqueueManyAsync([request], cancellationToken))[0];
@@ -63,10 +72,10 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
     }
 
     public Task<JobView?> GetAsync(string id, CancellationToken cancellationToken = default) =>
-        CallAsync(m => m.GetAsync(id), options.Value.CallTimeout, cancellationToken);
+        CallWithRetryAsync(m => m.GetAsync(id), options.Value.CallTimeout, cancellationToken);
 
     public Task<JobPage> ListAsync(JobListQuery query, CancellationToken cancellationToken = default) =>
-        CallAsync(m => m.ListAsync(query), options.Value.CallTimeout, cancellationToken);
+        CallWithRetryAsync(m => m.ListAsync(query), options.Value.CallTimeout, cancellationToken);
 
     public Task<JobCommandResult> CancelAsync(string id, CancellationToken cancellationToken = default) =>
         CallAsync(m => m.CancelAsync(id), options.Value.CallTimeout, cancellationToken);
@@ -87,7 +96,7 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
     {
         try
         {
-            return await call(Manager).WaitAsync(deadline, cancellationToken);
+            return await call(Manager()).WaitAsync(deadline, cancellationToken);
         }
         catch (TimeoutException ex)
         {

@@ -50,8 +50,17 @@ public static class JobEndpoints
         return await Problems.GuardAsync(async () =>
         {
             var result = await client.EnqueueAsync(ToRequest(body), http.RequestAborted);
-            var job = await client.GetAsync(result.Id, http.RequestAborted);
-            var view = job is null ? null : JobViewBody.From(job);
+            object? view;
+            try
+            {
+                view = await client.GetAsync(result.Id, http.RequestAborted) is { } job ? JobViewBody.From(job) : null;
+            }
+            catch (JobServiceUnavailableException)
+            {
+                // The job is stored; only reading it back failed. Say what is known rather than turn success into 503.
+                view = new BatchItemBody(result.Id, result.State, result.Created);
+            }
+
             return result.Created
                 ? Results.Accepted($"/jobs/{Uri.EscapeDataString(result.Id)}", view)
                 : Results.Ok(view);

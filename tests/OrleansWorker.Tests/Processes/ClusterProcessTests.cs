@@ -9,20 +9,14 @@ namespace OrleansWorker.Tests.Processes;
 
 /// <summary>redis-server, two worker processes and the API process, over real HTTP.</summary>
 [Collection("processes")]
-public sealed class ClusterProcessTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class ClusterProcessTests(ITestOutputHelper output) : ProcessClusterTest
 {
-    private ProcessCluster _cluster = null!;
-
-    public async Task InitializeAsync() => _cluster = await ProcessCluster.StartAsync();
-
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
-
     [Fact]
     public async Task Api_SubmitsToCluster_JobsReadableFromBothWorkers_OperationsEndpointsServe()
     {
-        var w1 = await _cluster.StartSiloAsync("worker-1");
-        var w2 = await _cluster.StartSiloAsync("worker-2");
-        var api = await _cluster.StartApiAsync();
+        var w1 = await Cluster.StartSiloAsync("worker-1");
+        var w2 = await Cluster.StartSiloAsync("worker-2");
+        var api = await Cluster.StartApiAsync();
 
         var ids = Enumerable.Range(0, 20).Select(i => $"api-{i}").ToList();
         using (var batch = await api.Http.PostAsJsonAsync("/jobs/batch", ids.Select(id => new { type = "echo", id, payload = new { id } })))
@@ -81,9 +75,9 @@ public sealed class ClusterProcessTests(ITestOutputHelper output) : IAsyncLifeti
     [Fact]
     public async Task RedisDown_ApiAnswers503WithReason_HealthReportsIt_AndProcessingResumes()
     {
-        var worker = await _cluster.StartSiloAsync("worker");
-        var api = await _cluster.StartApiAsync();
-        await _cluster.Redis.StopProcessAsync();
+        var worker = await Cluster.StartSiloAsync("worker");
+        var api = await Cluster.StartApiAsync();
+        await Cluster.Redis.StopProcessAsync();
 
         var clock = Stopwatch.StartNew();
         using var refused = await api.Http.PostAsJsonAsync("/jobs", new { type = "noop", id = "during-outage" });
@@ -98,7 +92,7 @@ public sealed class ClusterProcessTests(ITestOutputHelper output) : IAsyncLifeti
         var report = await health.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("unhealthy", report.GetProperty("checks").GetProperty("redis").GetProperty("status").GetString());
 
-        await _cluster.Redis.StartProcessAsync();
+        await Cluster.Redis.StartProcessAsync();
         await Poll.UntilAsync(async () => (await worker.Http.GetAsync("/health")).IsSuccessStatusCode, TimeSpan.FromSeconds(30), "worker /health to recover after Redis came back");
         var accepted = await Poll.UntilAsync(() => api.Http.PostAsJsonAsync("/jobs", new { type = "noop", id = "after-outage" }), r => r.StatusCode == HttpStatusCode.Accepted, TimeSpan.FromSeconds(30), "the API to accept jobs again");
         accepted.Dispose();

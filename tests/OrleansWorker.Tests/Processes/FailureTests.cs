@@ -8,14 +8,8 @@ namespace OrleansWorker.Tests.Processes;
 
 /// <summary>Real redis-server and real silo processes: kill -9 and SIGTERM.</summary>
 [Collection("processes")]
-public sealed class FailureTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class FailureTests(ITestOutputHelper output) : ProcessClusterTest
 {
-    private ProcessCluster _cluster = null!;
-
-    public async Task InitializeAsync() => _cluster = await ProcessCluster.StartAsync();
-
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
-
     private Task<HostProcess> StartSiloAsync(string name, IDictionary<string, string>? extra = null)
     {
         // Small capacity so that a batch spreads over both silos instead of filling the first one.
@@ -25,7 +19,7 @@ public sealed class FailureTests(ITestOutputHelper output) : IAsyncLifetime
             settings[k] = v;
         }
 
-        return _cluster.StartSiloAsync(name, settings);
+        return Cluster.StartSiloAsync(name, settings);
     }
 
     private static async Task SubmitAsync(HostProcess via, IEnumerable<object> jobs)

@@ -11,14 +11,8 @@ namespace OrleansWorker.Tests.Processes;
 /// The failure scenarios of docs/reliability.md, with real processes. Each prints a line "RESULT …" with its figures.
 /// </summary>
 [Collection("processes")]
-public sealed class ReliabilityTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class ReliabilityTests(ITestOutputHelper output) : ProcessClusterTest
 {
-    private ProcessCluster _cluster = null!;
-
-    public async Task InitializeAsync() => _cluster = await ProcessCluster.StartAsync();
-
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
-
     private void Report(string line) => output.WriteLine("RESULT " + line);
 
     private static Dictionary<string, string> Capacity(int max) => new() { ["Worker__MaxConcurrentJobs"] = max.ToString() };
@@ -41,8 +35,8 @@ public sealed class ReliabilityTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task Scenario1_Kill9_OneOfThreeSilos_Under2000SleepJobs()
     {
-        var silos = new[] { await _cluster.StartSiloAsync("silo-1", Capacity(20)), await _cluster.StartSiloAsync("silo-2", Capacity(20)), await _cluster.StartSiloAsync("silo-3", Capacity(20)) };
-        var api = await _cluster.StartApiAsync();
+        var silos = new[] { await Cluster.StartSiloAsync("silo-1", Capacity(20)), await Cluster.StartSiloAsync("silo-2", Capacity(20)), await Cluster.StartSiloAsync("silo-3", Capacity(20)) };
+        var api = await Cluster.StartApiAsync();
         var random = new Random(2026);
         var jobs = Enumerable.Range(0, 2000).Select(i => (object)new { type = "sleep", id = $"s1-{i}", queue = "s1", payload = new { ms = random.Next(50, 201) } }).ToList();
         await SubmitBatchesAsync(api, jobs);
@@ -72,8 +66,8 @@ public sealed class ReliabilityTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task Scenario3_ScaleOut_NewSilosProcessJobs_NoPortChanges()
     {
-        var first = await _cluster.StartSiloAsync("silo-1", Capacity(5));
-        var api = await _cluster.StartApiAsync();
+        var first = await Cluster.StartSiloAsync("silo-1", Capacity(5));
+        var api = await Cluster.StartApiAsync();
         var before = (await first.GetJsonAsync("/health")).GetProperty("silo").GetProperty("address").GetString();
 
         using var stop = new CancellationTokenSource();
@@ -89,7 +83,7 @@ public sealed class ReliabilityTests(ITestOutputHelper output) : IAsyncLifetime
             }
         });
 
-        var added = new[] { await _cluster.StartSiloAsync("silo-2", Capacity(5)), await _cluster.StartSiloAsync("silo-3", Capacity(5)) };
+        var added = new[] { await Cluster.StartSiloAsync("silo-2", Capacity(5)), await Cluster.StartSiloAsync("silo-3", Capacity(5)) };
         foreach (var silo in added)
         {
             await Poll.UntilAsync(async () => Promtool.Sum(await silo.Http.GetStringAsync("/metrics"), "worker_jobs_processed_total") > 0, TimeSpan.FromSeconds(60), $"{silo.Name} to process jobs");
@@ -109,12 +103,12 @@ public sealed class ReliabilityTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task Scenario4_RedisStopStart_UnderLoad_NothingLost_SigtermDuringOutageExitsInDrainTimeout()
     {
         var lease = new Dictionary<string, string> { ["Worker__MaxConcurrentJobs"] = "20", ["Worker__LeaseDuration"] = "00:00:06" };
-        var a = await _cluster.StartSiloAsync("silo-a", lease);
-        var b = await _cluster.StartSiloAsync("silo-b", new Dictionary<string, string>(lease) { ["Worker__DrainTimeout"] = "00:00:10" });
-        var api = await _cluster.StartApiAsync();
+        var a = await Cluster.StartSiloAsync("silo-a", lease);
+        var b = await Cluster.StartSiloAsync("silo-b", new Dictionary<string, string>(lease) { ["Worker__DrainTimeout"] = "00:00:10" });
+        var api = await Cluster.StartApiAsync();
         await SubmitBatchesAsync(api, Enumerable.Range(0, 500).Select(i => (object)new { type = "sleep", id = $"s4-{i}", queue = "s4", payload = new { ms = 100 } }).ToList());
 
-        await _cluster.Redis.StopProcessAsync();
+        await Cluster.Redis.StopProcessAsync();
         var outage = Stopwatch.StartNew();
         using (var refused = await api.Http.PostAsJsonAsync("/jobs", new { type = "noop", id = "s4-during", queue = "s4-during" }))
         {
@@ -136,7 +130,7 @@ public sealed class ReliabilityTests(ITestOutputHelper output) : IAsyncLifetime
         var exitSeconds = stopping.Elapsed.TotalSeconds;
         Assert.True(exitSeconds <= 12, $"silo-b, told to stop while Redis was down, exited within its 10 s drain timeout (+2 s process teardown); took {exitSeconds:0.0} s");
 
-        await _cluster.Redis.StartProcessAsync();
+        await Cluster.Redis.StartProcessAsync();
         var down = outage.Elapsed;
         await Poll.UntilAsync(async () => (await a.Http.GetAsync("/health")).IsSuccessStatusCode, TimeSpan.FromSeconds(30), "silo-a's /health to recover");
         var finished = await WaitAllSucceededAsync(api, "s4", 500, TimeSpan.FromSeconds(120));
@@ -148,10 +142,11 @@ public sealed class ReliabilityTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task Scenario5_SiloDiesWhileApiSubmits_EachSubmitSucceededOrFailedClearly()
     {
-        var a = await _cluster.StartSiloAsync("silo-a");
-        var b = await _cluster.StartSiloAsync("silo-b");
-        var api = await _cluster.StartApiAsync();
+        var a = await Cluster.StartSiloAsync("silo-a");
+        var b = await Cluster.StartSiloAsync("silo-b");
+        var api = await Cluster.StartApiAsync();
         var outcomes = new System.Collections.Concurrent.ConcurrentDictionary<string, HttpStatusCode>();
+        var details = new System.Collections.Concurrent.ConcurrentDictionary<string, string>();
         var count = 0;
         var killed = false;
         await Parallel.ForEachAsync(Enumerable.Range(0, 400), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, ct) =>
@@ -167,13 +162,14 @@ public sealed class ReliabilityTests(ITestOutputHelper output) : IAsyncLifetime
             if (!response.IsSuccessStatusCode)
             {
                 Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+                details[$"s5-{i}"] = (await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("detail").GetString()!;
             }
         });
         Assert.True(killed);
 
         var accepted = outcomes.Where(o => o.Value is HttpStatusCode.Accepted or HttpStatusCode.OK).Select(o => o.Key).ToHashSet();
         var failed = outcomes.Keys.Except(accepted).ToList();
-        output.WriteLine("failed submits: " + string.Join(", ", failed.Select(f => $"{f}={(int)outcomes[f]}")));
+        output.WriteLine("failed submits: " + string.Join("\n", failed.Select(f => $"{f}={(int)outcomes[f]} {details.GetValueOrDefault(f)}")));
         var jobs = await Poll.UntilAsync(() => ProcessCluster.ListQueueAsync(api, "s5"), l => l.Count(j => j.GetProperty("state").GetString() == "Succeeded") >= accepted.Count,
             TimeSpan.FromSeconds(90), $"the {accepted.Count} accepted jobs to succeed");
         var stored = jobs.Select(j => j.GetProperty("id").GetString()!).ToHashSet();

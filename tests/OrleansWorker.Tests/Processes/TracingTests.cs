@@ -6,22 +6,21 @@ namespace OrleansWorker.Tests.Processes;
 
 /// <summary>One trace from the API request to every attempt, received over real OTLP/HTTP from real processes.</summary>
 [Collection("processes")]
-public sealed class TracingTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class TracingTests(ITestOutputHelper output) : ProcessClusterTest
 {
     private const int ServerKind = 2;
     private const int ErrorStatus = 2;
-    private ProcessCluster _cluster = null!;
     private OtlpReceiver _otlp = null!;
 
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        _cluster = await ProcessCluster.StartAsync();
+        await base.InitializeAsync();
         _otlp = new OtlpReceiver();
     }
 
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
-        await _cluster.DisposeAsync();
+        await base.DisposeAsync();
         await _otlp.DisposeAsync();
     }
 
@@ -31,12 +30,12 @@ public sealed class TracingTests(ITestOutputHelper output) : IAsyncLifetime
         env["Worker__RetryBaseDelay"] = "00:00:00.200";
         env["Worker__RetryMaxDelay"] = "00:00:00.400";
         env["Logging__Console__FormatterName"] = "json";
-        return _cluster.StartSiloAsync(name, env);
+        return Cluster.StartSiloAsync(name, env);
     }
 
     private Task<HostProcess> StartApiAsync()
     {
-        return _cluster.StartApiAsync(_otlp.Environment("api"));
+        return Cluster.StartApiAsync(_otlp.Environment("api"));
     }
 
     private static (string TraceParent, string TraceId, string ParentSpanId) NewTraceParent()
