@@ -8,7 +8,7 @@ WORKDIR /source
 # Restore first, from the project files only, so the restore layer stays cached until a csproj or props file changes.
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY src/OrleansWorker.Abstractions/OrleansWorker.Abstractions.csproj src/OrleansWorker.Abstractions/
-COPY src/OrleansWorker.Grains/OrleansWorker.Grains.csproj src/OrleansWorker.Grains/
+COPY src/OrleansWorker.Server/OrleansWorker.Server.csproj src/OrleansWorker.Server/
 COPY src/OrleansWorker.Client/OrleansWorker.Client.csproj src/OrleansWorker.Client/
 COPY src/OrleansWorker.ServiceDefaults/OrleansWorker.ServiceDefaults.csproj src/OrleansWorker.ServiceDefaults/
 COPY src/OrleansWorker.Silo/OrleansWorker.Silo.csproj src/OrleansWorker.Silo/

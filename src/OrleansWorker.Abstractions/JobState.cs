@@ -21,6 +21,9 @@ public enum JobState
 
     /// <summary>Cancelled by a caller. Final until requeued.</summary>
     Cancelled = 5,
+
+    /// <summary>Waiting for the jobs it depends on to succeed.</summary>
+    Waiting = 6,
 }
 
 /// <summary>Helpers over <see cref="JobState"/>.</summary>

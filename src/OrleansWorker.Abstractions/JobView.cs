@@ -34,6 +34,12 @@ public sealed record JobView
 
     /// <summary>The silo running the current attempt (while Running).</summary>
     [Id(19)] public string? Silo { get; init; }
+
+    /// <summary>Attempts cut short because their silo vanished or lost its lease; they do not use up <see cref="MaxAttempts"/>.</summary>
+    [Id(20)] public int Interruptions { get; init; }
+
+    /// <summary>Interruptions before the job is dead-lettered (a job that takes its silo down every time ends there).</summary>
+    [Id(21)] public int MaxInterruptions { get; init; }
 }
 
 /// <summary>Progress reported by a running handler.</summary>
@@ -78,4 +84,7 @@ public enum AttemptOutcome
 
     /// <summary>The job was cancelled while the attempt ran.</summary>
     Cancelled = 4,
+
+    /// <summary>The handler reported that a remote side rate-limited it; the job runs again later without using up an attempt.</summary>
+    RateLimited = 5,
 }

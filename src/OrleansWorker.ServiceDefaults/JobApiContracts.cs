@@ -38,11 +38,13 @@ public sealed record JobViewBody(
     string? TraceId,
     bool CancelRequested,
     string? Silo,
+    int Interruptions,
+    int MaxInterruptions,
     IReadOnlyList<JobAttempt> Attempts)
 {
     public static JobViewBody From(JobView v) => new(
         v.Id, v.Type, v.Queue, v.Priority, v.State, v.Attempt, v.MaxAttempts, v.Timeout.TotalSeconds, v.CreatedAt, v.RunAt, v.StartedAt, v.FinishedAt,
-        v.Progress, ParseJson(v.Payload), ParseJson(v.Result), v.LastError, v.TraceId, v.CancelRequested, v.Silo, v.Attempts);
+        v.Progress, ParseJson(v.Payload), ParseJson(v.Result), v.LastError, v.TraceId, v.CancelRequested, v.Silo, v.Interruptions, v.MaxInterruptions, v.Attempts);
 
     private static JsonElement? ParseJson(string? json)
     {

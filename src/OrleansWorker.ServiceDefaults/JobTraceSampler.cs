@@ -15,7 +15,7 @@ namespace OrleansWorker.ServiceDefaults;
 /// </remarks>
 public sealed class JobTraceSampler : Sampler
 {
-    private static readonly string[] KeptInterfaces = [nameof(IJobManagerGrain) + "/", nameof(IJobGrain) + "/"];
+    private static readonly string[] KeptInterfaces = [nameof(IJobManagerGrain) + "/"];
     private readonly Sampler _inner = new ParentBasedSampler(new AlwaysOnSampler());
 
     public override SamplingResult ShouldSample(in SamplingParameters samplingParameters)

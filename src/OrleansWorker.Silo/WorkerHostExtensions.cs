@@ -1,3 +1,4 @@
+using Orleans.Configuration;
 using Orleans.Dashboard;
 using OrleansWorker.Client;
 using OrleansWorker.Hosting;
@@ -8,18 +9,54 @@ namespace OrleansWorker.Silo;
 /// <summary>Hosts the silo with the job engine, the dashboard and trace propagation.</summary>
 public static class WorkerHostExtensions
 {
-    /// <summary>Adds the silo: engine (Redis or embedded), dashboard, activity propagation, and a shutdown budget that fits the drain.</summary>
+    /// <summary>
+    /// Adds the silo and maps configuration onto the engine: <c>Worker:Store</c> = <c>Redis</c> or <c>Embedded</c>
+    /// chooses the store; when it is not set, <c>ConnectionStrings:redis</c> being set means Redis, otherwise the
+    /// embedded single node. With Redis, clustering is in Redis too; embedded is one silo on localhost.
+    /// </summary>
     public static WebApplicationBuilder AddWorkerSilo(this WebApplicationBuilder builder)
     {
         var configuration = builder.Configuration;
+        var section = configuration.GetSection(WorkerOptions.SectionName);
+        var redis = configuration.GetConnectionString("redis");
+        var store = section["Store"] is { Length: > 0 } chosen ? chosen : string.IsNullOrWhiteSpace(redis) ? "Embedded" : "Redis";
         builder.UseOrleans(silo =>
         {
-            silo.AddOrleansWorker(configuration);
+            silo.AddOrleansWorker(worker =>
+            {
+                worker.BindConfiguration(section);
+                if (section.GetValue(nameof(WorkerOptions.BuiltInHandlers), true))
+                {
+                    worker.AddBuiltInHandlers();
+                }
+
+                if (string.Equals(store, "Redis", StringComparison.OrdinalIgnoreCase))
+                {
+                    worker.UseRedisJobStore(o =>
+                    {
+                        o.ConnectionString ??= redis;
+                    });
+                    silo.UseRedisClustering(o => o.ConfigurationOptions = WorkerSiloBuilderExtensions.RedisOptions(
+                        string.IsNullOrWhiteSpace(redis) ? section["Redis:ConnectionString"] ?? "" : redis));
+                }
+                else if (string.Equals(store, "Embedded", StringComparison.OrdinalIgnoreCase))
+                {
+                    worker.UseEmbeddedJobStore();
+                    var endpoints = configuration.GetSection("Orleans:Endpoints");
+                    silo.UseLocalhostClustering(
+                        siloPort: endpoints.GetValue("SiloPort", EndpointOptions.DEFAULT_SILO_PORT),
+                        gatewayPort: endpoints.GetValue("GatewayPort", EndpointOptions.DEFAULT_GATEWAY_PORT));
+                }
+                else
+                {
+                    throw new InvalidOperationException($"Worker:Store must be Redis or Embedded (was '{store}').");
+                }
+            });
             silo.AddDashboard();
             silo.AddActivityPropagation();
         });
 
-        var drain = configuration.GetSection(WorkerOptions.SectionName).GetValue(nameof(WorkerOptions.DrainTimeout), new WorkerOptions().DrainTimeout);
+        var drain = section.GetValue(nameof(WorkerOptions.DrainTimeout), new WorkerOptions().DrainTimeout);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(15));
         builder.Services.AddJobClient(configuration);
         builder.Services.AddSingleton<ILocalSiloStatus, LocalSiloStatus>();

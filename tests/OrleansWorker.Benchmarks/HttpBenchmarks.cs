@@ -61,7 +61,7 @@ internal static class HttpBenchmarks
         {
             foreach (var single in new[] { false, true })
             {
-                var baseline = await db.SortedSetLengthAsync("ow:idx:Succeeded");
+                var baseline = await db.SortedSetLengthAsync(Wait.SucceededKey);
                 var cpu = new CpuMeter(("silo", silo.Pid), ("redis", redis.Pid));
                 var clock = Stopwatch.StartNew();
                 if (single)

@@ -70,7 +70,11 @@ internal static class InProcessBenchmarks
             ["Orleans:Endpoints:AdvertisedIPAddress"] = "127.0.0.1",
             ["Worker:MaxConcurrentJobs"] = "2000",
         });
-        builder.UseOrleans(silo => silo.AddOrleansWorker(builder.Configuration));
+        builder.UseOrleans(silo =>
+        {
+            silo.UseRedisClustering(o => o.ConfigurationOptions = WorkerSiloBuilderExtensions.RedisOptions(redis.ConnectionString));
+            silo.AddOrleansWorker(w => w.BindConfiguration(builder.Configuration.GetSection("Worker")).UseRedisJobStore(redis.ConnectionString).AddBuiltInHandlers());
+        });
         builder.Services.AddJobClient(builder.Configuration);
         using var host = builder.Build();
         await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
@@ -105,7 +109,7 @@ internal static class InProcessBenchmarks
     // (a) Batches of 500, 8 in flight; counted when Succeeded is stored in Redis.
     private static async Task BatchesAsync(IJobClient jobs, StackExchange.Redis.IDatabase db, RedisServer redis, int n, Report report, Dictionary<string, double> throughput)
     {
-        var baseline = await db.SortedSetLengthAsync("ow:idx:Succeeded");
+        var baseline = await db.SortedSetLengthAsync(Wait.SucceededKey);
         var cpu = new CpuMeter(("redis", redis.Pid));
         var clock = Stopwatch.StartNew();
         var batches = Enumerable.Range(0, (n + 499) / 500).Select(b => Enumerable.Range(b * 500, Math.Min(500, n - (b * 500))).Select(i => new JobRequest("noop") { Id = $"a{n}-{i}" }).ToList()).ToList();
@@ -124,7 +128,7 @@ internal static class InProcessBenchmarks
     // (b) One EnqueueAsync per job, bounded concurrency.
     private static async Task OneByOneAsync(IJobClient jobs, StackExchange.Redis.IDatabase db, RedisServer redis, int n, int concurrency, Report report, Dictionary<string, double> throughput)
     {
-        var baseline = await db.SortedSetLengthAsync("ow:idx:Succeeded");
+        var baseline = await db.SortedSetLengthAsync(Wait.SucceededKey);
         var cpu = new CpuMeter(("redis", redis.Pid));
         var clock = Stopwatch.StartNew();
         await Parallel.ForEachAsync(Enumerable.Range(0, n), new ParallelOptions { MaxDegreeOfParallelism = concurrency },
@@ -143,7 +147,7 @@ internal static class InProcessBenchmarks
     // Latency at a steady offered rate, open loop: measured from each job's intended send time (no coordinated omission).
     private static async Task LatencyAsync(IJobClient jobs, StackExchange.Redis.IDatabase db, int rate, int seconds, Report report)
     {
-        var baseline = await db.SortedSetLengthAsync("ow:idx:Succeeded");
+        var baseline = await db.SortedSetLengthAsync(Wait.SucceededKey);
         var count = rate * seconds;
         var intended = new long[count];
         var start = Stopwatch.GetTimestamp();

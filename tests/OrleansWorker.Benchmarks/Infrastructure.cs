@@ -56,8 +56,11 @@ internal static class Wait
         }
     }
 
-    /// <summary>Waits until <c>ow:idx:Succeeded</c> holds at least <paramref name="expected"/> jobs.</summary>
-    public static Task SucceededAsync(IDatabase db, long expected, TimeSpan? timeout = null, string key = "ow:idx:Succeeded") =>
+    /// <summary>The index of Succeeded jobs of the default queue in shard 0 (the layout of docs/design.md).</summary>
+    public const string SucceededKey = "{ow:0}:f:Succeeded:default";
+
+    /// <summary>Waits until <see cref="SucceededKey"/> holds at least <paramref name="expected"/> jobs.</summary>
+    public static Task SucceededAsync(IDatabase db, long expected, TimeSpan? timeout = null, string key = SucceededKey) =>
         UntilAsync(async () => await db.SortedSetLengthAsync(key) >= expected, timeout ?? TimeSpan.FromMinutes(20), $"{expected} jobs in {key}", 5);
 }
 

@@ -3,13 +3,21 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using OrleansWorker.Client;
 using OrleansWorker.Hosting;
+using OrleansWorker.Storage.Kv;
+using OrleansWorker.Tests.Storage;
 
 namespace OrleansWorker.Tests.Engine;
 
-/// <summary>Two in-process silos with the engine on the in-memory store, small backoff and a small concurrency limit.</summary>
+/// <summary>
+/// Two in-process silos with the engine on one embedded (SQLite) store they share, as two silos share Redis; small
+/// backoff and a small concurrency limit.
+/// </summary>
 public sealed class ClusterFixture : IAsyncLifetime
 {
     public const int MaxConcurrentJobs = 4;
+
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "ow-cluster-" + Guid.NewGuid().ToString("N"));
+    private SqliteKvBackend? _backend;
 
     public InProcessTestCluster Cluster { get; private set; } = null!;
 
@@ -17,6 +25,7 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        _backend = new SqliteKvBackend(_directory, EmbeddedDurability.Process, 8 * 1024 * 1024, TimeProvider.System);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Worker:MaxConcurrentJobs"] = MaxConcurrentJobs.ToString(),
@@ -25,21 +34,33 @@ public sealed class ClusterFixture : IAsyncLifetime
             ["Worker:PollInterval"] = "00:00:00.100",
         }).Build();
         var builder = new InProcessTestClusterBuilder(2);
-        builder.ConfigureSilo((_, silo) =>
-        {
-            silo.AddOrleansWorker(configuration, configureClustering: false);
-            // One store shared by the silos of this process, as Redis would be.
-            silo.Services.AddSingleton<OrleansWorker.Storage.IJobStore>(SharedStore);
-        });
+        builder.ConfigureSilo((_, silo) => silo.AddOrleansWorker(w => w
+            .BindConfiguration(configuration.GetSection("Worker"))
+            .AddBuiltInHandlers()
+            .UseBackend(_ => new SharedBackend(_backend))));
         builder.ConfigureClient(client => client.Services.AddJobClient(configuration));
         Cluster = builder.Build();
         await Cluster.DeployAsync();
         Jobs = Cluster.Client.ServiceProvider.GetRequiredService<IJobClient>();
     }
 
-    internal OrleansWorker.Storage.InMemoryJobStore SharedStore { get; } = new();
+    public async Task DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        if (_backend is not null)
+        {
+            await _backend.DisposeAsync();
+        }
 
-    public async Task DisposeAsync() => await Cluster.DisposeAsync();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort.
+        }
+    }
 
     public Task<JobView> WaitFinishedAsync(string id) =>
         Infrastructure.Poll.UntilAsync(() => Jobs.GetAsync(id)!, j => j is { } v && v.State.IsFinished(), TimeSpan.FromSeconds(20), $"job {id} to finish")!;

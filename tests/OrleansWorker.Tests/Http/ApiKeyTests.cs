@@ -14,6 +14,7 @@ public sealed class ApiKeyWorkerFactory : WebApplicationFactory<Program>
     {
         builder.UseSetting("Orleans:Endpoints:SiloPort", RedisServer.FreePort().ToString());
         builder.UseSetting("Orleans:Endpoints:GatewayPort", RedisServer.FreePort().ToString());
+        builder.UseSetting("Worker:Embedded:DataDirectory", Path.Combine(Path.GetTempPath(), "ow-data-" + Guid.NewGuid().ToString("N")));
         builder.UseSetting("Worker:ApiKey", Key);
     }
 }

@@ -15,6 +15,7 @@ public sealed class WorkerFactory : WebApplicationFactory<Program>
     {
         builder.UseSetting("Orleans:Endpoints:SiloPort", RedisServer.FreePort().ToString());
         builder.UseSetting("Orleans:Endpoints:GatewayPort", RedisServer.FreePort().ToString());
+        builder.UseSetting("Worker:Embedded:DataDirectory", Path.Combine(Path.GetTempPath(), "ow-data-" + Guid.NewGuid().ToString("N")));
         builder.UseSetting("Worker:MaxPayloadBytes", "1024");
         builder.UseSetting("Worker:RetryBaseDelay", "00:00:00.050");
         builder.UseSetting("Worker:RetryMaxDelay", "00:00:00.100");

@@ -58,6 +58,11 @@ public sealed class HostProcess : IAsyncDisposable
         {
             env["ConnectionStrings__redis"] = redis;
         }
+        else
+        {
+            // Embedded: a data directory of its own, so tests running side by side never share one.
+            env["Worker__Embedded__DataDirectory"] = Path.Combine(Path.GetTempPath(), "ow-data-" + Guid.NewGuid().ToString("N"));
+        }
 
         foreach (var (k, v) in extra ?? new Dictionary<string, string>())
         {

@@ -130,10 +130,14 @@ public sealed class TracingTests(ITestOutputHelper output) : ProcessClusterTest
         var survivor = silos.Single(s => s != victim);
         victim.Kill();
 
-        await Poll.UntilAsync(() => survivor.GetJsonAsync($"/jobs/{id}"), j => j.GetProperty("state").GetString() == "Succeeded", TimeSpan.FromSeconds(60), $"the job to succeed on {survivor.Name} after {victim.Name} was killed");
+        var done = await Poll.UntilAsync(() => survivor.GetJsonAsync($"/jobs/{id}"), j => j.GetProperty("state").GetString() == "Succeeded", TimeSpan.FromSeconds(60), $"the job to succeed on {survivor.Name} after {victim.Name} was killed");
         var rerun = Assert.Single(await AttemptSpansAsync(id, 1));
         Assert.Equal(traceId, rerun.TraceId);
-        Assert.Equal(2L, rerun.Attributes["job.attempt"]);
         Assert.Equal("worker", rerun.Service);
+
+        // The cut-short attempt was an interruption (the silo died), not a failure: the re-run keeps attempt number 1.
+        Assert.Equal(1L, rerun.Attributes["job.attempt"]);
+        Assert.Equal(1, done.GetProperty("interruptions").GetInt32());
+        Assert.Equal(["Interrupted", "Succeeded"], done.GetProperty("attempts").EnumerateArray().Select(a => a.GetProperty("outcome").GetString()));
     }
 }

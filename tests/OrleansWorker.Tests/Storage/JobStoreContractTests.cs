@@ -1,308 +1,473 @@
+using OrleansWorker.Execution;
 using OrleansWorker.Storage;
+using OrleansWorker.Storage.Kv;
 using OrleansWorker.Tests.Infrastructure;
 using StackExchange.Redis;
 
 namespace OrleansWorker.Tests.Storage;
 
-/// <summary>The transitions every store must make the same way; run against memory and a real redis-server.</summary>
-public abstract class JobStoreContractTests
+/// <summary>
+/// The job store (one implementation) driven by the rules (one implementation), on each KV engine: a real
+/// redis-server and the embedded SQLite engine. Every test ends with the index audit: each job indexed exactly where
+/// its state says.
+/// </summary>
+public abstract class JobStoreContractTests : IAsyncLifetime
 {
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 12, 0, 0, TimeSpan.Zero);
-    private const string Silo = "127.0.0.1:11111@1";
-    private const string OtherSilo = "127.0.0.1:11112@1";
+    private const string Silo = "127.0.0.1:11111@1/1";
+    private const string OtherSilo = "127.0.0.1:11112@1/1";
+    private readonly List<string> _ids = [];
+    private JobStore? _store;
+    private IKvBackend? _kv;
 
-    internal abstract IJobStore CreateStore();
+    /// <summary>A backend publishing on <paramref name="channel"/>.</summary>
+    internal abstract IKvBackend CreateBackend(string channel);
 
-    private static NewJob Job(string id, int priority = 0, string queue = "default", DateTimeOffset? runAt = null, int maxAttempts = 3, string type = "noop") =>
-        new(id, type, queue, priority, "{\"x\":1}", maxAttempts, TimeSpan.FromSeconds(30), runAt, T0, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    internal virtual int Shards => 1;
 
-    private static AttemptCompletion Done(ClaimedAttempt c, AttemptOutcome outcome, DateTimeOffset? at = null, string? result = null) =>
-        new(c.JobId, c.Attempt, c.ClaimToken, c.Owner, outcome, c.StartedAt, at ?? T0.AddSeconds(1), result,
-            outcome == AttemptOutcome.Succeeded ? null : new JobError("Boom", "it failed"), (at ?? T0).AddSeconds(10));
+    /// <summary>A key prefix of this test's own, so tests sharing a redis-server never see each other's keys.</summary>
+    protected string Prefix { get; } = "t" + Guid.NewGuid().ToString("N")[..8];
+
+    protected string Channel => $"{{{Prefix}}}:n";
+
+    public Task InitializeAsync()
+    {
+        _kv = CreateBackend(Channel);
+        _store = new JobStore(_kv, Prefix, Shards);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_store is not null)
+        {
+            var problems = await StoreAudit.ProblemsAsync(_store, _kv!, _ids);
+            await _store.DisposeAsync();
+            Assert.True(problems.Count == 0, "index audit: " + string.Join("; ", problems));
+        }
+    }
+
+    private JobStore Store => _store!;
+
+    private NewJob Job(string id, int priority = 0, string queue = "default", DateTimeOffset? runAt = null, int maxAttempts = 3, string type = "noop", int maxInterruptions = 3)
+    {
+        _ids.Add(id);
+        return new NewJob(id, type, queue, priority, "{\"x\":1}", maxAttempts, TimeSpan.FromSeconds(30), runAt, T0, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        {
+            Seq = Seq++,
+            MaxInterruptions = maxInterruptions,
+        };
+    }
+
+    private static long Seq { get; set; } = 1;
+
+    /// <summary>Claims from the shards in turn, as a dispatcher does; order holds within a shard (tests that need it use ids of one shard: "x::…").</summary>
+    private async Task<ClaimOutcome> ClaimAsync(string owner = Silo, int max = 10, string[]? queues = null, DateTimeOffset? now = null)
+    {
+        var all = new List<ClaimedAttempt>();
+        for (var s = 0; s < Store.Shards && all.Count < max; s++)
+        {
+            var outcome = await Store.ClaimAsync(s, owner, max - all.Count, (queues ?? ["default"]).Select(q => (q, max)).ToList(), now ?? T0, (now ?? T0).AddSeconds(30), []);
+            if (outcome.Revoked)
+            {
+                return ClaimOutcome.RevokedOwner;
+            }
+
+            all.AddRange(outcome.Attempts);
+        }
+
+        return new ClaimOutcome(false, all);
+    }
+
+    private async Task<IReadOnlyList<ClaimedAttempt>> ClaimAllShardsAsync(string owner = Silo, int max = 10) => (await ClaimAsync(owner, max)).Attempts;
 
     [Fact]
-    public async Task Enqueue_ExistingId_ReturnsExistingAndDoesNotDuplicate()
+    public async Task Insert_ExistingId_ReturnsExistingAndDoesNotDuplicate()
     {
-        var store = CreateStore();
-        var first = (await store.EnqueueAsync([Job("a")]))!;
-        var second = await store.EnqueueAsync([Job("a", priority: 5)]);
+        var first = await Store.InsertAsync([Job("a")]);
+        var second = await Store.InsertAsync([Job("a", priority: 5)]);
         Assert.True(first[0]!.Created);
         Assert.False(second[0]!.Created);
         Assert.Equal(JobState.Queued, second[0]!.State);
-        var claimed = await store.ClaimAsync(Silo, 10, [], T0, T0.AddSeconds(30));
-        Assert.Single(claimed);
-        Assert.Equal(0, (await store.GetAsync("a"))!.Priority);
+        Assert.Single((await ClaimAllShardsAsync()));
+        Assert.Equal(0, (await Store.GetAsync("a"))!.Priority);
     }
 
     [Fact]
-    public async Task Enqueue_PastItsNotAfter_IsNotStored()
+    public async Task Insert_PastItsNotAfter_IsNotStored()
     {
-        var store = CreateStore();
-        var results = await store.EnqueueAsync([Job("late") with { NotAfter = DateTimeOffset.UtcNow.AddMinutes(-1) }, Job("in-time") with { NotAfter = DateTimeOffset.UtcNow.AddMinutes(1) }]);
+        var results = await Store.InsertAsync([Job("late") with { NotAfter = DateTimeOffset.UtcNow.AddMinutes(-1) }, Job("in-time") with { NotAfter = DateTimeOffset.UtcNow.AddMinutes(1) }]);
         Assert.Null(results[0]);
         Assert.True(results[1]!.Created);
-        Assert.Null(await store.GetAsync("late"));
-        Assert.NotNull(await store.GetAsync("in-time"));
+        Assert.Null(await Store.GetAsync("late"));
+        Assert.NotNull(await Store.GetAsync("in-time"));
     }
 
     [Fact]
     public async Task Claim_HigherPriorityFirst_ThenFifo()
     {
-        var store = CreateStore();
-        await store.EnqueueAsync([Job("low1", -1), Job("mid1"), Job("high", 5), Job("mid2"), Job("low2", -1)]);
+        await Store.InsertAsync([Job("p::low1", -1), Job("p::mid1"), Job("p::high", 5), Job("p::mid2"), Job("p::low2", -1)]);
         var order = new List<string>();
         for (var i = 0; i < 5; i++)
         {
-            order.AddRange((await store.ClaimAsync(Silo, 1, [], T0, T0.AddSeconds(30))).Select(c => c.JobId));
+            order.AddRange((await ClaimAsync(max: 1)).Attempts.Select(c => c.JobId));
         }
 
-        Assert.Equal(["high", "mid1", "mid2", "low1", "low2"], order);
+        Assert.Equal(["p::high", "p::mid1", "p::mid2", "p::low1", "p::low2"], order);
     }
 
     [Fact]
-    public async Task Claim_TakesAtMostMax_AndOnlyListedQueues()
+    public async Task Claim_TakesAtMostMax_AndOnlyListedQueues_AndReturnsTheJob()
     {
-        var store = CreateStore();
-        await store.EnqueueAsync([Job("a", queue: "q1"), Job("b", queue: "q1"), Job("c", queue: "q2")]);
-        var claimed = await store.ClaimAsync(Silo, 1, ["q1"], T0, T0.AddSeconds(30));
-        Assert.Equal("a", Assert.Single(claimed).JobId);
-        Assert.Equal(1, claimed[0].Attempt);
-        Assert.Equal("{\"x\":1}", claimed[0].Payload);
-        var rest = await store.ClaimAsync(Silo, 10, ["q1"], T0, T0.AddSeconds(30));
-        Assert.Equal("b", Assert.Single(rest).JobId);
-        Assert.Equal(JobState.Queued, (await store.GetAsync("c"))!.State);
+        await Store.InsertAsync([Job("m::a", queue: "q1"), Job("m::b", queue: "q1"), Job("m::c", queue: "q2")]);
+        var claimed = (await ClaimAsync(max: 1, queues: ["q1"])).Attempts;
+        var a = Assert.Single(claimed);
+        Assert.Equal(("m::a", 1, "{\"x\":1}", "q1", 3, Silo), (a.JobId, a.Attempt, a.Payload, a.Queue, a.MaxAttempts, a.Owner));
+        Assert.Equal("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", a.TraceParent);
+        var rest = (await ClaimAsync(queues: ["q1"])).Attempts;
+        Assert.Equal("m::b", Assert.Single(rest).JobId);
+        Assert.Equal(JobState.Queued, (await Store.GetAsync("m::c"))!.State);
+        Assert.Equal(JobState.Running, (await Store.GetAsync("m::a"))!.State);
+        Assert.Equal("127.0.0.1:11111@1", (await Store.GetAsync("m::a"))!.Silo);
     }
 
     [Fact]
-    public async Task Complete_Success_StoresResultAndAttempt()
+    public async Task Success_StoresResultAndAttempt()
     {
-        var store = CreateStore();
-        await store.EnqueueAsync([Job("a")]);
-        var c = (await store.ClaimAsync(Silo, 1, [], T0, T0.AddSeconds(30)))[0];
-        Assert.Equal(JobState.Running, (await store.GetAsync("a"))!.State);
-        var effects = await store.CompleteAsync([Done(c, AttemptOutcome.Succeeded, result: "{\"ok\":true}")]);
-        Assert.Equal(CompletionEffect.Succeeded, effects[0]);
-        var job = (await store.GetAsync("a"))!;
+        await Store.InsertAsync([Job("a")]);
+        var c = (await ClaimAsync()).Attempts[0];
+        var (stored, outcome) = await StoreSteps.EndAsync(Store, c, new AttemptEnd(AttemptOutcome.Succeeded, "{\"ok\":true}"), T0.AddSeconds(1));
+        Assert.Equal((ApplyOutcome.Applied, JobState.Succeeded), (outcome, stored.To));
+        var job = (await Store.GetAsync("a"))!;
         Assert.Equal(JobState.Succeeded, job.State);
         Assert.Equal("{\"ok\":true}", job.Result);
         Assert.Equal("0af7651916cd43dd8448eb211c80319c", job.TraceId);
         var attempt = Assert.Single(job.Attempts);
         Assert.Equal(AttemptOutcome.Succeeded, attempt.Outcome);
-        Assert.Equal(Silo, attempt.Silo);
+        Assert.Equal("127.0.0.1:11111@1", attempt.Silo);
         Assert.Equal(T0.AddSeconds(1), job.FinishedAt);
     }
 
     [Fact]
-    public async Task Complete_Failures_RetryThenDeadLetter()
+    public async Task Failures_RetryAfterBackoff_ThenDeadLetter()
     {
-        var store = CreateStore();
-        await store.EnqueueAsync([Job("a", maxAttempts: 2)]);
-        var c1 = (await store.ClaimAsync(Silo, 1, [], T0, T0.AddSeconds(30)))[0];
-        Assert.Equal(CompletionEffect.Retrying, (await store.CompleteAsync([Done(c1, AttemptOutcome.Failed)]))[0]);
-        var scheduled = (await store.GetAsync("a"))!;
+        await Store.InsertAsync([Job("a", maxAttempts: 2)]);
+        var c1 = (await ClaimAsync()).Attempts[0];
+        Assert.Equal(JobState.Scheduled, (await StoreSteps.EndAsync(Store, c1, new AttemptEnd(AttemptOutcome.Failed, Error: new JobError("Boom", "it failed")), T0)).Stored.To);
+        var scheduled = (await Store.GetAsync("a"))!;
         Assert.Equal(JobState.Scheduled, scheduled.State);
         Assert.Equal(T0.AddSeconds(10), scheduled.RunAt);
 
-        Assert.Empty(await store.ClaimAsync(Silo, 1, [], T0, T0.AddSeconds(30)));
-        var (promoted, _) = await store.PromoteDueAsync(T0.AddSeconds(9), 100);
-        Assert.Equal(0, promoted);
-        (promoted, _) = await store.PromoteDueAsync(T0.AddSeconds(10), 100);
-        Assert.Equal(1, promoted);
+        Assert.Empty((await ClaimAsync()).Attempts);
+        Assert.Equal(0, await StoreSteps.PromoteAsync(Store, T0.AddSeconds(9)));
+        Assert.Equal(1, await StoreSteps.PromoteAsync(Store, T0.AddSeconds(10)));
 
-        var c2 = (await store.ClaimAsync(Silo, 1, [], T0.AddSeconds(10), T0.AddSeconds(40)))[0];
+        var c2 = (await ClaimAsync(now: T0.AddSeconds(10))).Attempts[0];
         Assert.Equal(2, c2.Attempt);
-        Assert.Equal(CompletionEffect.DeadLettered, (await store.CompleteAsync([Done(c2, AttemptOutcome.TimedOut, T0.AddSeconds(11))]))[0]);
-        var dead = (await store.GetAsync("a"))!;
+        Assert.Equal(JobState.DeadLettered, (await StoreSteps.EndAsync(Store, c2, new AttemptEnd(AttemptOutcome.TimedOut, Error: new JobError("Boom", "it failed")), T0.AddSeconds(11))).Stored.To);
+        var dead = (await Store.GetAsync("a"))!;
         Assert.Equal(JobState.DeadLettered, dead.State);
         Assert.Equal("Boom", dead.LastError!.Type);
         Assert.Equal(2, dead.Attempts.Count);
 
-        var page = await store.ListAsync(new JobListQuery { State = JobState.DeadLettered });
+        var page = await Store.ListAsync(new JobListQuery { State = JobState.DeadLettered });
         Assert.Equal("a", Assert.Single(page.Items).Id);
     }
 
     [Fact]
-    public async Task Complete_StaleAttempt_IsRefused()
+    public async Task PermanentFailure_DeadLettersAtOnce()
     {
-        var store = CreateStore();
-        await store.EnqueueAsync([Job("a")]);
-        var c = (await store.ClaimAsync(Silo, 1, [], T0, T0.AddSeconds(30)))[0];
-        Assert.Equal(1, await store.RequeueOwnerAsync(Silo, T0.AddSeconds(1), "silo died", countAttempt: true));
-        Assert.Equal(CompletionEffect.Stale, (await store.CompleteAsync([Done(c, AttemptOutcome.Succeeded)]))[0]);
-        var job = (await store.GetAsync("a"))!;
-        Assert.Equal(JobState.Queued, job.State);
-        Assert.Equal(AttemptOutcome.Interrupted, Assert.Single(job.Attempts).Outcome);
+        await Store.InsertAsync([Job("a", maxAttempts: 5)]);
+        var c = (await ClaimAsync()).Attempts[0];
+        await StoreSteps.EndAsync(Store, c, new AttemptEnd(AttemptOutcome.Failed, Error: new JobError("PayloadError", "bad"), Permanent: true), T0);
+        var job = (await Store.GetAsync("a"))!;
+        Assert.Equal((JobState.DeadLettered, 1), (job.State, job.Attempts.Count));
     }
 
     [Fact]
-    public async Task RequeueOwner_CountsInterruptedAttempts_SoAPoisonJobDeadLetters()
+    public async Task RateLimited_RunsAgainLater_WithoutUsingAnAttempt()
     {
-        var store = CreateStore();
-        await store.EnqueueAsync([Job("a", maxAttempts: 2)]);
-        for (var i = 0; i < 2; i++)
+        await Store.InsertAsync([Job("a", maxAttempts: 1)]);
+        var c = (await ClaimAsync()).Attempts[0];
+        await StoreSteps.EndAsync(Store, c, new AttemptEnd(AttemptOutcome.RateLimited, Error: new JobError("RateLimited", "429"), RetryAfter: TimeSpan.FromSeconds(40)), T0);
+        var job = (await Store.GetAsync("a"))!;
+        Assert.Equal((JobState.Scheduled, 0, T0.AddSeconds(40)), (job.State, job.Attempt, job.RunAt));
+        Assert.Equal(1, await StoreSteps.PromoteAsync(Store, T0.AddSeconds(40)));
+        Assert.Equal(1, (await ClaimAsync()).Attempts[0].Attempt);
+    }
+
+    [Fact]
+    public async Task AttemptOfRevokedOwner_IsStale_AndTheJobRunsAgain()
+    {
+        await Store.InsertAsync([Job("a")]);
+        var c = (await ClaimAsync()).Attempts[0];
+        Assert.Equal(1, await StoreSteps.RecoverAsync(Store, Silo, T0.AddSeconds(1)));
+        Assert.Equal(ApplyOutcome.Stale, (await StoreSteps.EndAsync(Store, c, new AttemptEnd(AttemptOutcome.Succeeded), T0.AddSeconds(2))).Outcome);
+        var job = (await Store.GetAsync("a"))!;
+        Assert.Equal((JobState.Queued, 1, 0), (job.State, job.Interruptions, job.Attempt));
+        Assert.Equal(AttemptOutcome.Interrupted, Assert.Single(job.Attempts).Outcome);
+        Assert.True((await ClaimAsync(Silo)).Revoked, "a revoked owner claims nothing");
+        Assert.Equal(1, (await ClaimAsync(OtherSilo)).Attempts[0].Attempt);
+    }
+
+    [Fact]
+    public async Task Interruptions_DoNotUseAttempts_ButHaveTheirOwnBudget_SoAPoisonJobDeadLetters()
+    {
+        await Store.InsertAsync([Job("a", maxAttempts: 1, maxInterruptions: 3)]);
+        for (var i = 1; i <= 3; i++)
         {
-            Assert.Single(await store.ClaimAsync(Silo, 1, [], T0, T0.AddSeconds(30)));
-            await store.RequeueOwnerAsync(Silo, T0.AddSeconds(1), "silo died", countAttempt: true);
+            var owner = $"127.0.0.1:1111{i}@1/1";
+            var c = Assert.Single((await ClaimAsync(owner)).Attempts);
+            Assert.Equal(1, c.Attempt);
+            await StoreSteps.RecoverAsync(Store, owner, T0.AddSeconds(i));
         }
 
-        Assert.Equal(JobState.DeadLettered, (await store.GetAsync("a"))!.State);
+        var job = (await Store.GetAsync("a"))!;
+        Assert.Equal((JobState.DeadLettered, 3, 3), (job.State, job.Interruptions, job.Attempts.Count));
+        Assert.Contains("interrupted 3 times", job.LastError!.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task RequeueOwner_GracefulHandBack_DoesNotUseAnAttempt()
+    public async Task Refund_GivesBackAnInterruptionOnce()
     {
-        var store = CreateStore();
-        await store.EnqueueAsync([Job("a", maxAttempts: 1)]);
-        await store.ClaimAsync(Silo, 1, [], T0, T0.AddSeconds(30));
-        await store.RequeueOwnerAsync(Silo, T0.AddSeconds(1), "shutdown", countAttempt: false);
-        var job = (await store.GetAsync("a"))!;
-        Assert.Equal(JobState.Queued, job.State);
-        Assert.Equal(0, job.Attempt);
-        Assert.Equal(1, Assert.Single(await store.ClaimAsync(OtherSilo, 1, [], T0, T0.AddSeconds(30))).Attempt);
+        await Store.InsertAsync([Job("a")]);
+        var c = (await ClaimAsync()).Attempts[0];
+        await StoreSteps.RecoverAsync(Store, Silo, T0.AddSeconds(1));
+        Assert.Equal(1, (await Store.GetAsync("a"))!.Interruptions);
+        Assert.Equal(1, await Store.RefundInterruptionsAsync([("a", c.ClaimToken)]));
+        Assert.Equal(0, await Store.RefundInterruptionsAsync([("a", c.ClaimToken)]));
+        Assert.Equal(0, (await Store.GetAsync("a"))!.Interruptions);
     }
 
     [Fact]
-    public async Task RequeueExpired_OnlyLeasesPastDeadline_AndRenewExtends()
+    public async Task HandedBack_DoesNotUseAnAttempt()
     {
-        var store = CreateStore();
-        await store.EnqueueAsync([Job("a"), Job("b")]);
-        var claimed = await store.ClaimAsync(Silo, 2, [], T0, T0.AddSeconds(30));
-        Assert.Equal(2, claimed.Count);
-        await store.RenewLeasesAsync(Silo, ["a"], T0.AddSeconds(60));
-        Assert.Equal(0, await store.RequeueExpiredAsync(T0.AddSeconds(29)));
-        Assert.Equal(1, await store.RequeueExpiredAsync(T0.AddSeconds(31)));
-        Assert.Equal(JobState.Running, (await store.GetAsync("a"))!.State);
-        Assert.Equal(JobState.Queued, (await store.GetAsync("b"))!.State);
+        await Store.InsertAsync([Job("a", maxAttempts: 1)]);
+        var c = (await ClaimAsync()).Attempts[0];
+        await StoreSteps.EndAsync(Store, c, new AttemptEnd(AttemptOutcome.Interrupted), T0.AddSeconds(1));
+        var job = (await Store.GetAsync("a"))!;
+        Assert.Equal((JobState.Queued, 0, 0), (job.State, job.Attempt, job.Attempts.Count));
+        Assert.Equal(1, Assert.Single((await ClaimAsync(OtherSilo)).Attempts).Attempt);
     }
 
     [Fact]
-    public async Task Cancel_QueuedNeverRuns_RunningIsFlagged_FinishedConflicts()
+    public async Task HandedBack_OldClaimIsFencedByItsToken()
     {
-        var store = CreateStore();
-        await store.EnqueueAsync([Job("running")]);
-        var running = Assert.Single(await store.ClaimAsync(Silo, 1, [], T0, T0.AddSeconds(30)));
-        await store.EnqueueAsync([Job("queued"), Job("scheduled", runAt: T0.AddMinutes(5)), Job("other")]);
+        await Store.InsertAsync([Job("a", maxAttempts: 1)]);
+        var first = (await ClaimAsync()).Attempts[0];
+        await StoreSteps.EndAsync(Store, first, new AttemptEnd(AttemptOutcome.Interrupted), T0);
 
-        var queued = await store.CancelAsync("queued", T0);
-        Assert.Equal(JobCommandStatus.Ok, queued.Status);
-        Assert.Equal(JobState.Cancelled, queued.Job!.State);
+        // Same silo, same attempt number: only the claim token tells the new claim from the released one.
+        var second = Assert.Single((await ClaimAsync()).Attempts);
+        Assert.Equal(1, second.Attempt);
+        Assert.NotEqual(first.ClaimToken, second.ClaimToken);
+        Assert.Equal(ApplyOutcome.Stale, (await StoreSteps.EndAsync(Store, first, new AttemptEnd(AttemptOutcome.Succeeded), T0)).Outcome);
+        Assert.Equal(ApplyOutcome.Applied, (await StoreSteps.EndAsync(Store, second, new AttemptEnd(AttemptOutcome.Succeeded), T0)).Outcome);
+    }
 
-        var flagged = await store.CancelAsync("running", T0);
-        Assert.Equal(JobCommandStatus.Ok, flagged.Status);
-        Assert.Equal(JobState.Running, flagged.Job!.State);
-        Assert.True(flagged.Job.CancelRequested);
-        Assert.Equal(CompletionEffect.Cancelled, (await store.CompleteAsync([Done(running, AttemptOutcome.Succeeded)]))[0]);
-        Assert.Equal(JobState.Cancelled, (await store.GetAsync("running"))!.State);
+    [Fact]
+    public async Task Leases_ExpireUnlessRenewed_RevokeIsGuardedByTheLease()
+    {
+        await Store.InsertAsync([Job("l::a"), Job("l::b")]);
+        var shard = Store.Keys.ShardOf("l::a");
+        Assert.Single((await ClaimAsync(Silo, max: 1)).Attempts);
+        Assert.Single((await ClaimAsync(OtherSilo, max: 1)).Attempts);
+        Assert.Empty(await Store.RenewAsync(Silo, T0.AddSeconds(60), new Dictionary<int, List<string>>()));
+        Assert.Empty(await Store.ExpiredOwnersAsync(T0.AddSeconds(29)));
+        var expired = await Store.ExpiredOwnersAsync(T0.AddSeconds(31));
+        Assert.Equal(new ShardOwner(shard, OtherSilo), Assert.Single(expired).Owner);
+        Assert.False(await Store.RevokeAsync(new ShardOwner(shard, Silo), T0.AddSeconds(31), leaseEndedBy: T0.AddSeconds(31)), "a renewed lease is not revoked");
+        Assert.True(await Store.RevokeAsync(expired[0].Owner, T0.AddSeconds(31), leaseEndedBy: T0.AddSeconds(31)));
+        Assert.Equal([shard], await Store.RenewAsync(OtherSilo, T0.AddSeconds(90), new Dictionary<int, List<string>>()));
+    }
 
-        Assert.Equal(JobState.Cancelled, (await store.CancelAsync("scheduled", T0)).Job!.State);
-        Assert.Equal(0, (await store.PromoteDueAsync(T0.AddHours(1), 10)).Promoted);
-        Assert.Equal("other", Assert.Single(await store.ClaimAsync(Silo, 10, [], T0, T0.AddSeconds(30))).JobId);
+    [Fact]
+    public async Task Cancel_QueuedNeverRuns_RunningIsFlaggedAndWins_FinishedConflicts()
+    {
+        await Store.InsertAsync([Job("running")]);
+        var running = Assert.Single((await ClaimAsync()).Attempts);
+        await Store.InsertAsync([Job("queued"), Job("scheduled", runAt: T0.AddMinutes(5)), Job("other")]);
+        string? told = null;
+        Store.CancelRequested += (owner, id) => told = $"{owner}|{id}";
 
-        Assert.Equal(JobCommandStatus.Conflict, (await store.CancelAsync("queued", T0)).Status);
-        Assert.Equal(JobCommandStatus.NotFound, (await store.CancelAsync("missing", T0)).Status);
+        var queued = await StoreSteps.CommandAsync(Store, "queued", JobRules.Cancel, T0);
+        Assert.Equal((JobCommandStatus.Ok, JobState.Cancelled), (queued.Status, queued.Job!.State));
+
+        var flagged = await StoreSteps.CommandAsync(Store, "running", JobRules.Cancel, T0);
+        Assert.Equal((JobCommandStatus.Ok, JobState.Running, true), (flagged.Status, flagged.Job!.State, flagged.Job.CancelRequested));
+        Assert.Equal(["running"], await Store.TakeCancellationsAsync(Silo));
+        await Poll.UntilAsync(() => told == $"{Silo}|running", TimeSpan.FromSeconds(10), "the owner to be told of the cancellation");
+        Assert.Equal(JobState.Cancelled, (await StoreSteps.EndAsync(Store, running, new AttemptEnd(AttemptOutcome.Succeeded), T0)).Stored.To);
+        Assert.Equal(JobState.Cancelled, (await Store.GetAsync("running"))!.State);
+
+        Assert.Equal(JobState.Cancelled, (await StoreSteps.CommandAsync(Store, "scheduled", JobRules.Cancel, T0)).Job!.State);
+        Assert.Equal(0, await StoreSteps.PromoteAsync(Store, T0.AddHours(1)));
+        Assert.Equal("other", Assert.Single((await ClaimAsync()).Attempts).JobId);
+
+        Assert.Equal(JobCommandStatus.Conflict, (await StoreSteps.CommandAsync(Store, "queued", JobRules.Cancel, T0)).Status);
+        Assert.Equal(JobCommandStatus.NotFound, (await StoreSteps.CommandAsync(Store, "missing", JobRules.Cancel, T0)).Status);
     }
 
     [Fact]
     public async Task Requeue_DeadLettered_ResetsAttempts_AndDeleteNeedsFinished()
     {
-        var store = CreateStore();
-        await store.EnqueueAsync([Job("a", maxAttempts: 1)]);
-        Assert.Equal(JobCommandStatus.Conflict, (await store.RequeueAsync("a", T0)).Status);
-        Assert.Equal(JobCommandStatus.Conflict, (await store.DeleteAsync("a")).Status);
-        var c = (await store.ClaimAsync(Silo, 1, [], T0, T0.AddSeconds(30)))[0];
-        await store.CompleteAsync([Done(c, AttemptOutcome.Failed)]);
-        Assert.Equal(JobState.DeadLettered, (await store.GetAsync("a"))!.State);
+        await Store.InsertAsync([Job("a", maxAttempts: 1)]);
+        Assert.Equal(JobCommandStatus.Conflict, (await StoreSteps.CommandAsync(Store, "a", JobRules.Requeue, T0)).Status);
+        Assert.Equal(JobCommandStatus.Conflict, (await StoreSteps.CommandAsync(Store, "a", JobRules.Delete, T0)).Status);
+        var c = (await ClaimAsync()).Attempts[0];
+        await StoreSteps.EndAsync(Store, c, new AttemptEnd(AttemptOutcome.Failed, Error: new JobError("Boom", "x")), T0);
+        Assert.Equal(JobState.DeadLettered, (await Store.GetAsync("a"))!.State);
 
-        var requeued = await store.RequeueAsync("a", T0.AddSeconds(5));
-        Assert.Equal(JobState.Queued, requeued.Job!.State);
-        Assert.Equal(0, requeued.Job.Attempt);
-        var again = (await store.ClaimAsync(Silo, 1, [], T0.AddSeconds(5), T0.AddSeconds(35)))[0];
+        var requeued = await StoreSteps.CommandAsync(Store, "a", JobRules.Requeue, T0.AddSeconds(5));
+        Assert.Equal((JobState.Queued, 0), (requeued.Job!.State, requeued.Job.Attempt));
+        var again = (await ClaimAsync(now: T0.AddSeconds(5))).Attempts[0];
         Assert.Equal(1, again.Attempt);
-        await store.CompleteAsync([Done(again, AttemptOutcome.Succeeded)]);
-        Assert.Equal(2, (await store.GetAsync("a"))!.Attempts.Count);
+        await StoreSteps.EndAsync(Store, again, new AttemptEnd(AttemptOutcome.Succeeded), T0.AddSeconds(6));
+        Assert.Equal(2, (await Store.GetAsync("a"))!.Attempts.Count);
 
-        Assert.Equal(JobCommandStatus.Ok, (await store.DeleteAsync("a")).Status);
-        Assert.Null(await store.GetAsync("a"));
-        Assert.Equal(JobCommandStatus.NotFound, (await store.DeleteAsync("a")).Status);
+        Assert.Equal(JobCommandStatus.Ok, (await StoreSteps.CommandAsync(Store, "a", JobRules.Delete, T0)).Status);
+        Assert.Null(await Store.GetAsync("a"));
+        Assert.Equal(JobCommandStatus.NotFound, (await StoreSteps.CommandAsync(Store, "a", JobRules.Delete, T0)).Status);
+        _ids.Remove("a");
     }
 
     [Fact]
-    public async Task List_PagesNewestFirst_WithFilters_AndNoItemTwice()
+    public async Task Progress_IsStoredOnlyByTheAttemptThatHoldsTheJob()
     {
-        var store = CreateStore();
-        var jobs = Enumerable.Range(0, 25).Select(i => Job($"j{i:00}", queue: i % 2 == 0 ? "even" : "odd", type: i % 3 == 0 ? "echo" : "noop")).ToList();
-        await store.EnqueueAsync(jobs);
+        await Store.InsertAsync([Job("a")]);
+        var c = (await ClaimAsync()).Attempts[0];
+        Assert.True(await Store.ReportProgressAsync("a", c.ClaimToken, new JobProgress(40, "half-way")));
+        Assert.False(await Store.ReportProgressAsync("a", c.ClaimToken + 1, new JobProgress(90, "impostor")));
+        Assert.Equal(new JobProgress(40, "half-way"), (await Store.GetAsync("a"))!.Progress);
+    }
+
+    [Fact]
+    public async Task List_PagesWithoutRepeats_InTheOrderOfEachState()
+    {
+        var jobs = Enumerable.Range(0, 25).Select(i => Job($"j{i:00}", queue: i % 2 == 0 ? "even" : "odd", type: i % 3 == 0 ? "echo" : "noop") with { CreatedAt = T0.AddSeconds(i) }).ToList();
+        await Store.InsertAsync(jobs);
+
+        // No state: newest created first, across queues, filtered by queue.
         var seen = new List<string>();
         string? cursor = null;
         do
         {
-            var page = await store.ListAsync(new JobListQuery { Limit = 4, Cursor = cursor, Queue = "even" });
+            var page = await Store.ListAsync(new JobListQuery { Limit = 4, Cursor = cursor, Queue = "even" });
             Assert.True(page.Items.Count <= 4);
             seen.AddRange(page.Items.Select(j => j.Id));
             cursor = page.NextCursor;
         }
         while (cursor is not null);
 
-        var expected = jobs.Where(j => j.Queue == "even").Select(j => j.Id).OrderByDescending(id => id, StringComparer.Ordinal).ToList();
-        Assert.Equal(expected, seen);
+        Assert.Equal(jobs.Where(j => j.Queue == "even").Select(j => j.Id).Reverse(), seen);
 
-        var echoes = await store.ListAsync(new JobListQuery { Type = "echo", State = JobState.Queued, Limit = 100 });
-        Assert.Equal(9, echoes.Items.Count);
-        Assert.All(echoes.Items, j => Assert.Equal("echo", j.Type));
+        // Queued: in run order (first in, first out), across queues, filtered by type.
+        var queued = new List<string>();
+        cursor = null;
+        do
+        {
+            var page = await Store.ListAsync(new JobListQuery { State = JobState.Queued, Type = "echo", Limit = 2, Cursor = cursor });
+            queued.AddRange(page.Items.Select(j => j.Id));
+            cursor = page.NextCursor;
+        }
+        while (cursor is not null);
+
+        Assert.Equal(jobs.Where(j => j.Type == "echo").Select(j => j.Id), queued);
+
+        // Running: most recently started first.
+        var first = (await ClaimAsync(max: 1, queues: ["even"], now: T0.AddMinutes(1))).Attempts[0];
+        var second = (await ClaimAsync(max: 1, queues: ["odd"], now: T0.AddMinutes(2))).Attempts[0];
+        var running = await Store.ListAsync(new JobListQuery { State = JobState.Running });
+        Assert.Equal([second.JobId, first.JobId], running.Items.Select(j => j.Id));
     }
 
     [Fact]
     public async Task Purge_RemovesFinishedJobsPastRetention_Only()
     {
-        var store = CreateStore();
-        await store.EnqueueAsync([Job("done"), Job("waiting")]);
-        var c = (await store.ClaimAsync(Silo, 1, [], T0, T0.AddSeconds(30)))[0];
-        await store.CompleteAsync([Done(c, AttemptOutcome.Succeeded, T0)]);
+        await Store.InsertAsync([Job("r::done"), Job("r::waiting")]);
+        var c = (await ClaimAsync(max: 1)).Attempts[0];
+        Assert.Equal("r::done", c.JobId);
+        await StoreSteps.EndAsync(Store, c, new AttemptEnd(AttemptOutcome.Succeeded), T0);
         var retention = new RetentionPolicy(TimeSpan.FromHours(1), TimeSpan.FromHours(1), TimeSpan.FromDays(7));
-        Assert.Equal(0, await store.PurgeAsync(T0.AddMinutes(59), retention, 100));
-        Assert.Equal(1, await store.PurgeAsync(T0.AddMinutes(61), retention, 100));
-        Assert.Null(await store.GetAsync("done"));
-        Assert.NotNull(await store.GetAsync("waiting"));
-        Assert.Equal(1, (await store.CountByStateAsync())[JobState.Queued]);
-        Assert.Equal(0, (await store.CountByStateAsync())[JobState.Succeeded]);
+        Assert.Equal(1, (await Store.CountByStateAsync())[JobState.Succeeded]);
+        Assert.Equal(0, await Store.PurgeAsync(T0.AddMinutes(59), retention, 100));
+        Assert.Equal(1, await Store.PurgeAsync(T0.AddMinutes(61), retention, 100));
+        Assert.Null(await Store.GetAsync("r::done"));
+        Assert.NotNull(await Store.GetAsync("r::waiting"));
+        var counts = await Store.CountByStateAsync();
+        Assert.Equal((1, 0), (counts[JobState.Queued], counts[JobState.Succeeded]));
+        _ids.Remove("r::done");
     }
 
     [Fact]
-    public async Task Transfer_MovesOwnership_FencedByAttempt()
+    public async Task Counts_FollowTheStates()
     {
-        var store = CreateStore();
-        await store.EnqueueAsync([Job("a")]);
-        var c = (await store.ClaimAsync(Silo, 1, [], T0, T0.AddSeconds(30)))[0];
-        Assert.False(await store.TransferAsync("a", 2, Silo, OtherSilo));
-        Assert.True(await store.TransferAsync("a", 1, Silo, OtherSilo));
-        Assert.Equal(0, await store.RequeueOwnerAsync(Silo, T0, "gone", true));
-        Assert.Equal(CompletionEffect.Succeeded, (await store.CompleteAsync([Done(c with { Owner = OtherSilo }, AttemptOutcome.Succeeded)]))[0]);
+        await Store.InsertAsync([Job("q1"), Job("q2"), Job("s", runAt: T0.AddHours(1))]);
+        var c = (await ClaimAsync(max: 1)).Attempts[0];
+        var counts = await Store.CountByStateAsync();
+        Assert.Equal((1L, 1L, 1L), (counts[JobState.Queued], counts[JobState.Running], counts[JobState.Scheduled]));
+        Assert.Equal(1, await Store.CountQueuedAsync());
+        await StoreSteps.EndAsync(Store, c, new AttemptEnd(AttemptOutcome.Succeeded), T0);
+        counts = await Store.CountByStateAsync();
+        Assert.Equal((0L, 1L), (counts[JobState.Running], counts[JobState.Succeeded]));
     }
 
+    /// <summary>
+    /// Two stores on two connections race claims against cancellations of the same 2,000 jobs, and submissions of the
+    /// same 1,000 ids: with atomic units no job ends up indexed under two states and no id is created twice.
+    /// </summary>
     [Fact]
-    public async Task Interrupted_Completion_ReleasesWithoutUsingAttempt_AndTheOldClaimIsFenced()
+    public async Task TwoConnections_RacingClaimsCancelsAndSubmissions_NothingBreaks()
     {
-        var store = CreateStore();
-        await store.EnqueueAsync([Job("a", maxAttempts: 1)]);
-        var first = (await store.ClaimAsync(Silo, 1, [], T0, T0.AddSeconds(30)))[0];
-        Assert.Equal(CompletionEffect.Released, (await store.CompleteAsync([Done(first, AttemptOutcome.Interrupted)]))[0]);
-        Assert.Empty((await store.GetAsync("a"))!.Attempts);
+        await using var otherBackend = CreateSecondConnection(Channel);
+        var other = new JobStore(otherBackend, Prefix, Shards);
+        var ids = Enumerable.Range(0, 2000).Select(i => $"race-{i}").ToList();
+        await Store.InsertAsync(ids.Select(id => Job(id)).ToList());
 
-        // Same silo, same attempt number: only the claim token tells the new claim from the released one.
-        var second = Assert.Single(await store.ClaimAsync(Silo, 1, [], T0, T0.AddSeconds(30)));
-        Assert.Equal(1, second.Attempt);
-        Assert.NotEqual(first.ClaimToken, second.ClaimToken);
-        Assert.Equal(CompletionEffect.Stale, (await store.CompleteAsync([Done(first, AttemptOutcome.Succeeded)]))[0]);
-        Assert.Equal(CompletionEffect.Succeeded, (await store.CompleteAsync([Done(second, AttemptOutcome.Succeeded)]))[0]);
+        var claims = Task.Run(async () =>
+        {
+            var claimed = 0;
+            while (claimed < ids.Count)
+            {
+                var got = await ClaimAllShardsAsync(Silo, 50);
+                if (got.Count == 0)
+                {
+                    break;
+                }
+
+                claimed += got.Count;
+            }
+        });
+        var cancels = Task.Run(async () =>
+        {
+            foreach (var chunk in ids.AsEnumerable().Reverse().Chunk(50))
+            {
+                var jobs = await other.LoadAsync(chunk);
+                var transitions = jobs.OfType<JobSnapshot>().Select(j => JobRules.Cancel(j, T0).Transition).OfType<JobTransition>().ToList();
+                await other.ApplyAsync(transitions);
+            }
+        });
+        await Task.WhenAll(claims, cancels);
+
+        var dup = Enumerable.Range(0, 1000).Select(i => $"dup-{i}").ToList();
+        var created = await Task.WhenAll(
+            Task.Run(async () => await Store.InsertAsync(dup.Select(id => Job(id)).ToList())),
+            Task.Run(async () => await other.InsertAsync(dup.Select(id => Job(id)).ToList())));
+        var twice = dup.Where((_, i) => created[0][i]!.Created && created[1][i]!.Created).ToList();
+        var never = dup.Where((_, i) => !created[0][i]!.Created && !created[1][i]!.Created).ToList();
+        Assert.True(twice.Count == 0 && never.Count == 0, $"each id created exactly once: twice {twice.Count}, never {never.Count}");
+
+        var problems = await StoreAudit.ProblemsAsync(Store, _kv!, ids);
+        Assert.True(problems.Count == 0, $"{problems.Count} broken jobs, e.g. {string.Join("; ", problems.Take(5))}");
+        var states = (await Store.LoadAsync(ids)).Select(j => j!.State).ToList();
+        Assert.True(states.Contains(JobState.Running) || states.Contains(JobState.Cancelled), "the race touched the jobs");
     }
+
+    /// <summary>A second, independent connection to the same data.</summary>
+    internal abstract IKvBackend CreateSecondConnection(string channel);
 }
 
-public sealed class InMemoryJobStoreTests : JobStoreContractTests
-{
-    internal override IJobStore CreateStore() => new InMemoryJobStore();
-}
-
-/// <summary>One redis-server for the class; every test gets its own key prefix.</summary>
+/// <summary>One redis-server for the class; every test gets its own key prefix through its own channel.</summary>
 public sealed class RedisFixture : IAsyncLifetime
 {
     public RedisServer Server { get; private set; } = null!;
@@ -324,16 +489,58 @@ public sealed class RedisFixture : IAsyncLifetime
 
 public sealed class RedisJobStoreTests(RedisFixture redis) : JobStoreContractTests, IClassFixture<RedisFixture>
 {
-    internal override IJobStore CreateStore() => new RedisJobStore(redis.Connection, "t" + Guid.NewGuid().ToString("N")[..8]);
+    internal override IKvBackend CreateBackend(string channel) => new RedisKvBackend(redis.Connection, channel);
+
+    internal override IKvBackend CreateSecondConnection(string channel) => new RedisKvBackend(ConnectionMultiplexer.Connect(redis.Server.ConnectionString), channel);
 
     [Fact]
-    public async Task Enqueue_IsDurable_AcrossRedisRestart()
+    public async Task Insert_IsDurable_AcrossRedisRestart()
     {
-        var store = CreateStore();
-        await store.EnqueueAsync([new NewJob("durable", "noop", "default", 0, null, 3, TimeSpan.FromSeconds(5), null, DateTimeOffset.UtcNow, null)]);
+        var store = new JobStore(new RedisKvBackend(redis.Connection, Channel), Prefix + "d", 1);
+        await store.InsertAsync([new NewJob("durable", "noop", "default", 0, null, 3, TimeSpan.FromSeconds(5), null, DateTimeOffset.UtcNow, null)]);
         await redis.Server.StopProcessAsync();
         await redis.Server.StartProcessAsync();
         var job = await Poll.UntilAsync(() => store.GetAsync("durable"), j => j is not null, TimeSpan.FromSeconds(20), "the job to be readable after redis-server restarted");
         Assert.Equal(JobState.Queued, job!.State);
+    }
+}
+
+/// <summary>The same contract with the jobs spread over three shards of one redis-server (the Redis Cluster layout).</summary>
+public sealed class ShardedRedisJobStoreTests(RedisFixture redis) : JobStoreContractTests, IClassFixture<RedisFixture>
+{
+    internal override int Shards => 3;
+
+    internal override IKvBackend CreateBackend(string channel) => new RedisKvBackend(redis.Connection, channel);
+
+    internal override IKvBackend CreateSecondConnection(string channel) => new RedisKvBackend(ConnectionMultiplexer.Connect(redis.Server.ConnectionString), channel);
+}
+
+public sealed class EmbeddedJobStoreTests : JobStoreContractTests, IDisposable
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "ow-sqlite-" + Guid.NewGuid().ToString("N"));
+
+    internal override IKvBackend CreateBackend(string channel) => new SqliteKvBackend(_directory, EmbeddedDurability.Commit, 1024 * 1024, TimeProvider.System);
+
+    /// <summary>A second backend on the same file, bypassing the process lock, to prove SQLite's own atomicity.</summary>
+    internal override IKvBackend CreateSecondConnection(string channel) => new SqliteKvBackend(_directory, EmbeddedDurability.Commit, 1024 * 1024, TimeProvider.System, exclusive: false);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort.
+        }
+    }
+
+    [Fact]
+    public void SecondBackendOnTheSameDirectory_IsRefused_NamingTheLock()
+    {
+        var ex = Assert.Throws<InvalidOperationException>(() => new SqliteKvBackend(_directory, EmbeddedDurability.Commit, 1024 * 1024, TimeProvider.System));
+        Assert.Contains(_directory, ex.Message, StringComparison.Ordinal);
+        Assert.Contains("in use by another process", ex.Message, StringComparison.Ordinal);
     }
 }

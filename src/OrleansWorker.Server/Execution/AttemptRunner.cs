@@ -47,45 +47,60 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
         }
 
         var now = time.GetUtcNow();
-        var retryAt = now + RetryPolicy.ComputeDelay(claim.Attempt, engine.Options.RetryBaseDelay, engine.Options.RetryMaxDelay, Random.Shared.NextDouble());
-        var completion = new AttemptCompletion(claim.JobId, claim.Attempt, claim.ClaimToken, claim.Owner, outcome, claim.StartedAt, now, result, error, retryAt);
-        var effect = await StoreAsync(completion);
-        activity?.SetTag("job.outcome", effect?.ToString() ?? "Unknown");
-
-        var outcomeLabel = effect switch
+        var decided = JobRules.AttemptEnded(claim, new AttemptEnd(outcome, result, error), now, engine.Retry, Random.Shared.NextDouble());
+        var (stored, applied) = await StoreAsync(decided);
+        engine.Tracker.Finished(engine.Store.Keys.ShardOf(claim.JobId), claim.JobId);
+        var effect = applied switch
         {
-            CompletionEffect.Succeeded => "succeeded",
-            CompletionEffect.Cancelled => "cancelled",
-            _ => "failed",
+            null => "unknown",
+            ApplyOutcome.Stale => "stale",
+            _ => Effect(stored, outcome),
         };
-        if (effect is not null and not CompletionEffect.Stale)
+        activity?.SetTag("job.outcome", effect);
+        if (applied == ApplyOutcome.Applied && effect != "released")
         {
+            var outcomeLabel = stored.To switch
+            {
+                JobState.Succeeded => "succeeded",
+                JobState.Cancelled => "cancelled",
+                _ => "failed",
+            };
             engine.Instruments.Processed(claim.Type, claim.Queue, outcomeLabel, elapsed.TotalSeconds, activity?.TraceId);
         }
 
         switch (effect)
         {
-            case CompletionEffect.Succeeded:
+            case "succeeded":
                 JobLog.Completed(_logger, claim.JobId, claim.Type, claim.Attempt, elapsed.TotalMilliseconds);
                 break;
-            case CompletionEffect.Retrying:
+            case "retrying":
                 engine.Instruments.Retried(claim.Type, claim.Queue);
-                JobLog.Retrying(_logger, exception, claim.JobId, claim.Type, claim.Attempt, claim.MaxAttempts, outcome, retryAt);
+                JobLog.Retrying(_logger, exception, claim.JobId, claim.Type, claim.Attempt, claim.MaxAttempts, outcome, stored.RunAt ?? now);
                 break;
-            case CompletionEffect.DeadLettered:
+            case "dead-lettered":
                 engine.Instruments.DeadLettered(claim.Type, claim.Queue);
                 JobLog.DeadLettered(_logger, exception, claim.JobId, claim.Type, claim.Attempt, claim.MaxAttempts, outcome);
                 break;
-            case CompletionEffect.Cancelled:
+            case "cancelled":
                 JobLog.Cancelled(_logger, claim.JobId, claim.Type, claim.Attempt);
                 break;
-            case CompletionEffect.Stale:
+            case "stale":
                 JobLog.Stale(_logger, claim.JobId, claim.Type, claim.Attempt);
                 break;
             default:
                 break;
         }
     }
+
+    private static string Effect(JobTransition stored, AttemptOutcome outcome) => stored.To switch
+    {
+        JobState.Succeeded => "succeeded",
+        JobState.Cancelled => "cancelled",
+        JobState.DeadLettered => "dead-lettered",
+        JobState.Queued => "released",
+        JobState.Scheduled when outcome == AttemptOutcome.RateLimited => "deferred",
+        _ => "retrying",
+    };
 
     private async Task<(AttemptOutcome, string?, JobError?, Exception?)> ExecuteHandlerAsync(RunningAttempt running)
     {
@@ -97,7 +112,7 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
             await using var scope = scopes.CreateAsyncScope();
             var handler = handlers.Resolve(scope.ServiceProvider, claim.Type)
                 ?? throw new InvalidOperationException($"No handler is registered for job type '{claim.Type}' on this silo.");
-            var context = new JobContext(claim, _logger, p => engine.Store.ReportProgressAsync(claim.JobId, claim.Attempt, p));
+            var context = new JobContext(claim, _logger, p => engine.Store.ReportProgressAsync(claim.JobId, claim.ClaimToken, p));
 
             // A handler that ignores its token cannot hold the attempt past its timeout: stop waiting for it.
             var result = await handler.ExecuteAsync(context, linked.Token).WaitAsync(linked.Token);
@@ -111,9 +126,11 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
         {
             return (AttemptOutcome.TimedOut, null, new JobError("TimeoutException", $"The attempt exceeded the job's timeout of {claim.Timeout}."), ex);
         }
-        catch (OperationCanceledException ex) when (running.ShutdownRequested)
+        catch (OperationCanceledException ex) when (running.Abandoned != AbandonReason.None)
         {
-            return (AttemptOutcome.Interrupted, null, new JobError("AttemptInterrupted", "The silo shut down before the attempt finished."), ex);
+            return (AttemptOutcome.Interrupted, null, new JobError("AttemptInterrupted", running.Abandoned == AbandonReason.Shutdown
+                ? "The silo shut down before the attempt finished."
+                : "The silo lost its lease on the job before the attempt finished."), ex);
         }
         catch (Exception ex)
         {
@@ -122,11 +139,11 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
     }
 
     /// <summary>
-    /// Stores the outcome; the attempt is acknowledged only after this. While the store is unreachable it keeps
-    /// trying for one lease period; past that the lease has expired, another silo requeues the job, and a late
-    /// write would be refused as stale anyway.
+    /// Stores the decided outcome; the attempt is acknowledged only after this. A cancellation requested meanwhile
+    /// wins (the job ends Cancelled). While the store is unreachable it keeps trying for one lease period; past that
+    /// the lease has expired, another silo requeues the job, and a late write would be refused as stale anyway.
     /// </summary>
-    private async Task<CompletionEffect?> StoreAsync(AttemptCompletion completion)
+    private async Task<(JobTransition Stored, ApplyOutcome? Applied)> StoreAsync(JobTransition decided)
     {
         var deadline = engine.Time.GetUtcNow() + engine.Options.LeaseDuration;
         var delay = TimeSpan.FromMilliseconds(100);
@@ -134,18 +151,19 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
         {
             try
             {
-                return await engine.CompleteAsync(completion);
+                var (stored, applied) = await Completion.ApplyAsync(decided, engine.ApplyAsync);
+                return (stored, applied);
             }
             catch (Exception ex) when (engine.Time.GetUtcNow() < deadline)
             {
-                JobLog.CompletionWriteFailed(_logger, ex, completion.JobId, completion.Attempt);
+                JobLog.CompletionWriteFailed(_logger, ex, decided.Job.Id, decided.Job.Attempt);
                 await Task.Delay(delay, engine.Time);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
             }
             catch (Exception)
             {
-                JobLog.CompletionAbandoned(_logger, completion.JobId, completion.Attempt);
-                return null;
+                JobLog.CompletionAbandoned(_logger, decided.Job.Id, decided.Job.Attempt);
+                return (decided, null);
             }
         }
     }

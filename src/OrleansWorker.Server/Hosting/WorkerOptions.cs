@@ -33,8 +33,19 @@ public sealed class WorkerOptions
     /// <summary>How long a stopping silo lets running attempts finish before handing them back. Default: 30 seconds.</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How long a claim stays valid without renewal; the backstop when membership misses a dead silo. Default: 30 seconds.</summary>
-    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long a silo's lease on its running jobs lasts without renewal (renewed every fifth of it). A silo that cannot
+    /// renew for this long is revoked by the others and its jobs run elsewhere, whatever Orleans membership says of it;
+    /// it also abandons its own attempts by then. Shorter recovers sooner from a cut-off silo; longer tolerates longer
+    /// pauses (GC, a slow store) without moving jobs. Default: 10 seconds.
+    /// </summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Interruptions (the job's silo died or lost its lease mid-attempt) before a job is dead-lettered. They do not use up
+    /// attempts; a silo that was only cut off gives them back. Default: 5.
+    /// </summary>
+    public int MaxInterruptions { get; set; } = 5;
 
     /// <summary>How often an idle dispatcher looks for work without being notified. Default: 1 second.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
@@ -48,7 +59,7 @@ public sealed class WorkerOptions
     /// <summary>How long <c>DeadLettered</c> jobs are kept. Default: 7 days.</summary>
     public TimeSpan DeadLetteredRetention { get; set; } = TimeSpan.FromDays(7);
 
-    /// <summary>Prefix of every Redis key of the engine. Default: <c>ow</c>.</summary>
+    /// <summary>Prefix of every key of the engine (Redis or embedded). Default: <c>ow</c>.</summary>
     public string KeyPrefix { get; set; } = "ow";
 
     /// <summary>Register the built-in handlers <c>noop</c>, <c>echo</c>, <c>sleep</c> and <c>fail</c>. Default: true.</summary>

@@ -3,24 +3,23 @@ using System.Collections.Concurrent;
 namespace OrleansWorker.Execution;
 
 /// <summary>
-/// The attempts running on this silo: capacity accounting for the dispatcher, the ids whose leases to renew,
-/// and the handles to cancel at shutdown.
+/// The attempts this silo holds: capacity accounting for the dispatcher, the handles to cancel or abandon, and the
+/// finished ids to drop from this silo's run sets (lazily, with the next claim or lease renewal of their shard).
 /// </summary>
 internal sealed class AttemptTracker : IDisposable
 {
     private readonly ConcurrentDictionary<string, RunningAttempt> _running = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<int, ConcurrentQueue<string>> _finished = new();
     private readonly SemaphoreSlim _changed = new(0, 1);
     private int _pending;
 
-    /// <summary>Attempts running here.</summary>
     public void Dispose() => _changed.Dispose();
 
+    /// <summary>Attempts running here.</summary>
     public int InFlight => _running.Count;
 
     /// <summary>Attempts running here plus claims being handed to their grains.</summary>
     public int Busy => _running.Count + Volatile.Read(ref _pending);
-
-    public IReadOnlyCollection<string> RunningIds => (IReadOnlyCollection<string>)_running.Keys;
 
     public void AddPending(int count) => Interlocked.Add(ref _pending, count);
 
@@ -30,17 +29,36 @@ internal sealed class AttemptTracker : IDisposable
         Signal();
     }
 
-    public bool TryAdd(RunningAttempt attempt) => _running.TryAdd(attempt.Claim.JobId, attempt);
+    public bool TryAdd(RunningAttempt attempt) => _running.TryAdd(attempt.Claim.GrainKey, attempt);
 
     public void Remove(RunningAttempt attempt)
     {
-        _running.TryRemove(new KeyValuePair<string, RunningAttempt>(attempt.Claim.JobId, attempt));
+        _running.TryRemove(new KeyValuePair<string, RunningAttempt>(attempt.Claim.GrainKey, attempt));
         Signal();
     }
 
-    public bool TryGet(string jobId, out RunningAttempt? attempt) => _running.TryGetValue(jobId, out attempt);
+    /// <summary>The attempts of a job running here (normally one; two while an abandoned one winds down).</summary>
+    public IEnumerable<RunningAttempt> OfJob(string jobId) => _running.Values.Where(a => a.Claim.JobId == jobId);
 
     public IReadOnlyList<RunningAttempt> Snapshot() => _running.Values.ToList();
+
+    /// <summary>Records that a claimed job's outcome is stored (or was refused as stale): its run-set entry can go.</summary>
+    public void Finished(int shard, string jobId) => _finished.GetOrAdd(shard, _ => new ConcurrentQueue<string>()).Enqueue(jobId);
+
+    /// <summary>Takes the finished ids of a shard (at most <paramref name="max"/>).</summary>
+    public List<string> TakeFinished(int shard, int max = 4096)
+    {
+        var ids = new List<string>();
+        if (_finished.TryGetValue(shard, out var queue))
+        {
+            while (ids.Count < max && queue.TryDequeue(out var id))
+            {
+                ids.Add(id);
+            }
+        }
+
+        return ids;
+    }
 
     /// <summary>Completes when an attempt ends or a hand-off finishes (or after <paramref name="timeout"/>).</summary>
     public Task WaitForChangeAsync(TimeSpan timeout, CancellationToken cancellationToken) => _changed.WaitAsync(timeout, cancellationToken);
@@ -61,19 +79,32 @@ internal sealed class AttemptTracker : IDisposable
     }
 }
 
+/// <summary>Why an attempt was cut short by its own silo.</summary>
+internal enum AbandonReason
+{
+    None = 0,
+
+    /// <summary>The silo is stopping: hand the job back.</summary>
+    Shutdown = 1,
+
+    /// <summary>The silo lost its lease (cut off from the store too long, or revoked): another silo runs the job.</summary>
+    LeaseLost = 2,
+}
+
 /// <summary>One attempt running on this silo.</summary>
 internal sealed class RunningAttempt(ClaimedAttempt claim) : IDisposable
 {
     private readonly CancellationTokenSource _cts = new();
+    private volatile int _abandon;
 
     public ClaimedAttempt Claim { get; } = claim;
 
-    /// <summary>Fires on cancel or shutdown.</summary>
+    /// <summary>Fires on cancel, shutdown or lease loss.</summary>
     public CancellationToken Token => _cts.Token;
 
     public bool CancelRequested { get; private set; }
 
-    public bool ShutdownRequested { get; private set; }
+    public AbandonReason Abandoned => (AbandonReason)_abandon;
 
     public TaskCompletionSource Finished { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -83,9 +114,9 @@ internal sealed class RunningAttempt(ClaimedAttempt claim) : IDisposable
         TryCancel();
     }
 
-    public void Abandon()
+    public void Abandon(AbandonReason reason)
     {
-        ShutdownRequested = true;
+        Interlocked.CompareExchange(ref _abandon, (int)reason, 0);
         TryCancel();
     }
 

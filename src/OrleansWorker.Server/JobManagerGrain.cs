@@ -22,6 +22,7 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
         }
 
         var current = Activity.Current;
+        var seq = engine.Sequence.Next(jobs.Count);
         for (var i = 0; i < jobs.Count; i++)
         {
             // Prefer the silo-side span of this call when it belongs to the submitter's trace: the attempts then hang
@@ -32,7 +33,7 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
                 jobs[i] = jobs[i] with { TraceParent = current.Id };
             }
 
-            jobs[i] = jobs[i] with { NotAfter = notAfter };
+            jobs[i] = jobs[i] with { NotAfter = notAfter, Seq = seq + i };
         }
 
         var stored = await Guard(engine.EnqueueAsync(jobs));
@@ -56,21 +57,12 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
 
     public Task<JobPage> ListAsync(JobListQuery query) => Guard(engine.Store.ListAsync(query));
 
-    public async Task<JobCommandResult> CancelAsync(string id)
-    {
-        var result = await Guard(engine.Store.CancelAsync(id, engine.Time.GetUtcNow()));
-        if (result is { Status: JobCommandStatus.Ok, Job.State: JobState.Running })
-        {
-            // The store now says "cancel requested"; fire the running attempt's token wherever it runs.
-            await GrainFactory.GetGrain<IJobGrain>(id).CancelAsync();
-        }
+    /// <summary>Cancels a queued, scheduled or waiting job; a running one is flagged and its silo told (it fires the attempt's token).</summary>
+    public Task<JobCommandResult> CancelAsync(string id) => Guard(engine.CancelAsync(id));
 
-        return result;
-    }
+    public Task<JobCommandResult> RetryAsync(string id) => Guard(engine.RequeueAsync(id));
 
-    public Task<JobCommandResult> RetryAsync(string id) => Guard(engine.Store.RequeueAsync(id, engine.Time.GetUtcNow()));
-
-    public Task<JobCommandResult> DeleteAsync(string id) => Guard(engine.Store.DeleteAsync(id));
+    public Task<JobCommandResult> DeleteAsync(string id) => Guard(engine.DeleteAsync(id));
 
     public async Task<JobView?> WaitAsync(string id, TimeSpan timeout)
     {
@@ -85,19 +77,8 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
                 return job;
             }
 
-            if (job.State == JobState.Running)
-            {
-                // The job's grain knows the moment its attempt ends.
-                await GrainFactory.GetGrain<IJobGrain>(id).WaitForAttemptAsync(Min(left, TimeSpan.FromSeconds(10)));
-                var after = await Guard(engine.Store.GetAsync(id));
-                if (after is null || after.State != JobState.Running || after.Attempt != job.Attempt)
-                {
-                    continue;
-                }
-            }
-
             await Task.Delay(Min(poll, left), engine.Time);
-            poll = Min(poll * 2, TimeSpan.FromMilliseconds(500));
+            poll = Min(poll * 2, TimeSpan.FromMilliseconds(250));
         }
     }
 
@@ -108,7 +89,7 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
         {
             return await call;
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException or Microsoft.Data.Sqlite.SqliteException)
         {
             throw new JobServiceUnavailableException($"The job store is unavailable: {ex.Message}");
         }

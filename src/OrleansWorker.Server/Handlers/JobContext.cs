@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using OrleansWorker.Execution;
 
 namespace OrleansWorker.Handlers;
 

@@ -143,7 +143,10 @@ internal static class JobValidator
                 Timeout: r.Timeout ?? options.DefaultTimeout,
                 RunAt: due,
                 CreatedAt: now,
-                TraceParent: r.TraceParent is { Length: <= 128 } tp ? tp : null));
+                TraceParent: r.TraceParent is { Length: <= 128 } tp ? tp : null)
+            {
+                MaxInterruptions = options.MaxInterruptions,
+            });
         }
 
         if (errors.Count > 0)

@@ -26,6 +26,7 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
         Require(options.RetryMaxDelay >= options.RetryBaseDelay, $"Worker:RetryMaxDelay ({options.RetryMaxDelay}) must be at least Worker:RetryBaseDelay ({options.RetryBaseDelay}).");
         Require(options.DrainTimeout >= TimeSpan.Zero, $"Worker:DrainTimeout must not be negative (was {options.DrainTimeout}).");
         Require(options.LeaseDuration >= TimeSpan.FromSeconds(3), $"Worker:LeaseDuration must be at least 3 seconds (was {options.LeaseDuration}).");
+        Require(options.MaxInterruptions is >= 1 and <= 100, $"Worker:MaxInterruptions must be 1..100 (was {options.MaxInterruptions}).");
         Require(options.PollInterval > TimeSpan.Zero && options.PollInterval <= TimeSpan.FromMinutes(1), $"Worker:PollInterval must be in (0, 1 min] (was {options.PollInterval}).");
         Require(options.SucceededRetention > TimeSpan.Zero, $"Worker:SucceededRetention must be positive (was {options.SucceededRetention}).");
         Require(options.CancelledRetention > TimeSpan.Zero, $"Worker:CancelledRetention must be positive (was {options.CancelledRetention}).");

@@ -38,14 +38,14 @@ internal static partial class JobLog
     [LoggerMessage(1011, LogLevel.Warning, "Dispatcher: maintenance step {Step} failed")]
     public static partial void MaintenanceFailed(ILogger logger, Exception exception, string step);
 
-    [LoggerMessage(1012, LogLevel.Warning, "Recovery: silo {Silo} is dead; requeued {Count} of its running jobs")]
-    public static partial void RequeuedDeadSilo(ILogger logger, string silo, int count);
+    [LoggerMessage(1012, LogLevel.Warning, "Recovery: membership declared the silo of owner {Owner} dead; revoked it")]
+    public static partial void RevokedDeadSilo(ILogger logger, string owner);
 
-    [LoggerMessage(1013, LogLevel.Warning, "Recovery: requeued {Count} jobs whose leases expired")]
-    public static partial void RequeuedExpired(ILogger logger, int count);
+    [LoggerMessage(1013, LogLevel.Warning, "Recovery: owner {Owner} did not renew its lease for {Overdue} past its end; revoked it")]
+    public static partial void RevokedExpired(ILogger logger, string owner, TimeSpan overdue);
 
-    [LoggerMessage(1014, LogLevel.Information, "Dispatcher started on {Silo}: up to {MaxConcurrentJobs} concurrent attempts, queues {Queues}, store {Store}")]
-    public static partial void DispatcherStarted(ILogger logger, string silo, int maxConcurrentJobs, string queues, string store);
+    [LoggerMessage(1014, LogLevel.Information, "Dispatcher started as {Owner}: up to {MaxConcurrentJobs} concurrent attempts, queues {Queues}, store {Store} at {Location}")]
+    public static partial void DispatcherStarted(ILogger logger, string owner, int maxConcurrentJobs, string queues, string store, string location);
 
     [LoggerMessage(1015, LogLevel.Information, "Shutdown: draining {Count} running attempts for up to {DrainTimeout}")]
     public static partial void Draining(ILogger logger, int count, TimeSpan drainTimeout);
@@ -56,12 +56,27 @@ internal static partial class JobLog
     [LoggerMessage(1017, LogLevel.Warning, "Shutdown: handing back this silo's running jobs failed; their leases will expire and they will run elsewhere")]
     public static partial void HandBackFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(1018, LogLevel.Warning, "No Redis connection string (ConnectionStrings:redis): running the embedded single-node engine with in-memory state. Jobs are NOT durable and are lost when this process exits.")]
-    public static partial void NotDurable(ILogger logger);
+    [LoggerMessage(1018, LogLevel.Warning, "Recovery: requeued {Count} running jobs of revoked owner {Owner}")]
+    public static partial void Requeued(ILogger logger, string owner, int count);
 
     [LoggerMessage(1019, LogLevel.Information, "Retention: purged {Count} finished jobs")]
     public static partial void Purged(ILogger logger, int count);
 
     [LoggerMessage(1020, LogLevel.Warning, "Job {JobId}: result of attempt {Attempt} is {Bytes} bytes; the limit is {Limit}")]
     public static partial void ResultTooLarge(ILogger logger, string jobId, int attempt, int bytes, int limit);
+
+    [LoggerMessage(1021, LogLevel.Error, "Lease lost: owner {Owner} could not renew its lease for {Since}; abandoned {Count} attempts (other silos run those jobs) and stopped claiming until the store answers again")]
+    public static partial void LeaseLost(ILogger logger, string owner, int count, TimeSpan since);
+
+    [LoggerMessage(1022, LogLevel.Warning, "Lease regained: renewing again as {Owner}; claiming resumes")]
+    public static partial void LeaseRegained(ILogger logger, string owner);
+
+    [LoggerMessage(1023, LogLevel.Warning, "Revoked: another silo took over the jobs of owner {Owner} (this silo was cut off); abandoned {Count} attempts and carries on as {NewOwner}")]
+    public static partial void Revoked(ILogger logger, string owner, int count, string newOwner);
+
+    [LoggerMessage(1024, LogLevel.Information, "Gave back {Count} interruptions: the attempts were cut short by this silo being cut off, not by the jobs")]
+    public static partial void Refunded(ILogger logger, int count);
+
+    [LoggerMessage(1025, LogLevel.Information, "Job store: {Engine} at {Location}; durability: {Durability}")]
+    public static partial void StoreOpened(ILogger logger, string engine, string location, string durability);
 }

@@ -1,0 +1,636 @@
+using Microsoft.Extensions.Logging;
+using OrleansWorker.Storage;
+
+namespace OrleansWorker.Execution;
+
+/// <summary>
+/// The silo's pull loop and housekeeping: claims ready jobs up to free capacity and hands each to its attempt grain
+/// on this silo; keeps this silo's lease; recovers the jobs of owners that died or lost their lease; promotes due
+/// jobs; purges finished ones past retention; and on stop drains running attempts, then hands back the rest.
+/// </summary>
+/// <remarks>
+/// Leases are per silo, not per job: a silo renews one lease per shard every <see cref="RenewInterval"/>; a lease not
+/// renewed for <c>Worker:LeaseDuration</c> lets any other silo revoke the owner and requeue its jobs, whatever Orleans
+/// membership thinks of that silo. A silo that cannot renew for a lease period abandons its own attempts (they are
+/// someone else's now), and one that finds itself revoked gives back the interruptions it caused and carries on under
+/// a new owner name. A silo judges other silos' leases only after it has itself been able to renew for a whole lease
+/// period, so a store outage that every silo saw never makes them revoke each other.
+/// </remarks>
+internal sealed partial class JobDispatcher(
+    JobEngine engine,
+    IGrainFactory grains,
+    IClusterMembershipService membership,
+    ILogger<JobDispatcher> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
+{
+    private readonly CancellationTokenSource _stopClaiming = new();
+    private readonly CancellationTokenSource _stopAll = new();
+    private readonly SemaphoreSlim _wake = new(0, 1);
+    private readonly SemaphoreSlim _recover = new(1, 1);
+    private readonly List<Task> _loops = [];
+    private readonly List<(string JobId, long Token, DateTimeOffset Until)> _refunds = [];
+    private DateTimeOffset _lastRenewed;
+    private DateTimeOffset? _connectedSince;
+    private volatile bool _leaseLost;
+    private string? _retiring;
+    private IReadOnlyList<string> _queues = [];
+    private int _rotation;
+    private int _shardCursor;
+
+    private TimeSpan RenewInterval => engine.Options.LeaseDuration / 5;
+
+    /// <summary>Whether this silo holds a valid lease (false while it is cut off from the store for longer than a lease).</summary>
+    public bool HasLease => !_leaseLost;
+
+    public void Dispose()
+    {
+        _stopClaiming.Dispose();
+        _stopAll.Dispose();
+        _wake.Dispose();
+        _recover.Dispose();
+    }
+
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(JobDispatcher), ServiceLifecycleStage.Active, OnStartAsync, OnStopAsync);
+
+    private async Task OnStartAsync(CancellationToken cancellationToken)
+    {
+        var store = engine.Store;
+        store.JobsReady += OnJobsReady;
+        store.CancelRequested += OnCancelRequested;
+        var now = engine.Time.GetUtcNow();
+        _lastRenewed = now;
+        if (store.Description.Exclusive)
+        {
+            // No other process can reach this store: every other owner is a previous run of this one that ended
+            // without handing back (kill -9, a crash). Recover their jobs now rather than after a lease period.
+            _connectedSince = now - engine.Options.LeaseDuration;
+            foreach (var other in (await store.OwnersAsync()).Where(o => o.Owner != engine.Owner))
+            {
+                await store.RevokeAsync(other, now, leaseEndedBy: null);
+            }
+        }
+
+        _queues = engine.Options.Queues.Count > 0 ? engine.Options.Queues.ToList() : await store.QueuesAsync();
+        JobLog.DispatcherStarted(logger, engine.Owner, engine.Options.MaxConcurrentJobs,
+            engine.Options.Queues.Count == 0 ? "(all)" : string.Join(',', engine.Options.Queues), store.Description.Engine, store.Description.Location);
+        _loops.Add(Task.Run(ClaimLoopAsync, CancellationToken.None));
+        _loops.Add(Task.Run(LeaseLoopAsync, CancellationToken.None));
+        _loops.Add(Task.Run(MaintenanceLoopAsync, CancellationToken.None));
+        _loops.Add(Task.Run(WatchMembershipAsync, CancellationToken.None));
+    }
+
+    private async Task OnStopAsync(CancellationToken cancellationToken)
+    {
+        engine.Store.JobsReady -= OnJobsReady;
+        await _stopClaiming.CancelAsync();
+        var started = engine.Time.GetTimestamp();
+        JobLog.Draining(logger, engine.Tracker.InFlight, engine.Options.DrainTimeout);
+
+        // Let running attempts finish (their outcomes are stored as usual) within the drain timeout less a reserve for
+        // handing back the rest and for Orleans' own stop, or sooner if the host gives up.
+        var drain = engine.Options.DrainTimeout;
+        var reserve = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(5).Ticks, drain.Ticks / 4));
+        await WaitIdleAsync(engine.Time.GetUtcNow() + drain - reserve, cancellationToken);
+
+        // Whatever still runs is cut short; each attempt hands its job back itself (not counted as an attempt).
+        var remaining = engine.Tracker.Snapshot();
+        foreach (var attempt in remaining)
+        {
+            attempt.Abandon(AbandonReason.Shutdown);
+        }
+
+        await WaitIdleAsync(engine.Time.GetUtcNow() + (reserve / 2), CancellationToken.None);
+
+        // Then nothing may stay leased to this silo: retire its owner name and hand back any job still under it.
+        var requeued = 0;
+        try
+        {
+            requeued = await RetireAsync(engine.Owner, handBack: true).WaitAsync(reserve / 4, engine.Time, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            JobLog.HandBackFailed(logger, ex);
+        }
+
+        engine.Store.CancelRequested -= OnCancelRequested;
+        await _stopAll.CancelAsync();
+        try
+        {
+            await Task.WhenAll(_loops).WaitAsync(reserve / 4, engine.Time, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            // The loops only wait on the store; a store that hangs must not hold the silo.
+        }
+
+        JobLog.Drained(logger, engine.Time.GetElapsedTime(started).TotalMilliseconds, remaining.Count, requeued);
+    }
+
+    private async Task WaitIdleAsync(DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        while (engine.Tracker.Busy > 0 && engine.Time.GetUtcNow() < deadline && !cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await engine.Tracker.WaitForChangeAsync(TimeSpan.FromMilliseconds(100), cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private void OnJobsReady(string queue)
+    {
+        if (engine.Options.Queues.Count == 0 && !_queues.Contains(queue, StringComparer.Ordinal))
+        {
+            _queues = [.. _queues, queue];
+        }
+
+        Wake();
+    }
+
+    private void OnCancelRequested(string owner, string jobId)
+    {
+        if (owner == engine.Owner)
+        {
+            foreach (var attempt in engine.Tracker.OfJob(jobId))
+            {
+                attempt.Cancel();
+            }
+        }
+    }
+
+    private void Wake()
+    {
+        if (_wake.CurrentCount == 0)
+        {
+            try
+            {
+                _wake.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Already awake.
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ claiming
+
+    private async Task ClaimLoopAsync()
+    {
+        var token = _stopClaiming.Token;
+        var options = engine.Options;
+        var failureDelay = TimeSpan.FromMilliseconds(250);
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                var free = options.MaxConcurrentJobs - engine.Tracker.Busy;
+                if (free <= 0 || _leaseLost || _queues.Count == 0)
+                {
+                    await (free <= 0 ? engine.Tracker.WaitForChangeAsync(options.PollInterval, token) : _wake.WaitAsync(options.PollInterval, token));
+                    continue;
+                }
+
+                var claimed = await ClaimOnceAsync(Math.Min(free, options.WriteBatchSize));
+                failureDelay = TimeSpan.FromMilliseconds(250);
+                if (claimed == 0)
+                {
+                    await _wake.WaitAsync(options.PollInterval, token);
+                }
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                JobLog.ClaimFailed(logger, ex, failureDelay);
+                try
+                {
+                    await Task.Delay(failureDelay, engine.Time, token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+
+                failureDelay = TimeSpan.FromTicks(Math.Min(failureDelay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+            }
+        }
+    }
+
+    /// <summary>Claims from the shards in turn until one yields jobs; returns how many were claimed.</summary>
+    private async Task<int> ClaimOnceAsync(int max)
+    {
+        var store = engine.Store;
+        var queues = _queues;
+        var start = Interlocked.Increment(ref _rotation) & int.MaxValue;
+
+        // Every queue may fill the whole claim; the rotation decides which is looked at first this time.
+        var order = new (string Queue, int Max)[queues.Count];
+        for (var i = 0; i < order.Length; i++)
+        {
+            order[i] = (queues[(start + i) % queues.Count], max);
+        }
+
+        for (var tried = 0; tried < store.Shards; tried++)
+        {
+            var shard = (Interlocked.Increment(ref _shardCursor) & int.MaxValue) % store.Shards;
+            var now = engine.Time.GetUtcNow();
+            var owner = engine.Owner;
+            var outcome = await store.ClaimAsync(shard, owner, max, order, now, now + engine.Options.LeaseDuration, engine.Tracker.TakeFinished(shard));
+            if (outcome.Revoked)
+            {
+                await OnRevokedAsync(owner);
+                return 0;
+            }
+
+            if (outcome.Attempts.Count > 0)
+            {
+                engine.Tracker.AddPending(outcome.Attempts.Count);
+                foreach (var attempt in outcome.Attempts)
+                {
+                    _ = HandOffAsync(attempt);
+                }
+
+                return outcome.Attempts.Count;
+            }
+        }
+
+        return 0;
+    }
+
+    private async Task HandOffAsync(ClaimedAttempt attempt)
+    {
+        try
+        {
+            // A stateless worker on this silo: a local call that cannot wait on any other silo.
+            await grains.GetGrain<IJobGrain>(attempt.GrainKey).StartAsync(attempt);
+        }
+        catch (Exception ex)
+        {
+            // Not started: give the job back at once rather than waiting for the lease to expire.
+            JobLog.HandOffFailed(logger, ex, attempt.JobId, attempt.Attempt);
+            try
+            {
+                var release = JobRules.AttemptEnded(attempt, new AttemptEnd(AttemptOutcome.Interrupted), engine.Time.GetUtcNow(), engine.Retry, 0);
+                await engine.ApplyAsync(release);
+                engine.Tracker.Finished(engine.Store.Keys.ShardOf(attempt.JobId), attempt.JobId);
+            }
+            catch (Exception releaseError)
+            {
+                JobLog.MaintenanceFailed(logger, releaseError, "release");
+            }
+        }
+        finally
+        {
+            engine.Tracker.RemovePending();
+        }
+    }
+
+    // ------------------------------------------------------------------ lease
+
+    private async Task LeaseLoopAsync()
+    {
+        var token = _stopAll.Token;
+        while (!token.IsCancellationRequested)
+        {
+            var now = engine.Time.GetUtcNow();
+            await RenewAsync(now);
+            await StepAsync("recovery", () => RecoverAsync(now));
+            try
+            {
+                await Task.Delay(RenewInterval, engine.Time, token);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    private async Task RenewAsync(DateTimeOffset now)
+    {
+        var store = engine.Store;
+        try
+        {
+            if (_retiring is { } old)
+            {
+                // This silo lost its lease while cut off; now that the store answers, hand back what that owner held.
+                await RetireAsync(old, handBack: true);
+                _retiring = null;
+            }
+
+            var finished = new Dictionary<int, List<string>>();
+            for (var s = 0; s < store.Shards; s++)
+            {
+                var ids = engine.Tracker.TakeFinished(s);
+                if (ids.Count > 0)
+                {
+                    finished[s] = ids;
+                }
+            }
+
+            var owner = engine.Owner;
+            var revoked = await store.RenewAsync(owner, now + engine.Options.LeaseDuration, finished);
+            _lastRenewed = now;
+            _connectedSince ??= now;
+            if (_leaseLost)
+            {
+                _leaseLost = false;
+                JobLog.LeaseRegained(logger, engine.Owner);
+            }
+
+            if (revoked.Count > 0)
+            {
+                await OnRevokedAsync(owner);
+            }
+
+            foreach (var id in await store.TakeCancellationsAsync(engine.Owner))
+            {
+                OnCancelRequested(engine.Owner, id);
+            }
+
+            await RefundAsync(now);
+        }
+        catch (Exception ex)
+        {
+            _connectedSince = null;
+            JobLog.MaintenanceFailed(logger, ex, "renew");
+            var owner = engine.Owner;
+            if (!_leaseLost && now - _lastRenewed >= engine.Options.LeaseDuration && engine.TryNextEpoch(owner, out _))
+            {
+                // Nobody has heard from this silo for a lease period: its jobs are (or will be) run elsewhere.
+                _leaseLost = true;
+                _retiring = owner;
+                var attempts = engine.Tracker.Snapshot();
+                foreach (var attempt in attempts)
+                {
+                    attempt.Abandon(AbandonReason.LeaseLost);
+                }
+
+                JobLog.LeaseLost(logger, owner, attempts.Count, now - _lastRenewed);
+            }
+        }
+    }
+
+    /// <summary>This silo learnt that another revoked it: it was cut off, not dead. Abandon, give interruptions back, carry on under a new name.</summary>
+    private async Task OnRevokedAsync(string owner)
+    {
+        if (!engine.TryNextEpoch(owner, out var next))
+        {
+            return;
+        }
+
+        var attempts = engine.Tracker.Snapshot().Where(a => a.Claim.Owner == owner).ToList();
+        foreach (var attempt in attempts)
+        {
+            attempt.Abandon(AbandonReason.LeaseLost);
+        }
+
+        var until = engine.Time.GetUtcNow() + (engine.Options.LeaseDuration * 6);
+        lock (_refunds)
+        {
+            _refunds.AddRange(attempts.Select(a => (a.Claim.JobId, a.Claim.ClaimToken, until)));
+        }
+
+        JobLog.Revoked(logger, owner, attempts.Count, next);
+        await RefundAsync(engine.Time.GetUtcNow());
+    }
+
+    /// <summary>Gives back the interruptions this silo's revocation cost its jobs (retried until the recovering silo has recorded them).</summary>
+    private async Task RefundAsync(DateTimeOffset now)
+    {
+        List<(string JobId, long Token, DateTimeOffset Until)> pending;
+        lock (_refunds)
+        {
+            _refunds.RemoveAll(r => r.Until < now);
+            pending = [.. _refunds];
+        }
+
+        if (pending.Count == 0)
+        {
+            return;
+        }
+
+        var refunded = await engine.Store.RefundInterruptionsAsync(pending.Select(p => (p.JobId, p.Token)).ToList());
+        if (refunded > 0)
+        {
+            JobLog.Refunded(logger, refunded);
+        }
+
+        // A refund applies once: drop those whose interruption is recorded and given back (or that never will be).
+        var jobs = await engine.Store.LoadAsync(pending.Select(p => p.JobId).ToList());
+        lock (_refunds)
+        {
+            for (var i = 0; i < pending.Count; i++)
+            {
+                if (jobs[i] is not { } job || job.State != JobState.Running || job.Token != pending[i].Token)
+                {
+                    _refunds.Remove(pending[i]);
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ recovery
+
+    /// <summary>
+    /// Revokes owners that membership declared dead and (once this silo has renewed for a whole lease period) owners
+    /// whose lease ran out; then requeues the jobs of every revoked owner. Idempotent: every silo may do it.
+    /// </summary>
+    private async Task RecoverAsync(DateTimeOffset now)
+    {
+        if (!await _recover.WaitAsync(0))
+        {
+            return;
+        }
+
+        try
+        {
+            var store = engine.Store;
+            var dead = membership.CurrentSnapshot.Members.Values
+                .Where(m => m.Status == SiloStatus.Dead)
+                .Select(m => m.SiloAddress.ToParsableString())
+                .ToHashSet(StringComparer.Ordinal);
+            if (dead.Count > 0)
+            {
+                foreach (var owner in await store.OwnersAsync())
+                {
+                    if (JobStore.OwnerSilo(owner.Owner) is { } silo && dead.Contains(silo) && await store.RevokeAsync(owner, now, leaseEndedBy: null))
+                    {
+                        JobLog.RevokedDeadSilo(logger, owner.Owner);
+                    }
+                }
+            }
+
+            if (_connectedSince is { } since && now - since >= engine.Options.LeaseDuration)
+            {
+                foreach (var (owner, leaseEnd) in await store.ExpiredOwnersAsync(now))
+                {
+                    if (owner.Owner != engine.Owner && await store.RevokeAsync(owner, now, leaseEndedBy: now))
+                    {
+                        JobLog.RevokedExpired(logger, owner.Owner, now - leaseEnd);
+                    }
+                }
+            }
+
+            foreach (var owner in await store.RevokedWithJobsAsync())
+            {
+                var jobs = await store.OwnerJobsAsync(owner);
+                var reason = $"The silo running the attempt ({JobStore.OwnerSilo(owner.Owner)}) died or lost its lease.";
+                var applied = jobs.Count == 0 ? [] : await store.ApplyAsync(jobs.Select(j => JobRules.Interrupted(j, reason, now)).ToList());
+                await store.ForgetOwnerAsync(owner);
+                if (jobs.Count > 0)
+                {
+                    JobLog.Requeued(logger, owner.Owner, applied.Count(a => a == ApplyOutcome.Applied));
+                }
+            }
+        }
+        finally
+        {
+            _recover.Release();
+        }
+    }
+
+    /// <summary>Revokes one of this silo's own owner names and hands back what it still holds (not counted against the jobs).</summary>
+    private async Task<int> RetireAsync(string owner, bool handBack)
+    {
+        var store = engine.Store;
+        var now = engine.Time.GetUtcNow();
+        var requeued = 0;
+        for (var s = 0; s < store.Shards; s++)
+        {
+            var shardOwner = new ShardOwner(s, owner);
+            await store.RevokeAsync(shardOwner, now, leaseEndedBy: null);
+            var jobs = await store.OwnerJobsAsync(shardOwner);
+            if (jobs.Count > 0 && handBack)
+            {
+                requeued += (await store.ApplyAsync(jobs.Select(j => JobRules.HandedBack(j, now)).ToList())).Count(a => a == ApplyOutcome.Applied);
+            }
+
+            await store.ForgetOwnerAsync(shardOwner);
+        }
+
+        return requeued;
+    }
+
+    // ------------------------------------------------------------------ maintenance
+
+    private async Task MaintenanceLoopAsync()
+    {
+        var token = _stopAll.Token;
+        var options = engine.Options;
+        var nextPurge = engine.Time.GetUtcNow() + TimeSpan.FromSeconds(10);
+        var nextCount = engine.Time.GetUtcNow();
+        var nextQueues = engine.Time.GetUtcNow() + TimeSpan.FromSeconds(5);
+        while (!token.IsCancellationRequested)
+        {
+            var now = engine.Time.GetUtcNow();
+            var sleep = options.PollInterval;
+            await StepAsync("promote", async () =>
+            {
+                var (due, nextDue) = await engine.Store.DueAsync(now, 1000);
+                var transitions = due.Select(j => JobRules.Promote(j, now)).OfType<JobTransition>().ToList();
+                if (transitions.Count > 0)
+                {
+                    await engine.Store.ApplyAsync(transitions);
+                }
+
+                if (due.Count < 1000 && nextDue is { } next && next - now < sleep)
+                {
+                    sleep = Max(next - now, TimeSpan.FromMilliseconds(5));
+                }
+                else if (due.Count >= 1000)
+                {
+                    sleep = TimeSpan.Zero;
+                }
+            });
+
+            if (now >= nextQueues && options.Queues.Count == 0)
+            {
+                nextQueues = now + TimeSpan.FromSeconds(5);
+                await StepAsync("queues", async () => _queues = await engine.Store.QueuesAsync());
+            }
+
+            if (now >= nextCount)
+            {
+                nextCount = now + TimeSpan.FromSeconds(5);
+                await StepAsync("count", async () => engine.Instruments.SetQueued(await engine.Store.CountQueuedAsync()));
+            }
+
+            if (now >= nextPurge)
+            {
+                nextPurge = now + TimeSpan.FromMinutes(1);
+                await StepAsync("purge", async () =>
+                {
+                    var purged = await engine.Store.PurgeAsync(now, new RetentionPolicy(options.SucceededRetention, options.CancelledRetention, options.DeadLetteredRetention), 5000);
+                    if (purged > 0)
+                    {
+                        JobLog.Purged(logger, purged);
+                    }
+
+                    await engine.Store.ForgetRevokedAsync(now - TimeSpan.FromDays(1));
+                });
+            }
+
+            try
+            {
+                await Task.Delay(sleep, engine.Time, token);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    private async Task StepAsync(string step, Func<Task> action)
+    {
+        try
+        {
+            await action();
+        }
+        catch (Exception ex)
+        {
+            JobLog.MaintenanceFailed(logger, ex, step);
+        }
+    }
+
+    private async Task WatchMembershipAsync()
+    {
+        var token = _stopAll.Token;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                await foreach (var _ in membership.MembershipUpdates.WithCancellation(token))
+                {
+                    await StepAsync("recovery", () => RecoverAsync(engine.Time.GetUtcNow()));
+                }
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                JobLog.MaintenanceFailed(logger, ex, "membership");
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), engine.Time, token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+}

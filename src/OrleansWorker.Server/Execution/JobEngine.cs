@@ -1,0 +1,140 @@
+using Microsoft.Extensions.Options;
+using OrleansWorker.Hosting;
+using OrleansWorker.Storage;
+
+namespace OrleansWorker.Execution;
+
+/// <summary>
+/// The per-silo core shared by the grains and the dispatcher: the store, group-committed writes, this silo's owner
+/// name, and the commands (cancel, retry, delete) as read → decide (<see cref="JobRules"/>) → apply if unchanged.
+/// </summary>
+internal sealed class JobEngine : IAsyncDisposable
+{
+    private readonly GroupCommitter<IReadOnlyList<NewJob>, EnqueueResult?[]> _inserts;
+    private readonly GroupCommitter<JobTransition, ApplyOutcome> _transitions;
+    private int _epoch = 1;
+
+    public JobEngine(JobStore store, IOptions<WorkerOptions> options, TimeProvider time, AttemptTracker tracker, JobInstruments instruments, ILocalSiloDetails silo)
+    {
+        Store = store;
+        Options = options.Value;
+        Time = time;
+        Tracker = tracker;
+        Instruments = instruments;
+        Silo = silo.SiloAddress.ToParsableString();
+        Sequence = new SequenceGenerator(time);
+        Retry = new RetrySettings(Options.RetryBaseDelay, Options.RetryMaxDelay);
+        _inserts = new(WriteInsertsAsync, Math.Max(1, Options.WriteBatchSize / 16));
+        _transitions = new(async batch => await Store.ApplyAsync(batch), Options.WriteBatchSize);
+    }
+
+    public JobStore Store { get; }
+
+    public WorkerOptions Options { get; }
+
+    public TimeProvider Time { get; }
+
+    public AttemptTracker Tracker { get; }
+
+    public JobInstruments Instruments { get; }
+
+    public SequenceGenerator Sequence { get; }
+
+    public RetrySettings Retry { get; }
+
+    /// <summary>This silo's address (parsable), the part of the owner name that membership knows.</summary>
+    public string Silo { get; }
+
+    /// <summary>
+    /// This silo's name as a lease owner: its address and an epoch that grows each time it finds itself revoked
+    /// (cut off long enough for others to take its jobs), so that it can go on working under a name nobody revoked.
+    /// </summary>
+    public string Owner => $"{Silo}/{Volatile.Read(ref _epoch)}";
+
+    /// <summary>
+    /// Moves to a new owner name after this silo found <paramref name="current"/> revoked or lost; false when another
+    /// thread already moved on from it.
+    /// </summary>
+    public bool TryNextEpoch(string current, out string next)
+    {
+        var epoch = Volatile.Read(ref _epoch);
+        if ($"{Silo}/{epoch}" == current && Interlocked.CompareExchange(ref _epoch, epoch + 1, epoch) == epoch)
+        {
+            next = Owner;
+            return true;
+        }
+
+        next = Owner;
+        return false;
+    }
+
+    /// <summary>Stores new jobs (group-committed with other submissions on this silo).</summary>
+    public Task<EnqueueResult?[]> EnqueueAsync(IReadOnlyList<NewJob> jobs) => _inserts.SubmitAsync(jobs);
+
+    /// <summary>Applies a decided transition (group-committed).</summary>
+    public Task<ApplyOutcome> ApplyAsync(JobTransition transition) => _transitions.SubmitAsync(transition);
+
+    public Task<JobCommandResult> CancelAsync(string id) => CommandAsync(id, JobRules.Cancel);
+
+    public Task<JobCommandResult> RequeueAsync(string id) => CommandAsync(id, JobRules.Requeue);
+
+    public async Task<JobCommandResult> DeleteAsync(string id)
+    {
+        var result = await CommandAsync(id, JobRules.Delete);
+        return result.Status == JobCommandStatus.Ok ? result with { Job = null } : result;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _inserts.DisposeAsync();
+        await _transitions.DisposeAsync();
+    }
+
+    /// <summary>Read, decide, apply if the job has not moved on; on a race, read again (a few times).</summary>
+    private async Task<JobCommandResult> CommandAsync(string id, Func<JobSnapshot, DateTimeOffset, (JobTransition? Transition, string? Refusal)> decide)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var job = await Store.LoadAsync(id);
+            if (job is null)
+            {
+                return new JobCommandResult(JobCommandStatus.NotFound, null);
+            }
+
+            var (transition, refusal) = decide(job, Time.GetUtcNow());
+            if (refusal is not null)
+            {
+                return new JobCommandResult(JobCommandStatus.Conflict, await Store.GetAsync(id), refusal);
+            }
+
+            if (transition is null || await ApplyAsync(transition) == ApplyOutcome.Applied)
+            {
+                return new JobCommandResult(JobCommandStatus.Ok, await Store.GetAsync(id));
+            }
+
+            if (attempt == 4)
+            {
+                throw new JobServiceUnavailableException($"Job {id} kept changing under the command; try again.");
+            }
+        }
+    }
+
+    private async Task<IReadOnlyList<EnqueueResult?[]>> WriteInsertsAsync(IReadOnlyList<IReadOnlyList<NewJob>> batches)
+    {
+        if (batches.Count == 1)
+        {
+            return [await Store.InsertAsync(batches[0])];
+        }
+
+        var all = await Store.InsertAsync(batches.SelectMany(b => b).ToList());
+        var split = new EnqueueResult?[batches.Count][];
+        var offset = 0;
+        for (var i = 0; i < batches.Count; i++)
+        {
+            split[i] = all.AsSpan(offset, batches[i].Count).ToArray();
+            offset += batches[i].Count;
+        }
+
+        return split;
+    }
+}

@@ -1,0 +1,207 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using OrleansWorker.Execution;
+using OrleansWorker.Handlers;
+using OrleansWorker.Storage;
+using OrleansWorker.Storage.Kv;
+using StackExchange.Redis;
+
+namespace OrleansWorker.Hosting;
+
+/// <summary>Wires the job engine into a silo.</summary>
+public static class WorkerSiloBuilderExtensions
+{
+    /// <summary>
+    /// Adds the job engine to the silo. Choose its store explicitly with <see cref="OrleansWorkerBuilder.UseRedisJobStore(string, int)"/>
+    /// or <see cref="OrleansWorkerBuilder.UseEmbeddedJobStore"/>; clustering stays the host's choice. Safe to call twice.
+    /// </summary>
+    public static ISiloBuilder AddOrleansWorker(this ISiloBuilder builder, Action<OrleansWorkerBuilder> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var services = builder.Services;
+        var worker = services.Select(d => d.ImplementationInstance).OfType<OrleansWorkerBuilder>().FirstOrDefault();
+        if (worker is null)
+        {
+            worker = new OrleansWorkerBuilder(services);
+            services.AddSingleton(worker);
+            AddEngine(services);
+        }
+
+        configure(worker);
+        return builder;
+    }
+
+    private static void AddEngine(IServiceCollection services)
+    {
+        services.AddOptions<WorkerOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WorkerOptions>, WorkerOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+
+        // Every attempt is a new grain id, so Orleans' directory cache (default 1,000,000 entries) would keep one entry
+        // per attempt ever run: a few hundred MB after a million jobs. A small cache serves what runs now.
+        services.Configure<GrainDirectoryOptions>(o => o.CacheSize = Math.Min(o.CacheSize, 10_000));
+
+        services.TryAddSingleton(sp =>
+        {
+            var worker = sp.GetRequiredService<OrleansWorkerBuilder>();
+            var backend = worker.CreateBackend(sp);
+            var store = new JobStore(backend, sp.GetRequiredService<IOptions<WorkerOptions>>().Value.KeyPrefix, worker.Shards(sp));
+            JobLog.StoreOpened(sp.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansWorker.Store"), backend.Description.Engine, backend.Description.Location, backend.Description.Durability);
+            return store;
+        });
+        services.TryAddSingleton<AttemptTracker>();
+        services.TryAddSingleton(sp => new JobInstruments(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), sp.GetRequiredService<AttemptTracker>()));
+        services.TryAddSingleton<JobEngine>();
+        services.TryAddSingleton<AttemptRunner>();
+        services.TryAddSingleton<JobHandlerRegistry>();
+        services.TryAddSingleton<JobDispatcher>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ILifecycleParticipant<ISiloLifecycle>, JobDispatcher>(sp => sp.GetRequiredService<JobDispatcher>()));
+    }
+
+    /// <summary>Registers a handler; its <see cref="IJobHandler.Name"/> is the job type it runs.</summary>
+    public static IServiceCollection AddJobHandler<THandler>(this IServiceCollection services)
+        where THandler : class, IJobHandler
+    {
+        if (!services.Any(d => d.ServiceType == typeof(THandler)))
+        {
+            services.AddTransient<THandler>();
+            services.AddSingleton(new JobHandlerRegistration(typeof(THandler)));
+        }
+
+        return services;
+    }
+
+    /// <summary>The connection settings every Redis connection of the worker uses: fail fast, never give up reconnecting.</summary>
+    public static ConfigurationOptions RedisOptions(string connectionString)
+    {
+        var options = ConfigurationOptions.Parse(connectionString);
+        options.AbortOnConnectFail = false;
+        options.ConnectTimeout = Math.Min(options.ConnectTimeout, 5000);
+        options.SyncTimeout = Math.Min(options.SyncTimeout, 5000);
+        options.AsyncTimeout = Math.Min(options.AsyncTimeout, 5000);
+        return options;
+    }
+}
+
+/// <summary>Configures the job engine of a silo: its store, its options and its handlers.</summary>
+public sealed class OrleansWorkerBuilder
+{
+    private string? _store;
+    private Func<IServiceProvider, IKvBackend>? _backend;
+    private Func<IServiceProvider, int> _shards = _ => 1;
+
+    internal OrleansWorkerBuilder(IServiceCollection services) => Services = services;
+
+    /// <summary>The silo's services.</summary>
+    public IServiceCollection Services { get; }
+
+    /// <summary>The store chosen so far ("redis", "embedded"), or null.</summary>
+    public string? Store => _store;
+
+    /// <summary>Binds <see cref="WorkerOptions"/> (and the store's options) from a configuration section (usually <c>Worker</c>).</summary>
+    public OrleansWorkerBuilder BindConfiguration(IConfiguration workerSection)
+    {
+        Services.AddOptions<WorkerOptions>().Bind(workerSection);
+        Services.AddOptions<EmbeddedJobStoreOptions>().Bind(workerSection.GetSection("Embedded"));
+        Services.AddOptions<RedisJobStoreOptions>().Bind(workerSection.GetSection("Redis"));
+        return this;
+    }
+
+    /// <summary>Changes <see cref="WorkerOptions"/> in code.</summary>
+    public OrleansWorkerBuilder Configure(Action<WorkerOptions> configure)
+    {
+        Services.Configure(configure);
+        return this;
+    }
+
+    /// <summary>Keeps jobs in Redis (a single server or a Redis Cluster): durable as the server is configured, shared by every silo.</summary>
+    public OrleansWorkerBuilder UseRedisJobStore(string connectionString, int shards = 1) =>
+        UseRedisJobStore(o =>
+        {
+            o.ConnectionString = connectionString;
+            o.Shards = shards;
+        });
+
+    /// <summary>Keeps jobs in Redis, with options (also bound from <c>Worker:Redis</c> by <see cref="BindConfiguration"/>).</summary>
+    public OrleansWorkerBuilder UseRedisJobStore(Action<RedisJobStoreOptions>? configure = null)
+    {
+        Choose("redis");
+        var options = Services.AddOptions<RedisJobStoreOptions>().ValidateOnStart();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisJobStoreOptions>, RedisJobStoreOptionsValidator>());
+        Services.TryAddSingleton<IConnectionMultiplexer>(sp =>
+            ConnectionMultiplexer.Connect(WorkerSiloBuilderExtensions.RedisOptions(sp.GetRequiredService<IOptions<RedisJobStoreOptions>>().Value.ConnectionString!)));
+        _backend = sp => new RedisKvBackend(sp.GetRequiredService<IConnectionMultiplexer>(), $"{{{sp.GetRequiredService<IOptions<WorkerOptions>>().Value.KeyPrefix}}}:n");
+        _shards = sp => sp.GetRequiredService<IOptions<RedisJobStoreOptions>>().Value.Shards;
+        return this;
+    }
+
+    /// <summary>
+    /// Keeps jobs in an embedded database (SQLite, write-ahead log) in a local directory: durable, nothing to install,
+    /// one process at a time. For a single silo: other silos cannot share it.
+    /// </summary>
+    public OrleansWorkerBuilder UseEmbeddedJobStore(Action<EmbeddedJobStoreOptions>? configure = null)
+    {
+        Choose("embedded");
+        var options = Services.AddOptions<EmbeddedJobStoreOptions>().ValidateOnStart();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmbeddedJobStoreOptions>, EmbeddedJobStoreOptionsValidator>());
+        _backend = sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<EmbeddedJobStoreOptions>>().Value;
+            return new SqliteKvBackend(o.DataDirectory, o.Durability, o.PageCacheBytes, sp.GetRequiredService<TimeProvider>());
+        };
+        _shards = _ => 1;
+        return this;
+    }
+
+    /// <summary>Registers a handler; its <see cref="IJobHandler.Name"/> is the job type it runs.</summary>
+    public OrleansWorkerBuilder AddJobHandler<THandler>()
+        where THandler : class, IJobHandler
+    {
+        Services.AddJobHandler<THandler>();
+        return this;
+    }
+
+    /// <summary>Registers the built-in handlers <c>noop</c>, <c>echo</c>, <c>sleep</c> and <c>fail</c>.</summary>
+    public OrleansWorkerBuilder AddBuiltInHandlers() =>
+        AddJobHandler<NoopHandler>().AddJobHandler<EchoHandler>().AddJobHandler<SleepHandler>().AddJobHandler<FailHandler>();
+
+    /// <summary>For tests: a backend made by the caller.</summary>
+    internal OrleansWorkerBuilder UseBackend(Func<IServiceProvider, IKvBackend> backend, string name = "custom")
+    {
+        Choose(name);
+        _backend = backend;
+        _shards = _ => 1;
+        return this;
+    }
+
+    internal IKvBackend CreateBackend(IServiceProvider services) =>
+        _backend?.Invoke(services) ?? throw new InvalidOperationException(
+            "OrleansWorker has no job store: call UseRedisJobStore(...) or UseEmbeddedJobStore(...) in AddOrleansWorker.");
+
+    internal int Shards(IServiceProvider services) => _shards(services);
+
+    private void Choose(string store)
+    {
+        if (_store is not null && _store != store)
+        {
+            throw new InvalidOperationException($"OrleansWorker already uses the {_store} job store; a silo has one store (asked for {store} too).");
+        }
+
+        _store = store;
+    }
+}

@@ -1,0 +1,53 @@
+using Orleans.Concurrency;
+using OrleansWorker.Execution;
+
+namespace OrleansWorker;
+
+/// <summary>
+/// One attempt of a job as a grain activation: activated on the silo that claimed the attempt (a stateless worker is
+/// always local and never registered in the grain directory), it runs the handler, stores the outcome and
+/// deactivates. Cancel and progress reach it through the store and the dispatcher of its silo, not by grain address,
+/// so nothing about a job ever waits on an activation that lives on a silo that vanished.
+/// </summary>
+[StatelessWorker(1)]
+[GrainType("ow-attempt")]
+internal sealed class JobGrain(JobEngine engine, AttemptRunner runner) : Grain, IJobGrain
+{
+    private RunningAttempt? _running;
+
+    public Task StartAsync(ClaimedAttempt attempt)
+    {
+        if (_running is not null)
+        {
+            // A duplicate delivery of the same claim: already under way.
+            return Task.CompletedTask;
+        }
+
+        var running = new RunningAttempt(attempt);
+        if (!engine.Tracker.TryAdd(running))
+        {
+            running.Dispose();
+            return Task.CompletedTask;
+        }
+
+        _running = running;
+        DelayDeactivation(attempt.Timeout + TimeSpan.FromMinutes(1));
+        _ = RunAsync(running);
+        return Task.CompletedTask;
+    }
+
+    private async Task RunAsync(RunningAttempt running)
+    {
+        try
+        {
+            await runner.RunAsync(running);
+        }
+        finally
+        {
+            engine.Tracker.Remove(running);
+            running.Finished.TrySetResult();
+            running.Dispose();
+            DeactivateOnIdle();
+        }
+    }
+}

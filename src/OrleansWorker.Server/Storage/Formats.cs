@@ -1,0 +1,87 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace OrleansWorker.Storage;
+
+/// <summary>Keyset cursor for listings: the sort key (score) and member of the last item of the previous page.</summary>
+internal static class ListCursor
+{
+    public static string Format(double score, string member) => string.Create(CultureInfo.InvariantCulture, $"{score:R}~{member}");
+
+    public static (double Score, string Member)? Parse(string? cursor)
+    {
+        if (string.IsNullOrEmpty(cursor))
+        {
+            return null;
+        }
+
+        var split = cursor.IndexOf('~', StringComparison.Ordinal);
+        return split > 0 && double.TryParse(cursor.AsSpan(0, split), NumberStyles.Float, CultureInfo.InvariantCulture, out var score)
+            ? (score, cursor[(split + 1)..])
+            : throw new FormatException($"The cursor '{cursor}' is not one this server returned.");
+    }
+}
+
+/// <summary>W3C trace context helpers.</summary>
+internal static class TraceContext
+{
+    /// <summary>The trace id of a <c>traceparent</c> (<c>00-{trace-id}-{span-id}-{flags}</c>), or null.</summary>
+    public static string? TraceIdOf(string? traceParent) =>
+        traceParent is { Length: >= 55 } && traceParent[2] == '-' && traceParent[35] == '-' ? traceParent.Substring(3, 32) : null;
+}
+
+/// <summary>The compact JSON form of an attempt in the job's history.</summary>
+internal static class StoredAttempt
+{
+    public static string Serialize(JobAttempt attempt)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("n", attempt.Number);
+            w.WriteNumber("s", attempt.StartedAt.ToUnixTimeMilliseconds());
+            if (attempt.EndedAt is { } ended)
+            {
+                w.WriteNumber("e", ended.ToUnixTimeMilliseconds());
+            }
+
+            w.WriteString("silo", attempt.Silo);
+            w.WriteString("o", attempt.Outcome.ToString());
+            if (attempt.Error is { } error)
+            {
+                w.WriteString("et", error.Type);
+                w.WriteString("em", error.Message);
+            }
+
+            w.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    public static IReadOnlyList<JobAttempt> DeserializeList(string? json)
+    {
+        if (string.IsNullOrEmpty(json))
+        {
+            return [];
+        }
+
+        using var doc = JsonDocument.Parse(json);
+        var list = new List<JobAttempt>();
+        foreach (var e in doc.RootElement.EnumerateArray())
+        {
+            list.Add(new JobAttempt
+            {
+                Number = e.GetProperty("n").GetInt32(),
+                StartedAt = DateTimeOffset.FromUnixTimeMilliseconds((long)e.GetProperty("s").GetDouble()),
+                EndedAt = e.TryGetProperty("e", out var ended) ? DateTimeOffset.FromUnixTimeMilliseconds((long)ended.GetDouble()) : null,
+                Silo = e.TryGetProperty("silo", out var silo) ? silo.GetString() : null,
+                Outcome = Enum.Parse<AttemptOutcome>(e.GetProperty("o").GetString()!),
+                Error = e.TryGetProperty("et", out var et) ? new JobError(et.GetString()!, e.TryGetProperty("em", out var em) ? em.GetString() ?? "" : "") : null,
+            });
+        }
+
+        return list;
+    }
+}

@@ -1,0 +1,850 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using OrleansWorker.Execution;
+using OrleansWorker.Storage.Kv;
+
+namespace OrleansWorker.Storage;
+
+/// <summary>
+/// The one job store: lays jobs, queues, leases and indexes out over a KV engine (redis-server or the embedded
+/// engine) and turns decided transitions (<see cref="JobTransition"/>, made by <c>JobRules</c>) into guarded units.
+/// It decides nothing about a job's fate; it only knows where each state keeps a job.
+/// </summary>
+internal sealed class JobStore : IAsyncDisposable
+{
+    private static readonly JobState[] FinishedStates = [JobState.Succeeded, JobState.DeadLettered, JobState.Cancelled];
+    private readonly IKvBackend _kv;
+    private readonly ConcurrentDictionary<string, byte> _knownQueues = new(StringComparer.Ordinal);
+
+    public JobStore(IKvBackend kv, string prefix, int shards)
+    {
+        _kv = kv;
+        Keys = new JobKeys(prefix, shards);
+        _kv.Message += OnMessage;
+    }
+
+    public JobKeys Keys { get; }
+
+    public KvDescription Description => _kv.Description;
+
+    public int Shards => Keys.Shards;
+
+    /// <summary>Raised (on any thread) when jobs of a queue became ready.</summary>
+    public event Action<string>? JobsReady;
+
+    /// <summary>Raised (on any thread) when cancellation of a running job was requested: owner, job id.</summary>
+    public event Action<string, string>? CancelRequested;
+
+    public Task PingAsync(CancellationToken cancellationToken) => _kv.PingAsync(cancellationToken);
+
+    public ValueTask DisposeAsync()
+    {
+        _kv.Message -= OnMessage;
+        return _kv.DisposeAsync();
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    /// <summary>
+    /// Stores new jobs; an id that exists is left as it is and reported with Created = false; a job whose
+    /// <see cref="NewJob.NotAfter"/> has passed by the engine's clock is not stored and reported as null.
+    /// </summary>
+    public async Task<EnqueueResult?[]> InsertAsync(IReadOnlyList<NewJob> jobs)
+    {
+        await RegisterQueuesAsync(jobs.Select(j => j.Queue));
+        var results = new EnqueueResult?[jobs.Count];
+        await ForEachShardAsync(jobs.Count, i => Keys.ShardOf(jobs[i].Id), async (shard, indexes) =>
+        {
+            var units = new List<KvUnit>(indexes.Count + 1);
+            var ready = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var i in indexes)
+            {
+                units.Add(InsertUnit(shard, jobs[i], ready));
+            }
+
+            foreach (var queue in ready)
+            {
+                units.Add(new KvUnit().Publish(_kv.Channel, "r|" + queue));
+            }
+
+            var applied = await _kv.ApplyAsync(units);
+            for (var k = 0; k < indexes.Count; k++)
+            {
+                var job = jobs[indexes[k]];
+                var r = applied[k];
+                var expiredGuard = job.NotAfter is null ? 0 : 1;
+                results[indexes[k]] = r.IsApplied
+                    ? new EnqueueResult(job.Id, job.RunAt is null ? JobState.Queued : JobState.Scheduled, Created: true)
+                    : r.FailedGuard == expiredGuard ? null
+                    : new EnqueueResult(job.Id, ParseState(r.Value), Created: false);
+            }
+        });
+        return results;
+    }
+
+    private KvUnit InsertUnit(int shard, NewJob job, HashSet<string> ready)
+    {
+        var key = Keys.JobPrefix(shard) + job.Id;
+        var unit = new KvUnit();
+        if (job.NotAfter is { } notAfter)
+        {
+            unit.ClockAtMost(notAfter.ToUnixTimeMilliseconds());
+        }
+
+        unit.KeyAbsent(key, JobFields.State);
+        var created = Ms(job.CreatedAt);
+        var seq = job.Seq;
+        var state = job.RunAt is null ? JobState.Queued : JobState.Scheduled;
+        var fields = new List<string>(40)
+        {
+            JobFields.Id, job.Id, JobFields.Type, job.Type, JobFields.Queue, job.Queue, JobFields.Priority, Num(job.Priority),
+            JobFields.Seq, Num(seq), JobFields.MaxAttempts, Num(job.MaxAttempts), JobFields.MaxInterruptions, Num(job.MaxInterruptions),
+            JobFields.Timeout, Num((long)job.Timeout.TotalMilliseconds), JobFields.Created, created, JobFields.State, state.ToString(),
+            JobFields.Since, created, JobFields.Attempt, "0", JobFields.Interruptions, "0", JobFields.Token, Tokens.Text(Tokens.Next()),
+        };
+        if (job.Payload is not null)
+        {
+            fields.Add(JobFields.Payload);
+            fields.Add(job.Payload);
+        }
+
+        if (job.TraceParent is not null)
+        {
+            fields.Add(JobFields.TraceParent);
+            fields.Add(job.TraceParent);
+        }
+
+        if (job.RunAt is { } runAt)
+        {
+            fields.Add(JobFields.RunAt);
+            fields.Add(Ms(runAt));
+        }
+
+        unit.HashSet(key, [.. fields]);
+        if (job.RunAt is { } due)
+        {
+            unit.SortedSetAdd(Keys.Scheduled(shard), due.ToUnixTimeMilliseconds(), job.Id);
+        }
+        else
+        {
+            unit.SortedSetAdd(Keys.Ready(shard, job.Queue), JobKeys.ReadyScore(job.Priority), JobKeys.ReadyMember(seq, job.Id));
+            ready.Add(job.Queue);
+        }
+
+        unit.SortedSetAdd(Keys.All(shard), job.CreatedAt.ToUnixTimeMilliseconds(), job.Id);
+        return unit;
+    }
+
+    /// <summary>
+    /// Claims up to <paramref name="max"/> ready jobs of one shard for <paramref name="owner"/>, queue by queue (each
+    /// at most its own max), and forgets the finished ids of that shard's run set. Revoked owners get nothing.
+    /// </summary>
+    public async Task<ClaimOutcome> ClaimAsync(int shard, string owner, int max, IReadOnlyList<(string Queue, int Max)> queues, DateTimeOffset now, DateTimeOffset leaseUntil, IReadOnlyList<string> finished)
+    {
+        var claim = new KvClaim(
+            Keys.JobPrefix(shard), Keys.Owners(shard), Keys.Run(shard, owner), Keys.Revoked(shard), Keys.Paused(shard), owner,
+            now.ToUnixTimeMilliseconds(), leaseUntil.ToUnixTimeMilliseconds(), Tokens.Next(), max,
+            queues.Select(q => new KvClaimQueue(q.Queue, Keys.Ready(shard, q.Queue), q.Max)).ToList(), finished);
+        var result = await _kv.ClaimAsync(claim, JobFields.Claimed);
+        if (result.Revoked)
+        {
+            return ClaimOutcome.RevokedOwner;
+        }
+
+        var attempts = new ClaimedAttempt[result.Jobs.Count];
+        for (var i = 0; i < attempts.Length; i++)
+        {
+            var j = result.Jobs[i];
+            var f = j.Fields; // attempt, then JobFields.Claimed
+            attempts[i] = new ClaimedAttempt
+            {
+                JobId = j.Id,
+                Queue = j.Queue,
+                ClaimToken = j.Token,
+                Attempt = Int(f[0]),
+                Type = f[1]!,
+                Payload = NullIfEmpty(f[2]),
+                MaxAttempts = Int(f[3]),
+                MaxInterruptions = Int(f[4]),
+                Timeout = TimeSpan.FromMilliseconds(Long(f[5])),
+                EnqueuedAt = FromMs(Long(f[6])),
+                TraceParent = NullIfEmpty(f[7]),
+                Priority = Int(f[8]),
+                Seq = Long(f[9]),
+                Interruptions = Int(f[10]),
+                CreatedAt = FromMs(Long(f[11])),
+                Owner = owner,
+                StartedAt = now,
+            };
+        }
+
+        return new ClaimOutcome(false, attempts);
+    }
+
+    /// <summary>Applies decided transitions, each only if its job still has the token it was decided on.</summary>
+    public async Task<ApplyOutcome[]> ApplyAsync(IReadOnlyList<JobTransition> transitions)
+    {
+        var outcomes = new ApplyOutcome[transitions.Count];
+        await ForEachShardAsync(transitions.Count, i => Keys.ShardOf(transitions[i].Job.Id), async (shard, indexes) =>
+        {
+            var units = indexes.Select(i => TransitionUnit(shard, transitions[i])).ToList();
+            var applied = await _kv.ApplyAsync(units);
+            for (var k = 0; k < indexes.Count; k++)
+            {
+                outcomes[indexes[k]] = applied[k].IsApplied ? ApplyOutcome.Applied
+                    : applied[k].FailedGuard == 2 && transitions[indexes[k]].HonorCancel ? ApplyOutcome.CancelRequested
+                    : ApplyOutcome.Stale;
+            }
+        });
+        return outcomes;
+    }
+
+    private KvUnit TransitionUnit(int shard, JobTransition t)
+    {
+        var job = t.Job;
+        var key = Keys.JobPrefix(shard) + job.Id;
+        var unit = new KvUnit().FieldEquals(key, JobFields.Token, Tokens.Text(job.Token));
+        if (t.HonorCancel)
+        {
+            unit.FieldNotEquals(key, JobFields.Cancel, "1");
+        }
+
+        var now = Ms(t.Now);
+        switch (t.Kind)
+        {
+            case TransitionKind.CancelFlag:
+                unit.HashSet(key, JobFields.Cancel, "1");
+                if (job.Owner is { } owner)
+                {
+                    unit.SetAdd(Keys.Cancels(shard, owner), job.Id).Publish(_kv.Channel, $"c|{owner}|{job.Id}");
+                }
+
+                return unit;
+
+            case TransitionKind.Delete:
+                unit.Delete(key).SortedSetRemove(Keys.All(shard), job.Id);
+                if (job.State.IsFinished())
+                {
+                    unit.SortedSetRemove(Keys.Finished(shard, job.State, job.Queue), job.Id);
+                }
+
+                return unit;
+
+            default:
+                break;
+        }
+
+        var fields = new List<string>(24) { JobFields.State, t.To.ToString(), JobFields.Since, now, JobFields.Token, Tokens.Text(Tokens.Next()) };
+        var delete = new List<string>(4);
+
+        // Leave the old state's index.
+        switch (job.State)
+        {
+            case JobState.Queued:
+                unit.SortedSetRemove(Keys.Ready(shard, job.Queue), JobKeys.ReadyMember(job.Seq, job.Id));
+                break;
+            case JobState.Scheduled:
+                unit.SortedSetRemove(Keys.Scheduled(shard), job.Id);
+                break;
+            case JobState.Waiting:
+                unit.SortedSetRemove(Keys.Waiting(shard), job.Id);
+                break;
+            case JobState.Running:
+                // The owner's run set is cleaned lazily by the owner (with its next claim or lease renewal).
+                delete.Add(JobFields.Owner);
+                break;
+            default:
+                unit.SortedSetRemove(Keys.Finished(shard, job.State, job.Queue), job.Id);
+                delete.Add(JobFields.Finished);
+                break;
+        }
+
+        // Enter the new one.
+        switch (t.To)
+        {
+            case JobState.Queued:
+                unit.SortedSetAdd(Keys.Ready(shard, job.Queue), JobKeys.ReadyScore(job.Priority), JobKeys.ReadyMember(job.Seq, job.Id))
+                    .Publish(_kv.Channel, "r|" + job.Queue);
+                break;
+            case JobState.Scheduled:
+                var due = t.RunAt ?? t.Now;
+                unit.SortedSetAdd(Keys.Scheduled(shard), due.ToUnixTimeMilliseconds(), job.Id);
+                fields.Add(JobFields.RunAt);
+                fields.Add(Ms(due));
+                break;
+            case JobState.Succeeded or JobState.DeadLettered or JobState.Cancelled:
+                unit.SortedSetAdd(Keys.Finished(shard, t.To, job.Queue), t.Now.ToUnixTimeMilliseconds(), job.Id);
+                fields.Add(JobFields.Finished);
+                fields.Add(now);
+                delete.Remove(JobFields.Finished);
+                break;
+            default:
+                throw new InvalidOperationException($"A transition cannot move a job to {t.To}.");
+        }
+
+        if (t.Attempt is { } attempt)
+        {
+            fields.Add(JobFields.Attempt);
+            fields.Add(Num(attempt));
+        }
+
+        if (t.Interruptions is { } interruptions)
+        {
+            fields.Add(JobFields.Interruptions);
+            fields.Add(Num(interruptions));
+        }
+
+        if (t.InterruptedToken is { } interrupted)
+        {
+            fields.Add(JobFields.LastInterruptedToken);
+            fields.Add(Tokens.Text(interrupted));
+        }
+
+        if (t.Result is not null)
+        {
+            fields.Add(JobFields.Result);
+            fields.Add(t.Result);
+        }
+
+        if (t.Error is { } error)
+        {
+            fields.Add(JobFields.ErrorType);
+            fields.Add(error.Type);
+            fields.Add(JobFields.ErrorMessage);
+            fields.Add(error.Message);
+        }
+
+        if (t.Reset)
+        {
+            delete.Add(JobFields.Cancel);
+            delete.Add(JobFields.Result);
+            delete.Add(JobFields.Finished);
+        }
+
+        unit.HashSet(key, [.. fields]);
+        unit.HashDelete(key, [.. delete.Distinct()]);
+        if (t.Record is { } record)
+        {
+            unit.HashAppend(key, JobFields.History, StoredAttempt.Serialize(record));
+        }
+
+        return unit;
+    }
+
+    /// <summary>Stores a running attempt's progress (only while it still holds the job).</summary>
+    public async Task<bool> ReportProgressAsync(string jobId, long token, JobProgress progress)
+    {
+        var key = Keys.Job(jobId);
+        var unit = new KvUnit().FieldEquals(key, JobFields.Token, Tokens.Text(token))
+            .HashSet(key, JobFields.Progress, Num(progress.Percent), JobFields.ProgressMessage, progress.Message ?? "");
+        return (await _kv.ApplyAsync([unit]))[0].IsApplied;
+    }
+
+    /// <summary>Gives back an interruption that a silo proved was not the job's fault (it was cut off, not dead).</summary>
+    public async Task<int> RefundInterruptionsAsync(IReadOnlyList<(string JobId, long Token)> attempts)
+    {
+        var done = 0;
+        await ForEachShardAsync(attempts.Count, i => Keys.ShardOf(attempts[i].JobId), async (shard, indexes) =>
+        {
+            var units = indexes.Select(i =>
+            {
+                var key = Keys.JobPrefix(shard) + attempts[i].JobId;
+                return new KvUnit().FieldEquals(key, JobFields.LastInterruptedToken, Tokens.Text(attempts[i].Token))
+                    .HashIncrement(key, JobFields.Interruptions, -1).HashDelete(key, JobFields.LastInterruptedToken);
+            }).ToList();
+            var applied = await _kv.ApplyAsync(units);
+            Interlocked.Add(ref done, applied.Count(r => r.IsApplied));
+        });
+        return done;
+    }
+
+    // ---------------------------------------------------------------- owners and leases
+
+    /// <summary>
+    /// Renews <paramref name="owner"/>'s lease in every shard and forgets finished ids; returns the shards where the
+    /// owner was revoked (its jobs there were, or are being, requeued by another silo).
+    /// </summary>
+    public async Task<IReadOnlyList<int>> RenewAsync(string owner, DateTimeOffset leaseUntil, IReadOnlyDictionary<int, List<string>> finished)
+    {
+        var revoked = new List<int>();
+        await Task.WhenAll(Enumerable.Range(0, Shards).Select(async shard =>
+        {
+            var unit = new KvUnit().MemberAbsent(Keys.Revoked(shard), owner)
+                .SortedSetAdd(Keys.Owners(shard), leaseUntil.ToUnixTimeMilliseconds(), owner);
+            if (finished.TryGetValue(shard, out var ids))
+            {
+                unit.SetRemove(Keys.Run(shard, owner), [.. ids]);
+            }
+
+            if (!(await _kv.ApplyAsync([unit]))[0].IsApplied)
+            {
+                lock (revoked)
+                {
+                    revoked.Add(shard);
+                }
+            }
+        }));
+        return revoked;
+    }
+
+    /// <summary>Reads and clears the cancellations addressed to <paramref name="owner"/>.</summary>
+    public async Task<IReadOnlyList<string>> TakeCancellationsAsync(string owner)
+    {
+        var batch = _kv.CreateReadBatch();
+        var reads = Enumerable.Range(0, Shards).Select(s => batch.SetMembers(Keys.Cancels(s, owner))).ToList();
+        await batch.ExecuteAsync();
+        var all = new List<string>();
+        for (var s = 0; s < Shards; s++)
+        {
+            var ids = await reads[s];
+            if (ids.Length > 0)
+            {
+                all.AddRange(ids);
+                await _kv.ApplyAsync([new KvUnit().SetRemove(Keys.Cancels(s, owner), ids)]);
+            }
+        }
+
+        return all;
+    }
+
+    /// <summary>Owners whose lease ended at or before <paramref name="now"/>, with the end of their lease.</summary>
+    public async Task<IReadOnlyList<(ShardOwner Owner, DateTimeOffset LeaseEnd)>> ExpiredOwnersAsync(DateTimeOffset now)
+    {
+        var batch = _kv.CreateReadBatch();
+        var reads = Enumerable.Range(0, Shards).Select(s => batch.RangeByScore(Keys.Owners(s), double.NegativeInfinity, now.ToUnixTimeMilliseconds(), false, 0, 1000)).ToList();
+        await batch.ExecuteAsync();
+        var result = new List<(ShardOwner, DateTimeOffset)>();
+        for (var s = 0; s < Shards; s++)
+        {
+            result.AddRange((await reads[s]).Select(e => (new ShardOwner(s, e.Member), FromMs((long)e.Score))));
+        }
+
+        return result;
+    }
+
+    /// <summary>Every owner holding a lease, in any shard.</summary>
+    public async Task<IReadOnlyList<ShardOwner>> OwnersAsync()
+    {
+        var batch = _kv.CreateReadBatch();
+        var reads = Enumerable.Range(0, Shards).Select(s => batch.RangeByScore(Keys.Owners(s), double.NegativeInfinity, double.PositiveInfinity, false, 0, 100_000)).ToList();
+        await batch.ExecuteAsync();
+        var result = new List<ShardOwner>();
+        for (var s = 0; s < Shards; s++)
+        {
+            result.AddRange((await reads[s]).Select(e => new ShardOwner(s, e.Member)));
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Revokes an owner in a shard: it can renew and claim no more there. With <paramref name="leaseEndedBy"/>, only if
+    /// its lease (still) ended by then — a renewal that came in meanwhile wins.
+    /// </summary>
+    public async Task<bool> RevokeAsync(ShardOwner owner, DateTimeOffset now, DateTimeOffset? leaseEndedBy)
+    {
+        var unit = new KvUnit();
+        if (leaseEndedBy is { } end)
+        {
+            unit.ScoreAtMost(Keys.Owners(owner.Shard), owner.Owner, end.ToUnixTimeMilliseconds());
+        }
+
+        unit.SortedSetRemove(Keys.Owners(owner.Shard), owner.Owner)
+            .SortedSetAdd(Keys.Revoked(owner.Shard), now.ToUnixTimeMilliseconds(), owner.Owner);
+        return (await _kv.ApplyAsync([unit]))[0].IsApplied;
+    }
+
+    /// <summary>Revoked owners whose run sets still hold jobs (their recovery is not finished).</summary>
+    public async Task<IReadOnlyList<ShardOwner>> RevokedWithJobsAsync()
+    {
+        var batch = _kv.CreateReadBatch();
+        var reads = Enumerable.Range(0, Shards).Select(s => batch.RangeByScore(Keys.Revoked(s), double.NegativeInfinity, double.PositiveInfinity, false, 0, 100_000)).ToList();
+        await batch.ExecuteAsync();
+        var owners = new List<ShardOwner>();
+        for (var s = 0; s < Shards; s++)
+        {
+            owners.AddRange((await reads[s]).Select(e => new ShardOwner(s, e.Member)));
+        }
+
+        var counts = _kv.CreateReadBatch();
+        var sizes = owners.Select(o => counts.SetLength(Keys.Run(o.Shard, o.Owner))).ToList();
+        await counts.ExecuteAsync();
+        var pending = new List<ShardOwner>();
+        for (var i = 0; i < owners.Count; i++)
+        {
+            if (await sizes[i] > 0)
+            {
+                pending.Add(owners[i]);
+            }
+        }
+
+        return pending;
+    }
+
+    /// <summary>The jobs an owner still runs in a shard (state Running, owned by it).</summary>
+    public async Task<IReadOnlyList<JobSnapshot>> OwnerJobsAsync(ShardOwner owner)
+    {
+        var batch = _kv.CreateReadBatch();
+        var ids = batch.SetMembers(Keys.Run(owner.Shard, owner.Owner));
+        await batch.ExecuteAsync();
+        var jobs = await LoadAsync(await ids);
+        return jobs.Where(j => j is { State: JobState.Running } && j.Owner == owner.Owner).Select(j => j!).ToList();
+    }
+
+    /// <summary>Forgets a revoked owner's run set and cancellations once its jobs were requeued.</summary>
+    public async Task ForgetOwnerAsync(ShardOwner owner)
+    {
+        var unit = new KvUnit().Delete(Keys.Run(owner.Shard, owner.Owner)).Delete(Keys.Cancels(owner.Shard, owner.Owner));
+        await _kv.ApplyAsync([unit]);
+    }
+
+    /// <summary>Drops revocation tombstones older than <paramref name="before"/> (their owners are long gone).</summary>
+    public async Task ForgetRevokedAsync(DateTimeOffset before)
+    {
+        var batch = _kv.CreateReadBatch();
+        var reads = Enumerable.Range(0, Shards).Select(s => batch.RangeByScore(Keys.Revoked(s), double.NegativeInfinity, before.ToUnixTimeMilliseconds(), false, 0, 1000)).ToList();
+        await batch.ExecuteAsync();
+        for (var s = 0; s < Shards; s++)
+        {
+            var old = await reads[s];
+            if (old.Length > 0)
+            {
+                await _kv.ApplyAsync([new KvUnit().SortedSetRemove(Keys.Revoked(s), old.Select(o => o.Member).ToArray())]);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- maintenance reads
+
+    /// <summary>Scheduled jobs due by <paramref name="now"/> (at most <paramref name="max"/> per shard), and when the next one is due.</summary>
+    public async Task<(IReadOnlyList<JobSnapshot> Due, DateTimeOffset? NextDue)> DueAsync(DateTimeOffset now, int max)
+    {
+        var batch = _kv.CreateReadBatch();
+        var due = Enumerable.Range(0, Shards).Select(s => batch.RangeByScore(Keys.Scheduled(s), double.NegativeInfinity, now.ToUnixTimeMilliseconds(), false, 0, max)).ToList();
+        var next = Enumerable.Range(0, Shards).Select(s => batch.RangeByRank(Keys.Scheduled(s), 0, 1)).ToList();
+        await batch.ExecuteAsync();
+        var ids = new List<string>();
+        DateTimeOffset? nextDue = null;
+        for (var s = 0; s < Shards; s++)
+        {
+            ids.AddRange((await due[s]).Select(e => e.Member));
+            if ((await next[s]) is [var first, ..])
+            {
+                var at = FromMs((long)first.Score);
+                nextDue = nextDue is null || at < nextDue ? at : nextDue;
+            }
+        }
+
+        var jobs = await LoadAsync(ids);
+        return (jobs.Where(j => j is { State: JobState.Scheduled }).Select(j => j!).ToList(), nextDue);
+    }
+
+    /// <summary>Deletes finished jobs older than their retention; returns how many.</summary>
+    public async Task<int> PurgeAsync(DateTimeOffset now, RetentionPolicy retention, int max)
+    {
+        var queues = await QueuesAsync();
+        var deleted = 0;
+        for (var s = 0; s < Shards && deleted < max; s++)
+        {
+            foreach (var state in FinishedStates)
+            {
+                var cutoff = (now - retention.For(state)).ToUnixTimeMilliseconds();
+                var batch = _kv.CreateReadBatch();
+                var reads = queues.Select(q => (Queue: q, Old: batch.RangeByScore(Keys.Finished(s, state, q), double.NegativeInfinity, cutoff, false, 0, max))).ToList();
+                await batch.ExecuteAsync();
+                var units = new List<KvUnit>();
+                foreach (var (queue, old) in reads)
+                {
+                    foreach (var e in await old)
+                    {
+                        var key = Keys.JobPrefix(s) + e.Member;
+                        units.Add(new KvUnit().FieldEquals(key, JobFields.State, state.ToString())
+                            .Delete(key).SortedSetRemove(Keys.Finished(s, state, queue), e.Member).SortedSetRemove(Keys.All(s), e.Member));
+                    }
+                }
+
+                if (units.Count > 0)
+                {
+                    deleted += (await _kv.ApplyAsync(units)).Count(r => r.IsApplied);
+                }
+            }
+        }
+
+        return deleted;
+    }
+
+    // ---------------------------------------------------------------- queues
+
+    /// <summary>Every queue that ever held a job.</summary>
+    public async Task<IReadOnlyList<string>> QueuesAsync()
+    {
+        var batch = _kv.CreateReadBatch();
+        var all = batch.HashGetAll(Keys.Queues);
+        await batch.ExecuteAsync();
+        var names = (await all).Keys.Order(StringComparer.Ordinal).ToList();
+        foreach (var name in names)
+        {
+            _knownQueues.TryAdd(name, 0);
+        }
+
+        return names;
+    }
+
+    private async Task RegisterQueuesAsync(IEnumerable<string> queues)
+    {
+        var fresh = queues.Where(q => !_knownQueues.ContainsKey(q)).Distinct(StringComparer.Ordinal).ToList();
+        if (fresh.Count == 0)
+        {
+            return;
+        }
+
+        await _kv.ApplyAsync(fresh.Select(q => new KvUnit().FieldEquals(Keys.Queues, q, "").HashSet(Keys.Queues, q, "{}")).ToList());
+        foreach (var q in fresh)
+        {
+            _knownQueues.TryAdd(q, 0);
+        }
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    /// <summary>Snapshots of the given jobs (null where missing).</summary>
+    public async Task<JobSnapshot?[]> LoadAsync(IReadOnlyList<string> ids)
+    {
+        if (ids.Count == 0)
+        {
+            return [];
+        }
+
+        var batch = _kv.CreateReadBatch();
+        var reads = ids.Select(id => batch.HashGet(Keys.Job(id), JobFields.Snapshot)).ToList();
+        await batch.ExecuteAsync();
+        var result = new JobSnapshot?[ids.Count];
+        for (var i = 0; i < ids.Count; i++)
+        {
+            result[i] = ToSnapshot(await reads[i]);
+        }
+
+        return result;
+    }
+
+    public async Task<JobSnapshot?> LoadAsync(string id) => (await LoadAsync([id]))[0];
+
+    public async Task<JobView?> GetAsync(string id) => (await GetManyAsync([id]))[0];
+
+    public async Task<JobView?[]> GetManyAsync(IReadOnlyList<string> ids)
+    {
+        var batch = _kv.CreateReadBatch();
+        var reads = ids.Select(id => batch.HashGetAll(Keys.Job(id))).ToList();
+        await batch.ExecuteAsync();
+        var views = new JobView?[ids.Count];
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var fields = await reads[i];
+            views[i] = fields.Count == 0 ? null : ToView(fields);
+        }
+
+        return views;
+    }
+
+    /// <summary>How many jobs are in each state (Running counts the jobs owners still hold).</summary>
+    public async Task<IReadOnlyDictionary<JobState, long>> CountByStateAsync()
+    {
+        var queues = await QueuesAsync();
+        var batch = _kv.CreateReadBatch();
+        var queued = new List<Task<long>>();
+        var finished = new List<(JobState State, Task<long> Count)>();
+        var scheduled = new List<Task<long>>();
+        var waiting = new List<Task<long>>();
+        for (var s = 0; s < Shards; s++)
+        {
+            scheduled.Add(batch.SortedSetLength(Keys.Scheduled(s)));
+            waiting.Add(batch.SortedSetLength(Keys.Waiting(s)));
+            foreach (var q in queues)
+            {
+                queued.Add(batch.SortedSetLength(Keys.Ready(s, q)));
+                foreach (var state in FinishedStates)
+                {
+                    finished.Add((state, batch.SortedSetLength(Keys.Finished(s, state, q))));
+                }
+            }
+        }
+
+        await batch.ExecuteAsync();
+        var counts = JobStates.All.ToDictionary(s => s, _ => 0L);
+        counts[JobState.Queued] = (await Task.WhenAll(queued)).Sum();
+        counts[JobState.Scheduled] = (await Task.WhenAll(scheduled)).Sum();
+        counts[JobState.Waiting] = (await Task.WhenAll(waiting)).Sum();
+        foreach (var (state, count) in finished)
+        {
+            counts[state] += await count;
+        }
+
+        counts[JobState.Running] = (await RunningAsync()).Count;
+        return counts;
+    }
+
+    /// <summary>How many jobs are Queued, over every queue and shard (one ZCARD each).</summary>
+    public async Task<long> CountQueuedAsync()
+    {
+        var queues = await QueuesAsync();
+        var batch = _kv.CreateReadBatch();
+        var counts = Enumerable.Range(0, Shards).SelectMany(s => queues.Select(q => batch.SortedSetLength(Keys.Ready(s, q)))).ToList();
+        await batch.ExecuteAsync();
+        return (await Task.WhenAll(counts)).Sum();
+    }
+
+    /// <summary>Every job running now (owned by a live or revoked owner and still Running).</summary>
+    public async Task<IReadOnlyList<JobSnapshot>> RunningAsync()
+    {
+        var owners = await OwnersAsync();
+        var batch = _kv.CreateReadBatch();
+        var sets = owners.Select(o => (o, batch.SetMembers(Keys.Run(o.Shard, o.Owner)))).ToList();
+        await batch.ExecuteAsync();
+        var pairs = new List<(string Owner, string Id)>();
+        foreach (var (owner, members) in sets)
+        {
+            pairs.AddRange((await members).Select(id => (owner.Owner, id)));
+        }
+
+        var jobs = await LoadAsync(pairs.Select(p => p.Id).ToList());
+        return jobs.Where((j, i) => j is { State: JobState.Running } && j.Owner == pairs[i].Owner).Select(j => j!).ToList();
+    }
+
+    /// <summary>One page of jobs; see <see cref="JobListing"/> for the order of each state.</summary>
+    public Task<JobPage> ListAsync(JobListQuery query) => new JobListing(this, _kv).ListAsync(query);
+
+    // ---------------------------------------------------------------- helpers
+
+    private void OnMessage(string message)
+    {
+        var parts = message.Split('|');
+        switch (parts[0])
+        {
+            case "r" when parts.Length == 2:
+                _knownQueues.TryAdd(parts[1], 0);
+                JobsReady?.Invoke(parts[1]);
+                break;
+            case "c" when parts.Length == 3:
+                CancelRequested?.Invoke(parts[1], parts[2]);
+                break;
+            default:
+                break;
+        }
+    }
+
+    /// <summary>Runs <paramref name="action"/> for each shard that has items, with the indexes of its items, in parallel.</summary>
+    private Task ForEachShardAsync(int count, Func<int, int> shardOf, Func<int, List<int>, Task> action)
+    {
+        if (count == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        if (Shards == 1)
+        {
+            return action(0, Enumerable.Range(0, count).ToList());
+        }
+
+        var groups = new Dictionary<int, List<int>>();
+        for (var i = 0; i < count; i++)
+        {
+            var shard = shardOf(i);
+            if (!groups.TryGetValue(shard, out var list))
+            {
+                groups[shard] = list = [];
+            }
+
+            list.Add(i);
+        }
+
+        return Task.WhenAll(groups.Select(g => action(g.Key, g.Value)));
+    }
+
+    internal static JobSnapshot? ToSnapshot(string?[] f)
+    {
+        // JobFields.Snapshot order.
+        if (f[0] is null)
+        {
+            return null;
+        }
+
+        return new JobSnapshot(
+            Id: f[0]!,
+            Type: f[1] ?? "",
+            Queue: f[2] ?? "",
+            Priority: Int(f[3]),
+            Seq: Long(f[4]),
+            State: ParseState(f[5]),
+            Token: Long(f[6]),
+            Attempt: Int(f[7]),
+            MaxAttempts: Int(f[8]),
+            Interruptions: Int(f[9]),
+            MaxInterruptions: Int(f[10]),
+            Owner: NullIfEmpty(f[11]),
+            CancelRequested: f[12] == "1",
+            RunAt: f[13] is { Length: > 0 } r ? FromMs(Long(r)) : null,
+            FinishedAt: f[14] is { Length: > 0 } fin ? FromMs(Long(fin)) : null,
+            CreatedAt: FromMs(Long(f[15])),
+            Since: FromMs(Long(f[16])));
+    }
+
+    internal static JobView ToView(Dictionary<string, string> f)
+    {
+        string? S(string name) => f.TryGetValue(name, out var v) && v.Length > 0 ? v : null;
+        long? L(string name) => S(name) is { } v ? long.Parse(v, CultureInfo.InvariantCulture) : null;
+        DateTimeOffset? T(string name) => L(name) is { } ms ? FromMs(ms) : null;
+
+        var state = ParseState(S(JobFields.State));
+        return new JobView
+        {
+            Id = S(JobFields.Id)!,
+            Type = S(JobFields.Type)!,
+            Queue = S(JobFields.Queue)!,
+            Priority = (int)(L(JobFields.Priority) ?? 0),
+            State = state,
+            Attempt = (int)(L(JobFields.Attempt) ?? 0),
+            MaxAttempts = (int)(L(JobFields.MaxAttempts) ?? 0),
+            Interruptions = (int)(L(JobFields.Interruptions) ?? 0),
+            MaxInterruptions = (int)(L(JobFields.MaxInterruptions) ?? 0),
+            Timeout = TimeSpan.FromMilliseconds(L(JobFields.Timeout) ?? 0),
+            CreatedAt = T(JobFields.Created) ?? DateTimeOffset.UnixEpoch,
+            RunAt = T(JobFields.RunAt),
+            StartedAt = T(JobFields.Started),
+            FinishedAt = state.IsFinished() ? T(JobFields.Finished) : null,
+            Progress = state == JobState.Running && L(JobFields.Progress) is { } pct ? new JobProgress((int)pct, S(JobFields.ProgressMessage)) : null,
+            Result = S(JobFields.Result),
+            LastError = S(JobFields.ErrorType) is { } et ? new JobError(et, S(JobFields.ErrorMessage) ?? "") : null,
+            TraceId = TraceContext.TraceIdOf(S(JobFields.TraceParent)),
+            Payload = S(JobFields.Payload),
+            Attempts = StoredAttempt.DeserializeList(S(JobFields.History)),
+            CancelRequested = S(JobFields.Cancel) == "1",
+            Silo = state == JobState.Running ? OwnerSilo(S(JobFields.Owner)) : null,
+        };
+    }
+
+    /// <summary>The silo part of an owner name (<c>silo address/epoch</c>).</summary>
+    internal static string? OwnerSilo(string? owner)
+    {
+        if (owner is null)
+        {
+            return null;
+        }
+
+        var slash = owner.LastIndexOf('/');
+        return slash > 0 ? owner[..slash] : owner;
+    }
+
+    internal static JobState ParseState(string? state) => Enum.Parse<JobState>(string.IsNullOrEmpty(state) ? nameof(JobState.Queued) : state);
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    private static int Int(string? value) => string.IsNullOrEmpty(value) ? 0 : int.Parse(value, CultureInfo.InvariantCulture);
+
+    private static long Long(string? value) => string.IsNullOrEmpty(value) ? 0 : long.Parse(value, CultureInfo.InvariantCulture);
+
+    private static string Num(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static string Ms(DateTimeOffset time) => Num(time.ToUnixTimeMilliseconds());
+
+    internal static DateTimeOffset FromMs(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
+}

@@ -1,0 +1,266 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using StackExchange.Redis;
+
+namespace OrleansWorker.Storage.Kv;
+
+/// <summary>
+/// The KV engine on redis-server (or Redis Cluster): units run through one generic Lua script, the claim through
+/// another; both are sent as EVALSHA. Every call's keys share one hash slot, passed in KEYS for cluster routing.
+/// </summary>
+internal sealed class RedisKvBackend : IKvBackend
+{
+    private static readonly ConcurrentDictionary<string, byte[]> ScriptHashes = new(StringComparer.Ordinal);
+    private readonly IConnectionMultiplexer _redis;
+    private readonly RedisChannel _channel;
+
+    public RedisKvBackend(IConnectionMultiplexer redis, string channel)
+    {
+        _redis = redis;
+        Channel = channel;
+        _channel = RedisChannel.Literal(channel);
+        _redis.GetSubscriber().Subscribe(_channel, (_, message) => Message?.Invoke((string?)message ?? ""));
+        var endpoints = string.Join(",", redis.GetEndPoints().Select(e => e.ToString()));
+        Description = new KvDescription("redis", endpoints, "as configured on the Redis server (appendonly yes, appendfsync everysec or always, is what the worker expects)", Exclusive: false);
+    }
+
+    public KvDescription Description { get; }
+
+    public string Channel { get; }
+
+    public event Action<string>? Message;
+
+    private IDatabase Db => _redis.GetDatabase();
+
+    public async Task<KvResult[]> ApplyAsync(IReadOnlyList<KvUnit> units)
+    {
+        if (units.Count == 0)
+        {
+            return [];
+        }
+
+        var keyIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        var keys = new List<RedisKey>();
+        int Index(string? key)
+        {
+            if (key is null)
+            {
+                return 0;
+            }
+
+            if (!keyIndex.TryGetValue(key, out var index))
+            {
+                keys.Add(key);
+                index = keys.Count;
+                keyIndex[key] = index;
+            }
+
+            return index;
+        }
+
+        var args = new List<RedisValue>(units.Count * 24) { units.Count };
+        foreach (var unit in units)
+        {
+            args.Add(unit.Guards.Count);
+            args.Add(unit.Writes.Count);
+            foreach (var g in unit.Guards)
+            {
+                args.Add(GuardCode(g.Code));
+                args.Add(Index(g.Key));
+                args.Add(g.A);
+                args.Add(g.B);
+            }
+
+            foreach (var w in unit.Writes)
+            {
+                args.Add(WriteCode(w.Code));
+                args.Add(Index(w.Key));
+                args.Add(w.Args.Length);
+                foreach (var arg in w.Args)
+                {
+                    args.Add(arg);
+                }
+            }
+        }
+
+        var raw = (RedisResult[])(await EvalAsync(RedisLua.Apply, [.. keys], [.. args]))!;
+        var results = new KvResult[units.Count];
+        for (var i = 0; i < results.Length; i++)
+        {
+            var failed = (int)raw[i * 2];
+            results[i] = failed == 0 ? KvResult.Applied : new KvResult(failed, (string?)raw[(i * 2) + 1] ?? "");
+        }
+
+        return results;
+    }
+
+    public async Task<KvClaimResult> ClaimAsync(KvClaim claim, IReadOnlyList<string> fields)
+    {
+        var keys = new RedisKey[4 + claim.Queues.Count];
+        keys[0] = claim.OwnersKey;
+        keys[1] = claim.RunKey;
+        keys[2] = claim.RevokedKey;
+        keys[3] = claim.PausedKey;
+        var args = new List<RedisValue>(16 + (claim.Queues.Count * 2) + fields.Count + claim.Finished.Count)
+        {
+            claim.JobKeyPrefix, claim.Owner, claim.NowMs, claim.LeaseUntilMs, claim.TokenBase, claim.Max, claim.Queues.Count,
+        };
+        for (var i = 0; i < claim.Queues.Count; i++)
+        {
+            keys[4 + i] = claim.Queues[i].ReadyKey;
+            args.Add(claim.Queues[i].Queue);
+            args.Add(claim.Queues[i].Max);
+        }
+
+        args.Add(fields.Count);
+        foreach (var field in fields)
+        {
+            args.Add(field);
+        }
+
+        args.Add(claim.Finished.Count);
+        foreach (var id in claim.Finished)
+        {
+            args.Add(id);
+        }
+
+        var raw = (RedisResult[])(await EvalAsync(RedisLua.Claim, keys, [.. args]))!;
+        if ((int)raw[0] < 0)
+        {
+            return KvClaimResult.RevokedOwner;
+        }
+
+        var stride = 4 + fields.Count;
+        var jobs = new KvClaimedJob[(raw.Length - 1) / stride];
+        for (var j = 0; j < jobs.Length; j++)
+        {
+            var b = 1 + (j * stride);
+            var values = new string?[fields.Count + 1];
+            values[0] = (string?)raw[b + 3];
+            for (var f = 0; f < fields.Count; f++)
+            {
+                values[f + 1] = (string?)raw[b + 4 + f];
+            }
+
+            jobs[j] = new KvClaimedJob((string)raw[b]!, (string)raw[b + 1]!, (long)raw[b + 2], values);
+        }
+
+        return new KvClaimResult(false, jobs);
+    }
+
+    public IKvReadBatch CreateReadBatch() => new ReadBatch(Db.CreateBatch());
+
+    public Task PingAsync(CancellationToken cancellationToken) => Db.PingAsync().WaitAsync(cancellationToken);
+
+    public ValueTask DisposeAsync()
+    {
+        _redis.GetSubscriber().Unsubscribe(_channel);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// EVALSHA, falling back to EVAL (which also caches the script) when Redis answers NOSCRIPT — after a restart,
+    /// SCRIPT FLUSH, or on a cluster node that has not seen the script yet.
+    /// </summary>
+    private async Task<RedisResult> EvalAsync(string script, RedisKey[] keys, RedisValue[] args)
+    {
+        var hash = ScriptHashes.GetOrAdd(script, static text => Sha1(text));
+        try
+        {
+            return await Db.ScriptEvaluateAsync(hash, keys, args);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+        {
+            return await Db.ScriptEvaluateAsync(script, keys, args);
+        }
+    }
+
+#pragma warning disable CA5350 // SHA1 is what Redis names scripts by; it is not used for security here.
+    private static byte[] Sha1(string text) => SHA1.HashData(Encoding.UTF8.GetBytes(text));
+#pragma warning restore CA5350
+
+    private static string GuardCode(KvGuardCode code) => code switch
+    {
+        KvGuardCode.FieldEquals => "eq",
+        KvGuardCode.FieldNotEquals => "ne",
+        KvGuardCode.KeyAbsent => "nx",
+        KvGuardCode.ClockAtMost => "clk",
+        KvGuardCode.ScoreAtMost => "zle",
+        KvGuardCode.MemberExists => "zex",
+        KvGuardCode.MemberAbsent => "zno",
+        _ => throw new ArgumentOutOfRangeException(nameof(code), code, null),
+    };
+
+    private static string WriteCode(KvWriteCode code) => code switch
+    {
+        KvWriteCode.HashSet => "hset",
+        KvWriteCode.HashDelete => "hdel",
+        KvWriteCode.HashIncrement => "hinc",
+        KvWriteCode.HashAppend => "happ",
+        KvWriteCode.SortedSetAdd => "zadd",
+        KvWriteCode.SortedSetRemove => "zrem",
+        KvWriteCode.SetAdd => "sadd",
+        KvWriteCode.SetRemove => "srem",
+        KvWriteCode.Delete => "del",
+        KvWriteCode.Publish => "pub",
+        _ => throw new ArgumentOutOfRangeException(nameof(code), code, null),
+    };
+
+    private sealed class ReadBatch(IBatch batch) : IKvReadBatch
+    {
+        public async Task<Dictionary<string, string>> HashGetAll(string key)
+        {
+            var entries = await batch.HashGetAllAsync(key);
+            var result = new Dictionary<string, string>(entries.Length, StringComparer.Ordinal);
+            foreach (var e in entries)
+            {
+                result[e.Name!] = e.Value!;
+            }
+
+            return result;
+        }
+
+        public async Task<string?[]> HashGet(string key, IReadOnlyList<string> fields)
+        {
+            var names = new RedisValue[fields.Count];
+            for (var i = 0; i < names.Length; i++)
+            {
+                names[i] = fields[i];
+            }
+
+            var values = await batch.HashGetAsync(key, names);
+            return values.Select(v => v.IsNull ? null : (string?)v).ToArray();
+        }
+
+        public async Task<KvScored[]> RangeByScore(string key, double min, double max, bool descending, int skip, int take)
+        {
+            var entries = await batch.SortedSetRangeByScoreWithScoresAsync(key, min, max, Exclude.None, descending ? Order.Descending : Order.Ascending, skip, take);
+            return entries.Select(e => new KvScored(e.Element!, e.Score)).ToArray();
+        }
+
+        public async Task<KvScored[]> RangeByRank(string key, long start, int take)
+        {
+            var entries = await batch.SortedSetRangeByRankWithScoresAsync(key, start, start + take - 1);
+            return entries.Select(e => new KvScored(e.Element!, e.Score)).ToArray();
+        }
+
+        public Task<long> SortedSetLength(string key) => batch.SortedSetLengthAsync(key);
+
+        public Task<double?> Score(string key, string member) => batch.SortedSetScoreAsync(key, member);
+
+        public async Task<string[]> SetMembers(string key) => (await batch.SetMembersAsync(key)).Select(v => (string)v!).ToArray();
+
+        public Task<long> SetLength(string key) => batch.SetLengthAsync(key);
+
+        public Task ExecuteAsync()
+        {
+            batch.Execute();
+            return Task.CompletedTask;
+        }
+    }
+
+    /// <summary>Parses a score that Redis returned as text.</summary>
+    internal static double ParseScore(string text) => double.Parse(text, CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,130 @@
+namespace OrleansWorker.Storage.Kv;
+
+/// <summary>
+/// The two Lua scripts of <see cref="RedisKvBackend"/>: a generic interpreter of <see cref="KvUnit"/>s and the claim.
+/// Neither knows anything about jobs' rules: they apply what the engine decided, if its guards still hold.
+/// </summary>
+internal static class RedisLua
+{
+    /// <summary>
+    /// KEYS: every key of the call (one slot). ARGV: unit count, then per unit: guard count, write count, guards as
+    /// (code, key index, a, b), writes as (code, key index, arg count, args…). Returns (failed guard, value) per unit.
+    /// </summary>
+    public const string Apply = """
+        local a = 2
+        local clock = nil
+        local out = {}
+        for u = 1, tonumber(ARGV[1]) do
+          local ng, nw = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+          a = a + 2
+          local fail, val = 0, ''
+          for g = 1, ng do
+            if fail == 0 then
+              local c, k, x, y = ARGV[a], KEYS[tonumber(ARGV[a + 1])], ARGV[a + 2], ARGV[a + 3]
+              if c == 'eq' then
+                local v = redis.call('HGET', k, x) or ''
+                if v ~= y then fail, val = g, v end
+              elseif c == 'ne' then
+                local v = redis.call('HGET', k, x) or ''
+                if v == y then fail, val = g, v end
+              elseif c == 'nx' then
+                if redis.call('EXISTS', k) == 1 then fail, val = g, (redis.call('HGET', k, x) or '') end
+              elseif c == 'clk' then
+                if not clock then
+                  local t = redis.call('TIME')
+                  clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+                end
+                if clock > tonumber(x) then fail, val = g, tostring(clock) end
+              elseif c == 'zle' then
+                local s = redis.call('ZSCORE', k, x)
+                if (not s) or tonumber(s) > tonumber(y) then fail, val = g, (s or '') end
+              elseif c == 'zex' then
+                if not redis.call('ZSCORE', k, x) then fail = g end
+              elseif c == 'zno' then
+                local s = redis.call('ZSCORE', k, x)
+                if s then fail, val = g, s end
+              else
+                return redis.error_reply('unknown guard ' .. tostring(c))
+              end
+            end
+            a = a + 4
+          end
+          for w = 1, nw do
+            local c, k, m = ARGV[a], KEYS[tonumber(ARGV[a + 1])], tonumber(ARGV[a + 2])
+            a = a + 3
+            if fail == 0 then
+              if c == 'hset' then redis.call('HSET', k, unpack(ARGV, a, a + m - 1))
+              elseif c == 'hdel' then redis.call('HDEL', k, unpack(ARGV, a, a + m - 1))
+              elseif c == 'hinc' then redis.call('HINCRBY', k, ARGV[a], ARGV[a + 1])
+              elseif c == 'happ' then
+                local cur = redis.call('HGET', k, ARGV[a])
+                if (not cur) or cur == '' then cur = '[' .. ARGV[a + 1] .. ']' else cur = string.sub(cur, 1, -2) .. ',' .. ARGV[a + 1] .. ']' end
+                redis.call('HSET', k, ARGV[a], cur)
+              elseif c == 'zadd' then redis.call('ZADD', k, ARGV[a], ARGV[a + 1])
+              elseif c == 'zrem' then redis.call('ZREM', k, unpack(ARGV, a, a + m - 1))
+              elseif c == 'sadd' then redis.call('SADD', k, unpack(ARGV, a, a + m - 1))
+              elseif c == 'srem' then redis.call('SREM', k, unpack(ARGV, a, a + m - 1))
+              elseif c == 'del' then redis.call('DEL', k)
+              elseif c == 'pub' then redis.call('PUBLISH', ARGV[a], ARGV[a + 1])
+              else return redis.error_reply('unknown write ' .. tostring(c))
+              end
+            end
+            a = a + m
+          end
+          out[#out + 1] = fail
+          out[#out + 1] = val
+        end
+        return out
+        """;
+
+    /// <summary>
+    /// KEYS: owners (zset of leases), the owner's run set, revoked owners (zset), paused queues (set), then one ready
+    /// key per queue. ARGV: job key prefix, owner, now, lease, token base, max, queue count, (queue, max)…, field
+    /// count, fields…, finished count, finished ids…. Returns -1 when the owner is revoked; else 0 followed by
+    /// (id, queue, token, attempt, fields…) per claimed job.
+    /// </summary>
+    public const string Claim = """
+        local jp, owner, now, lease = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+        local tok, max, nq = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+        if redis.call('ZSCORE', KEYS[3], owner) then return { -1 } end
+        local fa = 8 + nq * 2
+        local nf = tonumber(ARGV[fa])
+        local fields = { 'state', 'att', 'prog' }
+        for i = 1, nf do fields[3 + i] = ARGV[fa + i] end
+        local xa = fa + nf + 1
+        local nx = tonumber(ARGV[xa])
+        if nx > 0 then redis.call('SREM', KEYS[2], unpack(ARGV, xa + 1, xa + nx)) end
+        local out = { 0 }
+        local ids = {}
+        for i = 1, nq do
+          if #ids >= max then break end
+          local q, qmax = ARGV[6 + i * 2], tonumber(ARGV[7 + i * 2])
+          if redis.call('SISMEMBER', KEYS[4], q) == 0 then
+            local popped = redis.call('ZPOPMIN', KEYS[4 + i], math.min(qmax, max - #ids))
+            for j = 1, #popped, 2 do
+              local id = string.sub(popped[j], 17)
+              local key = jp .. id
+              local f = redis.call('HMGET', key, unpack(fields))
+              if f[1] == 'Queued' then
+                tok = tok + 1
+                local ts = string.format('%.0f', tok)
+                local att = tonumber(f[2] or '0') + 1
+                redis.call('HSET', key, 'state', 'Running', 'since', now, 'att', att, 'owner', owner, 'tok', ts, 'started', now)
+                if f[3] then redis.call('HDEL', key, 'prog', 'progMsg') end
+                ids[#ids + 1] = id
+                out[#out + 1] = id
+                out[#out + 1] = q
+                out[#out + 1] = ts
+                out[#out + 1] = att
+                for k = 1, nf do out[#out + 1] = f[3 + k] or '' end
+              end
+            end
+          end
+        end
+        if #ids > 0 then
+          redis.call('SADD', KEYS[2], unpack(ids))
+          redis.call('ZADD', KEYS[1], lease, owner)
+        end
+        return out
+        """;
+}
