@@ -11,14 +11,14 @@ public sealed class HostProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    private HostProcess(Process process, string name, int httpPort, int siloPort, int gatewayPort)
+    private HostProcess(Process process, string name, int httpPort, int siloPort, int gatewayPort, string httpHost)
     {
         _process = process;
         Name = name;
         HttpPort = httpPort;
         SiloPort = siloPort;
         GatewayPort = gatewayPort;
-        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        Http = new HttpClient { BaseAddress = new Uri($"http://{httpHost}:{httpPort}"), Timeout = TimeSpan.FromSeconds(30) };
     }
 
     public string Name { get; }
@@ -42,7 +42,14 @@ public sealed class HostProcess : IAsyncDisposable
     }
 
     /// <summary>Starts a silo against <paramref name="redis"/> (or embedded when null).</summary>
-    public static HostProcess StartSilo(string name, string? redis, IDictionary<string, string>? extra = null, string? dll = null)
+    /// <param name="name">A name for messages.</param>
+    /// <param name="redis">The Redis connection string, or null for the in-memory store and localhost clustering.</param>
+    /// <param name="extra">Environment settings that override the defaults (e.g. <c>Orleans__Endpoints__AdvertisedIPAddress</c>).</param>
+    /// <param name="dll">The silo dll; the built one by default.</param>
+    /// <param name="wrap">Rewrites the command line, e.g. <c>ns.Wrap</c> (<see cref="NetworkNamespace"/>) to run it inside a namespace.</param>
+    /// <param name="httpHost">Where <see cref="Http"/> reaches the process (default 127.0.0.1; a namespace's address for a silo inside one).</param>
+    public static HostProcess StartSilo(string name, string? redis, IDictionary<string, string>? extra = null, string? dll = null,
+        Func<(string File, string[] Args), (string File, string[] Args)>? wrap = null, string? httpHost = null)
     {
         var (http, silo, gateway) = (RedisServer.FreePort(), RedisServer.FreePort(), RedisServer.FreePort());
         var env = new Dictionary<string, string>
@@ -69,11 +76,12 @@ public sealed class HostProcess : IAsyncDisposable
             env[k] = v;
         }
 
-        return Start(name, dll ?? ProjectDll("OrleansWorker.Silo"), env, http, silo, gateway);
+        return Start(name, dll ?? ProjectDll("OrleansWorker.Silo"), env, http, silo, gateway, wrap, httpHost);
     }
 
-    /// <summary>Starts the API against the cluster in <paramref name="redis"/>.</summary>
-    public static HostProcess StartApi(string redis, IDictionary<string, string>? extra = null, string? dll = null)
+    /// <summary>Starts the API against the cluster in <paramref name="redis"/>; <paramref name="wrap"/> and <paramref name="httpHost"/> as for <see cref="StartSilo"/>.</summary>
+    public static HostProcess StartApi(string redis, IDictionary<string, string>? extra = null, string? dll = null,
+        Func<(string File, string[] Args), (string File, string[] Args)>? wrap = null, string? httpHost = null)
     {
         var http = RedisServer.FreePort();
         var env = new Dictionary<string, string>
@@ -88,26 +96,28 @@ public sealed class HostProcess : IAsyncDisposable
             env[k] = v;
         }
 
-        return Start("api", dll ?? ProjectDll("OrleansWorker.Api"), env, http, 0, 0);
+        return Start("api", dll ?? ProjectDll("OrleansWorker.Api"), env, http, 0, 0, wrap, httpHost);
     }
 
     private static string ProjectDll(string project) => Path.Combine(RepoRoot(), "src", project, "bin", BuildConfiguration(), "net10.0", project + ".dll");
 
-    private static HostProcess Start(string name, string dll, Dictionary<string, string> env, int http, int silo, int gateway)
+    private static HostProcess Start(string name, string dll, Dictionary<string, string> env, int http, int silo, int gateway,
+        Func<(string File, string[] Args), (string File, string[] Args)>? wrap, string? httpHost)
     {
         if (!File.Exists(dll))
         {
             throw new FileNotFoundException($"{dll} is missing: build the solution first (dotnet build OrleansWorker.sln).");
         }
 
-        var info = new ProcessStartInfo("dotnet", [dll]) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll)! };
+        var (file, args) = wrap?.Invoke(("dotnet", [dll])) ?? ("dotnet", [dll]);
+        var info = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll)! };
         foreach (var (k, v) in env)
         {
             info.Environment[k] = v;
         }
 
         var process = Process.Start(info)!;
-        var host = new HostProcess(process, name, http, silo, gateway);
+        var host = new HostProcess(process, name, http, silo, gateway, httpHost ?? "127.0.0.1");
         process.OutputDataReceived += (_, e) => host.Append(e.Data);
         process.ErrorDataReceived += (_, e) => host.Append(e.Data);
         process.BeginOutputReadLine();

@@ -9,11 +9,13 @@ namespace OrleansWorker.Tests.Infrastructure;
 public sealed class RedisServer : IAsyncDisposable
 {
     private Process? _process;
+    private readonly string[] _bind;
 
-    private RedisServer(int port, string directory)
+    private RedisServer(int port, string directory, string[] bind)
     {
         Port = port;
         Directory = directory;
+        _bind = bind;
     }
 
     public int Port { get; }
@@ -22,11 +24,16 @@ public sealed class RedisServer : IAsyncDisposable
 
     public string ConnectionString => $"127.0.0.1:{Port}";
 
-    public static async Task<RedisServer> StartAsync()
+    /// <summary>
+    /// Starts a server listening on 127.0.0.1 and on <paramref name="extraBindAddresses"/> (e.g. a
+    /// <see cref="NetworkNamespace.HostAddress"/>, for processes inside a namespace). With extra addresses, protected mode is
+    /// off: redis-server 7 otherwise answers DENIED to every non-loopback client that has no password, even on an explicit bind.
+    /// </summary>
+    public static async Task<RedisServer> StartAsync(IEnumerable<string>? extraBindAddresses = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "ow-redis-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(dir);
-        var server = new RedisServer(FreePort(), dir);
+        var server = new RedisServer(FreePort(), dir, [.. extraBindAddresses ?? []]);
         await server.StartProcessAsync();
         return server;
     }
@@ -36,7 +43,8 @@ public sealed class RedisServer : IAsyncDisposable
     {
         var binary = FindBinary() ?? throw new InvalidOperationException(
             "redis-server was not found on PATH. Install it (Debian/Ubuntu: 'apt-get install -y redis-server') or run 'bash .ci/run', which installs it.");
-        var info = new ProcessStartInfo(binary, ["--port", Port.ToString(), "--bind", "127.0.0.1", "--dir", Directory, "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no"])
+        string[] bind = _bind.Length == 0 ? ["--bind", "127.0.0.1"] : ["--bind", .. _bind, "127.0.0.1", "--protected-mode", "no"];
+        var info = new ProcessStartInfo(binary, ["--port", Port.ToString(), .. bind, "--dir", Directory, "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
