@@ -75,6 +75,21 @@ internal static class Ports
     }
 }
 
+/// <summary>The repository's root: the first directory above the harness's binaries that holds OrleansWorker.sln.</summary>
+internal static class RepoRoot
+{
+    public static string Path()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(System.IO.Path.Combine(dir.FullName, "OrleansWorker.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? throw new InvalidOperationException("OrleansWorker.sln not found above the benchmark's directory.");
+    }
+}
+
 /// <summary>Reads a process's memory and CPU time from /proc.</summary>
 internal static class Proc
 {
@@ -213,17 +228,7 @@ internal sealed class SiloProcess : IAsyncDisposable
     /// <summary>The prefix of the job hash's <c>owner</c> field for jobs this silo runs.</summary>
     public string OwnerPrefix => $"127.0.0.1:{SiloPort}@";
 
-    public static string DllPath()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "OrleansWorker.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        var root = dir?.FullName ?? throw new InvalidOperationException("OrleansWorker.sln not found above the benchmark's directory.");
-        return Path.Combine(root, "src", "OrleansWorker.Silo", "bin", "Release", "net10.0", "OrleansWorker.Silo.dll");
-    }
+    public static string DllPath() => Path.Combine(RepoRoot.Path(), "src", "OrleansWorker.Silo", "bin", "Release", "net10.0", "OrleansWorker.Silo.dll");
 
     /// <summary>Starts a silo and waits until <c>GET /health/ready</c> answers 200.</summary>
     public static async Task<SiloProcess> StartAsync(string name, RedisServer redis, string clusterId, IDictionary<string, string>? extra = null)

@@ -2,11 +2,12 @@ using System.Globalization;
 using OrleansWorker.Benchmarks;
 
 // Issue 7: durable no-op throughput (IJobClient batches / one by one, POST /jobs/batch, POST /jobs), open-loop
-// enqueue→start latency, silo memory (through-put and backlog), kill -9 recovery on three silos, and Hangfire
-// 1.8.25 + Hangfire.Redis.StackExchange 1.12.0 on the same redis-server; all against real redis-server processes.
+// enqueue→start latency, silo memory (through-put and backlog), kill -9 recovery on three silos, Hangfire
+// 1.8.25 + Hangfire.Redis.StackExchange 1.12.0 and BullMQ (Node, bullmq/bench.mjs) on the same redis-server; all against
+// real redis-server processes.
 // Usage: dotnet run -c Release --project tests/OrleansWorker.Benchmarks [-- --full] [--n 20000,100000] [--rate 2000]
 //        [--seconds 30] [--memory-jobs 1000000] [--backlog-jobs 1000000] [--concurrency 64] [--phases a,b,...]
-// Phases: client (IJobClient throughput), latency, hangfire, http, memory, backlog, recovery. Default: all, small sizes.
+// Phases: client (IJobClient throughput), latency, hangfire, bullmq, http, memory, backlog, recovery. Default: all, small sizes.
 var options = BenchOptions.Parse(args);
 Console.CancelKeyPress += (_, _) => Children.KillAll();
 AppDomain.CurrentDomain.ProcessExit += (_, _) => Children.KillAll();
@@ -18,7 +19,7 @@ var exitCode = 0;
 try
 {
     var throughput = new Dictionary<string, double>();
-    if (options.Has("client") || options.Has("latency") || options.Has("hangfire"))
+    if (options.Has("client") || options.Has("latency") || options.Has("hangfire") || options.Has("bullmq"))
     {
         await using var redis = await RedisServer.StartAsync();
         if (options.Has("client") || options.Has("latency"))
@@ -29,6 +30,11 @@ try
         if (options.Has("hangfire"))
         {
             await HangfireBenchmark.RunAsync(options, redis, report, throughput);
+        }
+
+        if (options.Has("bullmq"))
+        {
+            await BullMqBenchmark.RunAsync(options, redis, report, throughput);
         }
     }
 
@@ -52,6 +58,22 @@ try
                 {
                     report.Row($"OrleansWorker / Hangfire, {mode.Replace('_', ' ')}, N = {n:N0}", $"**{ours / hangfire:0.0}×**", $"{ours:0} vs {hangfire:0} jobs/s");
                     report.Figure($"ratio_{mode}_vs_hangfire_n{n}", Math.Round(ours / hangfire, 2));
+                }
+            }
+        }
+    }
+
+    if (options.Has("bullmq"))
+    {
+        foreach (var n in options.Ns)
+        {
+            // Batches against addBulk, one-by-one submissions against Queue.add one by one.
+            foreach (var (mode, bullMode) in new[] { ("client_batch", "bulk"), ("http_batch", "bulk"), ("client_single", "single"), ("http_single", "single") })
+            {
+                if (throughput.TryGetValue($"{mode}_n{n}", out var ours) && throughput.TryGetValue($"bullmq_{bullMode}_n{n}", out var bullmq))
+                {
+                    report.Row($"OrleansWorker / BullMQ, {mode.Replace('_', ' ')} vs BullMQ {bullMode}, N = {n:N0}", $"**{ours / bullmq:0.00}×**", $"{ours:0} vs {bullmq:0} jobs/s");
+                    report.Figure($"ratio_{mode}_vs_bullmq_{bullMode}_n{n}", Math.Round(ours / bullmq, 2));
                 }
             }
         }
