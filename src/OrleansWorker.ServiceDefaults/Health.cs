@@ -32,8 +32,17 @@ public sealed record ClusterBody(int ActiveSilos, IReadOnlyList<SiloBody> Silos)
 /// <summary>One dependency check.</summary>
 public sealed record CheckBody(string Status, double DurationMs, string? Error = null);
 
-/// <summary>Computes the health report: Redis (when configured) and the Orleans cluster, each within a deadline.</summary>
-public sealed class HealthReporter(IServiceProvider services, IClusterClientAccessor cluster)
+/// <summary>A dependency the host checks in <c>/health</c> (throws, saying why, when unhealthy).</summary>
+public interface IHealthProbe
+{
+    /// <summary>The name of the check in the report.</summary>
+    string Name { get; }
+
+    Task CheckAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>Computes the health report: Redis (when configured), the host's probes and the Orleans cluster, each within a deadline.</summary>
+public sealed class HealthReporter(IServiceProvider services, IClusterClientAccessor cluster, IEnumerable<IHealthProbe> probes)
 {
     private static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(2);
 
@@ -42,11 +51,17 @@ public sealed class HealthReporter(IServiceProvider services, IClusterClientAcce
         var checks = new Dictionary<string, CheckBody>();
         var redis = services.GetService<IConnectionMultiplexer>();
         var redisTask = redis is null ? null : CheckAsync(() => redis.GetDatabase().PingAsync(), cancellationToken);
+        var probeTasks = probes.Select(p => (p.Name, Task: CheckAsync(() => p.CheckAsync(cancellationToken), cancellationToken))).ToList();
         IReadOnlyList<SiloBody> silos = [];
         var orleans = await CheckAsync(async () => silos = await cluster.GetSilosAsync(), cancellationToken);
         if (redisTask is not null)
         {
             checks["redis"] = await redisTask;
+        }
+
+        foreach (var (name, task) in probeTasks)
+        {
+            checks[name] = await task;
         }
 
         var local = services.GetService<ILocalSiloStatus>();

@@ -60,9 +60,18 @@ public static class WorkerHostExtensions
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(15));
         builder.Services.AddJobClient(configuration);
         builder.Services.AddSingleton<ILocalSiloStatus, LocalSiloStatus>();
+        builder.Services.AddSingleton<IHealthProbe, StoreProbe>();
         builder.Services.AddHostedService<ShutdownWatchdog>();
         return builder;
     }
+}
+
+/// <summary>The job store as the engine sees it: answering, and this silo holding its lease.</summary>
+internal sealed class StoreProbe(JobStoreHealth store) : IHealthProbe
+{
+    public string Name => "store";
+
+    public Task CheckAsync(CancellationToken cancellationToken) => store.CheckAsync(cancellationToken);
 }
 
 /// <summary>This silo's address and membership status.</summary>

@@ -178,7 +178,7 @@ internal static class InProcessBenchmarks
         await Wait.SucceededAsync(db, baseline + count);
         var latencies = new double[count];
         var batch = db.CreateBatch();
-        var reads = Enumerable.Range(0, count).Select(i => batch.HashGetAsync($"ow:job:l-{i}", "started")).ToList();
+        var reads = Enumerable.Range(0, count).Select(i => batch.HashGetAsync($"{{ow:0}}:j:l-{i}", "started")).ToList();
         batch.Execute();
         for (var i = 0; i < count; i++)
         {

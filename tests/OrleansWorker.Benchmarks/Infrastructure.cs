@@ -230,8 +230,8 @@ internal sealed class SiloProcess : IAsyncDisposable
 
     public static string DllPath() => Path.Combine(RepoRoot.Path(), "src", "OrleansWorker.Silo", "bin", "Release", "net10.0", "OrleansWorker.Silo.dll");
 
-    /// <summary>Starts a silo and waits until <c>GET /health/ready</c> answers 200.</summary>
-    public static async Task<SiloProcess> StartAsync(string name, RedisServer redis, string clusterId, IDictionary<string, string>? extra = null)
+    /// <summary>Starts a silo (on <paramref name="redis"/>, or embedded when it is null) and waits until <c>GET /health/ready</c> answers 200.</summary>
+    public static async Task<SiloProcess> StartAsync(string name, RedisServer? redis, string clusterId, IDictionary<string, string>? extra = null)
     {
         var dll = DllPath();
         if (!File.Exists(dll))
@@ -248,7 +248,6 @@ internal sealed class SiloProcess : IAsyncDisposable
         };
         var env = new Dictionary<string, string>
         {
-            ["ConnectionStrings__redis"] = redis.ConnectionString,
             ["ASPNETCORE_HTTP_PORTS"] = http.ToString(CultureInfo.InvariantCulture),
             ["Orleans__Endpoints__SiloPort"] = silo.ToString(CultureInfo.InvariantCulture),
             ["Orleans__Endpoints__GatewayPort"] = gateway.ToString(CultureInfo.InvariantCulture),
@@ -257,6 +256,15 @@ internal sealed class SiloProcess : IAsyncDisposable
             ["Worker__MaxConcurrentJobs"] = "2000",
             ["Logging__LogLevel__Default"] = "Warning",
         };
+        if (redis is not null)
+        {
+            env["ConnectionStrings__redis"] = redis.ConnectionString;
+        }
+        else
+        {
+            env["Worker__Embedded__DataDirectory"] = Directory.CreateTempSubdirectory("ow-bench-data-").FullName;
+        }
+
         foreach (var (k, v) in extra ?? new Dictionary<string, string>())
         {
             env[k] = v;
@@ -322,7 +330,7 @@ internal sealed class SiloProcess : IAsyncDisposable
 
             var value = (long)double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
             all += value;
-            if (line.Contains("grain_type=\"ow-job\"", StringComparison.Ordinal))
+            if (line.Contains("grain_type=\"ow-attempt\"", StringComparison.Ordinal))
             {
                 jobs += value;
             }

@@ -87,7 +87,7 @@ internal static class MemoryBenchmarks
         var clock = Stopwatch.StartNew();
         await HttpSubmit.BatchesAsync(silo.Http, "q-", m, 4, queue: "backlog");
         var submit = clock.Elapsed;
-        await Wait.UntilAsync(async () => await db.SortedSetLengthAsync("ow:ready:backlog") >= m, TimeSpan.FromMinutes(2), $"{m} jobs queued in ow:ready:backlog");
+        await Wait.UntilAsync(async () => await db.SortedSetLengthAsync("{ow:0}:r:backlog") >= m, TimeSpan.FromMinutes(2), $"{m} jobs queued in {{ow:0}}:r:backlog");
         var atEndRss = silo.RssBytes();
         await Task.Delay(Settle);
         var afterRss = silo.RssBytes();

@@ -93,6 +93,16 @@ try
     {
         await RecoveryBenchmark.RunAsync(report);
     }
+
+    if (options.Has("embedded"))
+    {
+        await EmbeddedBenchmarks.ThroughputAsync(options, report);
+    }
+
+    if (options.Has("startup"))
+    {
+        await EmbeddedBenchmarks.StartupAsync(report);
+    }
 }
 catch (Exception e) when (e is TimeoutException or InvalidOperationException or HttpRequestException or IOException)
 {

@@ -91,7 +91,7 @@ internal static class RecoveryBenchmark
         var result = new Dictionary<string, (string, string, long)>();
         foreach (var id in ids)
         {
-            var f = await db.HashGetAsync($"ow:job:{id}", ["state", "owner", "started"]);
+            var f = await db.HashGetAsync($"{{ow:0}}:j:{id}", ["state", "owner", "started"]);
             result[id] = ((string?)f[0] ?? "", (string?)f[1] ?? "", f[2].IsNull ? 0 : (long)f[2]);
         }
 

@@ -60,6 +60,7 @@ public static class WorkerSiloBuilderExtensions
         services.TryAddSingleton<AttemptRunner>();
         services.TryAddSingleton<JobHandlerRegistry>();
         services.TryAddSingleton<JobDispatcher>();
+        services.TryAddSingleton(sp => new JobStoreHealth(sp.GetRequiredService<JobStore>(), sp.GetRequiredService<JobDispatcher>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ILifecycleParticipant<ISiloLifecycle>, JobDispatcher>(sp => sp.GetRequiredService<JobDispatcher>()));
     }
 

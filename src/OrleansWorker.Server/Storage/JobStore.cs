@@ -27,6 +27,9 @@ internal sealed class JobStore : IAsyncDisposable
 
     public KvDescription Description => _kv.Description;
 
+    /// <summary>The KV engine under the store (for tests and benchmarks that read its keys directly).</summary>
+    internal IKvBackend Backend => _kv;
+
     public int Shards => Keys.Shards;
 
     /// <summary>Raised (on any thread) when jobs of a queue became ready.</summary>
