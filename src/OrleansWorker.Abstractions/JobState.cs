@@ -1,7 +1,10 @@
+using System.Text.Json.Serialization;
+
 namespace OrleansWorker;
 
 /// <summary>The lifecycle state of a job.</summary>
 [GenerateSerializer, Alias("OrleansWorker.JobState")]
+[JsonConverter(typeof(JsonStringEnumConverter<JobState>))]
 public enum JobState
 {
     /// <summary>Ready to run; waiting for a free slot on some silo.</summary>

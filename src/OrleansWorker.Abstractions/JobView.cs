@@ -68,6 +68,7 @@ public sealed record JobAttempt
 
 /// <summary>How an attempt ended.</summary>
 [GenerateSerializer, Alias("OrleansWorker.AttemptOutcome")]
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AttemptOutcome>))]
 public enum AttemptOutcome
 {
     /// <summary>The handler returned.</summary>

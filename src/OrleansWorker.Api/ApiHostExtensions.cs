@@ -1,4 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Configuration;
+using OrleansWorker.AspNetCore;
 using OrleansWorker.Client;
 using StackExchange.Redis;
 
@@ -7,13 +9,31 @@ namespace OrleansWorker.Api;
 /// <summary>Hosts the Orleans client of the worker cluster.</summary>
 public static class ApiHostExtensions
 {
-    /// <summary>Adds the Orleans client (gateways from Redis membership, or the local silo) that keeps retrying until a gateway answers.</summary>
+    /// <summary>
+    /// Adds the Orleans client — gateways from the Redis membership table when <c>ConnectionStrings:redis</c> is set,
+    /// else the local silo's gateway (<c>Orleans:Endpoints:GatewayPort</c>, default 30000) — that keeps retrying until a
+    /// gateway answers, and <see cref="IJobClient"/> over it.
+    /// </summary>
     public static WebApplicationBuilder AddWorkerClient(this WebApplicationBuilder builder)
     {
         var configuration = builder.Configuration;
+        var redis = configuration.GetConnectionString("redis");
         builder.UseOrleansClient(client =>
         {
-            client.UseOrleansWorkerCluster(configuration);
+            if (!string.IsNullOrWhiteSpace(redis))
+            {
+                client.UseRedisClustering(o =>
+                {
+                    var options = ConfigurationOptions.Parse(redis);
+                    options.AbortOnConnectFail = false;
+                    o.ConfigurationOptions = options;
+                });
+            }
+            else
+            {
+                client.UseLocalhostClustering(configuration.GetSection("Orleans:Endpoints").GetValue("GatewayPort", EndpointOptions.DEFAULT_GATEWAY_PORT));
+            }
+
             client.AddActivityPropagation();
             client.UseConnectionRetryFilter(async (_, ct) =>
             {
@@ -21,8 +41,10 @@ public static class ApiHostExtensions
                 return true;
             });
         });
+        builder.Services.AddJobClient(configuration);
+        builder.Services.Configure<OrleansWorkerApiOptions>(configuration.GetSection("Worker"));
 
-        if (configuration.GetConnectionString("redis") is { Length: > 0 } redis)
+        if (!string.IsNullOrWhiteSpace(redis))
         {
             // Only for /health: the API itself never touches Redis.
             builder.Services.TryAddSingleton<IConnectionMultiplexer>(_ =>

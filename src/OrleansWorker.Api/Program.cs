@@ -1,4 +1,5 @@
 using OrleansWorker.Api;
+using OrleansWorker.AspNetCore;
 using OrleansWorker.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -8,7 +9,7 @@ builder.AddWorkerClient();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
-app.MapJobEndpoints();
+app.MapOrleansWorker();
 app.Run();
 
 /// <summary>The API host's entry point (public for WebApplicationFactory).</summary>

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace OrleansWorker.Client;
 
 /// <summary><see cref="IJobClient"/> over the Orleans client: every call goes to a stateless worker grain on some silo.</summary>
-internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions> options) : IJobClient
+internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions> options, TimeProvider time) : IJobClient
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(60);
 
@@ -46,7 +46,7 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
             // Two thirds of the deadline for tries, the rest for the check below: the caller's deadline holds either way.
             // The store refuses writes that reach it after notAfter, so once that has passed the check is final.
             tryWindow = options.Value.CallTimeout * 2 / 3;
-            notAfter = DateTimeOffset.UtcNow + tryWindow;
+            notAfter = time.GetUtcNow() + tryWindow;
             response = await CallWithRetryAsync(m => m.EnqueueAsync(requests, notAfter), tryWindow, cancellationToken);
         }
         catch (JobServiceUnavailableException ex) when (!cancellationToken.IsCancellationRequested)
@@ -54,10 +54,10 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
             // Every try failed, but one may have been stored before its answer was lost (a silo died after the write).
             // A batch is stored all or nothing: if the jobs exist, the submission was accepted; if they do not once
             // notAfter (plus a margin for clock skew) has passed, it never will be.
-            var settle = notAfter + ClockSkewMargin - DateTimeOffset.UtcNow;
+            var settle = notAfter + ClockSkewMargin - time.GetUtcNow();
             if (settle > TimeSpan.Zero)
             {
-                await Task.Delay(settle, CancellationToken.None);
+                await Task.Delay(settle, time, CancellationToken.None);
             }
 
             return await FindStoredAsync(requests) switch
@@ -130,13 +130,13 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
     /// </summary>
     private async Task<T> CallWithRetryAsync<T>(Func<IJobManagerGrain, Task<T>> call, TimeSpan deadline, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
+        var started = time.GetTimestamp();
         var tries = 0;
         var tryTimeout = TimeSpan.FromTicks(Math.Max(deadline.Ticks / 3, TimeSpan.FromSeconds(1).Ticks));
         var backoff = TimeSpan.FromMilliseconds(50);
         while (true)
         {
-            var left = deadline - clock.Elapsed;
+            var left = deadline - time.GetElapsedTime(started);
             try
             {
                 return await CallAsync(call, left < tryTimeout ? left : tryTimeout, cancellationToken);
@@ -144,12 +144,12 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
             catch (JobServiceUnavailableException ex)
             {
                 tries++;
-                if (deadline - clock.Elapsed <= backoff || cancellationToken.IsCancellationRequested)
+                if (deadline - time.GetElapsedTime(started) <= backoff || cancellationToken.IsCancellationRequested)
                 {
                     throw new JobServiceUnavailableException($"The job service could not be reached within {deadline.TotalSeconds:0.#} s ({tries} tries); last: {ex.Message}", ex);
                 }
 
-                await Task.Delay(backoff, cancellationToken);
+                await Task.Delay(backoff, time, cancellationToken);
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
             }
         }

@@ -15,7 +15,7 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
 {
     public async Task<EnqueueResponse> EnqueueAsync(IReadOnlyList<JobRequest> requests, DateTimeOffset? notAfter)
     {
-        var errors = JobValidator.Validate(requests, engine.Options, handlers.Contains, engine.Time.GetUtcNow(), NewId, out var jobs);
+        var errors = JobValidator.Validate(requests, engine.Options, handlers.Contains, handlers.Types, engine.Time.GetUtcNow(), NewId, out var jobs);
         if (errors.Count > 0)
         {
             return new EnqueueResponse([], errors);

@@ -69,7 +69,7 @@ public static class Extensions
         builder.Services.AddHostedService<PrometheusJobMetrics>();
 
         builder.Services.AddProblemDetails();
-        builder.Services.Configure<JsonOptions>(o => JobJson.Configure(o.SerializerOptions));
+        builder.Services.Configure<JsonOptions>(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         builder.Services.AddOpenApi();
         builder.Services.TryAddSingleton<HealthReporter>();
         builder.Services.TryAddSingleton<IClusterClientAccessor, ManagementGrainClusterAccessor>();

@@ -1,4 +1,5 @@
 using Orleans.Dashboard;
+using OrleansWorker.AspNetCore;
 using OrleansWorker.ServiceDefaults;
 using OrleansWorker.Silo;
 
@@ -9,7 +10,7 @@ builder.AddWorkerSilo();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
-app.MapJobEndpoints();
+app.MapOrleansWorker();
 app.MapOrleansDashboard(routePrefix: "/dashboard").AddEndpointFilter<ApiKeyFilter>();
 app.Run();
 

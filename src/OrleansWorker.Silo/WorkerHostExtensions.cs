@@ -1,5 +1,6 @@
 using Orleans.Configuration;
 using Orleans.Dashboard;
+using OrleansWorker.AspNetCore;
 using OrleansWorker.Client;
 using OrleansWorker.Hosting;
 using OrleansWorker.ServiceDefaults;
@@ -59,6 +60,7 @@ public static class WorkerHostExtensions
         var drain = section.GetValue(nameof(WorkerOptions.DrainTimeout), new WorkerOptions().DrainTimeout);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(15));
         builder.Services.AddJobClient(configuration);
+        builder.Services.Configure<OrleansWorkerApiOptions>(section);
         builder.Services.AddSingleton<ILocalSiloStatus, LocalSiloStatus>();
         builder.Services.AddSingleton<IHealthProbe, StoreProbe>();
         builder.Services.AddHostedService<ShutdownWatchdog>();

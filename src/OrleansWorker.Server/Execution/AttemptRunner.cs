@@ -7,7 +7,7 @@ using OrleansWorker.Storage;
 
 namespace OrleansWorker.Execution;
 
-/// <summary>Runs one attempt: the handler under its timeout and cancellation, then stores the outcome.</summary>
+/// <summary>Runs one attempt: the handler under its timeout and cancellation, then stores the outcome the rules decide.</summary>
 internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handlers, IServiceScopeFactory scopes, ILoggerFactory loggers)
 {
     private readonly ILogger _logger = loggers.CreateLogger("OrleansWorker.Jobs");
@@ -28,18 +28,18 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
         engine.Instruments.QueueWait(claim.Queue, Math.Max(0, (claim.StartedAt - claim.EnqueuedAt).TotalSeconds));
         JobLog.Processing(_logger, claim.JobId, claim.Type, claim.Attempt, claim.MaxAttempts, claim.Queue);
         var started = time.GetTimestamp();
-        var (outcome, result, error, exception) = await ExecuteHandlerAsync(running);
+        var (end, exception) = await ExecuteHandlerAsync(running, activity);
         var elapsed = time.GetElapsedTime(started);
 
-        if (outcome == AttemptOutcome.Succeeded && result is not null && Encoding.UTF8.GetByteCount(result) is var bytes && bytes > engine.Options.MaxResultBytes)
+        if (end.Outcome == AttemptOutcome.Succeeded && end.Result is { } result && Encoding.UTF8.GetByteCount(result) is var bytes && bytes > engine.Options.MaxResultBytes)
         {
             JobLog.ResultTooLarge(_logger, claim.JobId, claim.Attempt, bytes, engine.Options.MaxResultBytes);
-            (outcome, result, error) = (AttemptOutcome.Failed, null, new JobError("ResultTooLarge", $"The result is {bytes} bytes; the limit is {engine.Options.MaxResultBytes}."));
+            end = new AttemptEnd(AttemptOutcome.Failed, Error: new JobError("ResultTooLarge", $"The result is {bytes} bytes; the limit is {engine.Options.MaxResultBytes}."));
         }
 
-        if (outcome is not AttemptOutcome.Succeeded)
+        if (end.Outcome is not AttemptOutcome.Succeeded)
         {
-            activity?.SetStatus(ActivityStatusCode.Error, error?.Message);
+            activity?.SetStatus(ActivityStatusCode.Error, end.Error?.Message);
             if (exception is not null)
             {
                 activity?.AddException(exception);
@@ -47,17 +47,17 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
         }
 
         var now = time.GetUtcNow();
-        var decided = JobRules.AttemptEnded(claim, new AttemptEnd(outcome, result, error), now, engine.Retry, Random.Shared.NextDouble());
+        var decided = JobRules.AttemptEnded(claim, end, now, engine.Retry, Random.Shared.NextDouble());
         var (stored, applied) = await StoreAsync(decided);
         engine.Tracker.Finished(engine.Store.Keys.ShardOf(claim.JobId), claim.JobId);
         var effect = applied switch
         {
             null => "unknown",
             ApplyOutcome.Stale => "stale",
-            _ => Effect(stored, outcome),
+            _ => Effect(stored, end.Outcome),
         };
         activity?.SetTag("job.outcome", effect);
-        if (applied == ApplyOutcome.Applied && effect != "released")
+        if (applied == ApplyOutcome.Applied && effect is not "released" and not "deferred")
         {
             var outcomeLabel = stored.To switch
             {
@@ -75,11 +75,14 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
                 break;
             case "retrying":
                 engine.Instruments.Retried(claim.Type, claim.Queue);
-                JobLog.Retrying(_logger, exception, claim.JobId, claim.Type, claim.Attempt, claim.MaxAttempts, outcome, stored.RunAt ?? now);
+                JobLog.Retrying(_logger, exception, claim.JobId, claim.Type, claim.Attempt, claim.MaxAttempts, end.Outcome, stored.RunAt ?? now);
                 break;
             case "dead-lettered":
                 engine.Instruments.DeadLettered(claim.Type, claim.Queue);
-                JobLog.DeadLettered(_logger, exception, claim.JobId, claim.Type, claim.Attempt, claim.MaxAttempts, outcome);
+                JobLog.DeadLettered(_logger, exception, claim.JobId, claim.Type, claim.Attempt, claim.MaxAttempts, end.Outcome);
+                break;
+            case "deferred":
+                JobLog.Deferred(_logger, claim.JobId, claim.Type, claim.Attempt, stored.RunAt ?? now);
                 break;
             case "cancelled":
                 JobLog.Cancelled(_logger, claim.JobId, claim.Type, claim.Attempt);
@@ -102,41 +105,56 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
         _ => "retrying",
     };
 
-    private async Task<(AttemptOutcome, string?, JobError?, Exception?)> ExecuteHandlerAsync(RunningAttempt running)
+    private async Task<(AttemptEnd End, Exception? Exception)> ExecuteHandlerAsync(RunningAttempt running, Activity? activity)
     {
         var claim = running.Claim;
         using var timeout = new CancellationTokenSource(claim.Timeout, engine.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(running.Token, timeout.Token);
         try
         {
+            var registration = handlers.Find(claim.Type)
+                ?? throw new UnrecoverableJobException($"No handler is registered for job type '{claim.Type}' on this silo (it knows {string.Join(", ", handlers.Types)}).");
             await using var scope = scopes.CreateAsyncScope();
-            var handler = handlers.Resolve(scope.ServiceProvider, claim.Type)
-                ?? throw new InvalidOperationException($"No handler is registered for job type '{claim.Type}' on this silo.");
-            var context = new JobContext(claim, _logger, p => engine.Store.ReportProgressAsync(claim.JobId, claim.ClaimToken, p));
+            var handler = scope.ServiceProvider.GetRequiredService(registration.HandlerType);
+            var context = new EngineJobContext(claim, _logger, activity, engine.Store);
 
             // A handler that ignores its token cannot hold the attempt past its timeout: stop waiting for it.
-            var result = await handler.ExecuteAsync(context, linked.Token).WaitAsync(linked.Token);
-            return (AttemptOutcome.Succeeded, result, null, null);
+            var result = await registration.Invoker.InvokeAsync(handler, context, linked.Token).WaitAsync(linked.Token);
+            return (new AttemptEnd(AttemptOutcome.Succeeded, result), null);
         }
         catch (OperationCanceledException ex) when (running.CancelRequested)
         {
-            return (AttemptOutcome.Cancelled, null, new JobError("JobCancelled", "The job was cancelled while the attempt ran."), ex);
+            return (new AttemptEnd(AttemptOutcome.Cancelled, Error: new JobError("JobCancelled", "The job was cancelled while the attempt ran.")), ex);
         }
         catch (OperationCanceledException ex) when (timeout.IsCancellationRequested)
         {
-            return (AttemptOutcome.TimedOut, null, new JobError("TimeoutException", $"The attempt exceeded the job's timeout of {claim.Timeout}."), ex);
+            return (new AttemptEnd(AttemptOutcome.TimedOut, Error: new JobError("TimeoutException", $"The attempt exceeded the job's timeout of {claim.Timeout}.")), ex);
         }
         catch (OperationCanceledException ex) when (running.Abandoned != AbandonReason.None)
         {
-            return (AttemptOutcome.Interrupted, null, new JobError("AttemptInterrupted", running.Abandoned == AbandonReason.Shutdown
+            return (new AttemptEnd(AttemptOutcome.Interrupted, Error: new JobError("AttemptInterrupted", running.Abandoned == AbandonReason.Shutdown
                 ? "The silo shut down before the attempt finished."
-                : "The silo lost its lease on the job before the attempt finished."), ex);
+                : "The silo lost its lease on the job before the attempt finished.")), ex);
+        }
+        catch (JobPayloadException ex)
+        {
+            return (new AttemptEnd(AttemptOutcome.Failed, Error: new JobError("PayloadError", Truncate(ex.Message)), Permanent: true), ex);
+        }
+        catch (UnrecoverableJobException ex)
+        {
+            return (new AttemptEnd(AttemptOutcome.Failed, Error: Error(ex), Permanent: true), ex);
+        }
+        catch (JobRateLimitedException ex)
+        {
+            return (new AttemptEnd(AttemptOutcome.RateLimited, Error: Error(ex), RetryAfter: ex.RetryAfter, PauseQueue: ex.PauseQueue), ex);
         }
         catch (Exception ex)
         {
-            return (AttemptOutcome.Failed, null, new JobError(ex.GetType().FullName ?? ex.GetType().Name, Truncate(ex.Message)), ex);
+            return (new AttemptEnd(AttemptOutcome.Failed, Error: Error(ex)), ex);
         }
     }
+
+    private static JobError Error(Exception ex) => new(ex.GetType().FullName ?? ex.GetType().Name, Truncate(ex.Message));
 
     /// <summary>
     /// Stores the decided outcome; the attempt is acknowledged only after this. A cancellation requested meanwhile
@@ -169,6 +187,33 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
     }
 
     private static string Truncate(string message) => message.Length <= 2048 ? message : string.Concat(message.AsSpan(0, 2048), "…");
+}
+
+/// <summary>The engine's <see cref="JobContext"/> for one attempt.</summary>
+internal sealed class EngineJobContext(ClaimedAttempt claim, ILogger logger, Activity? activity, JobStore store) : JobContext
+{
+    public override string JobId => claim.JobId;
+
+    public override string JobType => claim.Type;
+
+    public override string Queue => claim.Queue;
+
+    public override int Attempt => claim.Attempt;
+
+    public override int MaxAttempts => claim.MaxAttempts;
+
+    public override string? Payload => claim.Payload;
+
+    public override string? TraceId => activity?.TraceId.ToHexString() ?? TraceContext.TraceIdOf(claim.TraceParent);
+
+    public override ILogger Logger => logger;
+
+    public override Task ReportProgressAsync(int percent, string? message = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(percent, 0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(percent, 100);
+        return store.ReportProgressAsync(claim.JobId, claim.ClaimToken, new JobProgress(percent, message)).WaitAsync(cancellationToken);
+    }
 }
 
 /// <summary>The structured log scope of an attempt: JobId, JobType, Attempt, TraceId, SpanId.</summary>

@@ -79,4 +79,7 @@ internal static partial class JobLog
 
     [LoggerMessage(1025, LogLevel.Information, "Job store: {Engine} at {Location}; durability: {Durability}")]
     public static partial void StoreOpened(ILogger logger, string engine, string location, string durability);
+
+    [LoggerMessage(1026, LogLevel.Information, "Job {JobId} of type {JobType}: attempt {Attempt} was rate-limited by a remote side; runs again at {RetryAt} without using up an attempt")]
+    public static partial void Deferred(ILogger logger, string jobId, string jobType, int attempt, DateTimeOffset retryAt);
 }

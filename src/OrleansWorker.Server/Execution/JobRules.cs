@@ -8,7 +8,8 @@ namespace OrleansWorker.Execution;
 /// <param name="Error">What went wrong.</param>
 /// <param name="Permanent">The failure will not go away by retrying (bad payload, the handler said so): dead-letter now.</param>
 /// <param name="RetryAfter">For <see cref="AttemptOutcome.RateLimited"/>: when to run again.</param>
-internal sealed record AttemptEnd(AttemptOutcome Outcome, string? Result = null, JobError? Error = null, bool Permanent = false, TimeSpan? RetryAfter = null);
+/// <param name="PauseQueue">For <see cref="AttemptOutcome.RateLimited"/>: the handler asked to pause the whole queue meanwhile.</param>
+internal sealed record AttemptEnd(AttemptOutcome Outcome, string? Result = null, JobError? Error = null, bool Permanent = false, TimeSpan? RetryAfter = null, bool PauseQueue = false);
 
 /// <summary>Backoff settings of the retry rule.</summary>
 internal sealed record RetrySettings(TimeSpan BaseDelay, TimeSpan MaxDelay);

@@ -37,6 +37,7 @@ internal static class JobValidator
         IReadOnlyList<JobRequest> requests,
         WorkerOptions options,
         Func<string, bool> isKnownType,
+        IReadOnlyList<string> knownTypes,
         DateTimeOffset now,
         Func<string> newId,
         out List<NewJob> jobs)
@@ -62,7 +63,7 @@ internal static class JobValidator
             }
             else if (!isKnownType(r.Type))
             {
-                Fail("type", "unknown_type", $"No handler is registered for job type '{Truncate(r.Type)}'.");
+                Fail("type", "unknown_type", $"No handler is registered for job type '{Truncate(r.Type)}'; known types: {string.Join(", ", knownTypes)}.");
             }
 
             if (r.Id is not null && !IsValidName(r.Id))

@@ -1,39 +1,157 @@
-using Microsoft.Extensions.DependencyInjection;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.Extensions.Options;
+using OrleansWorker.Execution;
+using OrleansWorker.Hosting;
 
 namespace OrleansWorker.Handlers;
 
-/// <summary>The handler types registered on this silo, by job type.</summary>
-public sealed class JobHandlerRegistry
+/// <summary>
+/// One handler registered under one job type, with the invoker that adapts it (typed payload and result) to the
+/// engine's JSON. Made at registration time without constructing the handler.
+/// </summary>
+internal sealed record JobRegistration(string Name, Type HandlerType, JobInvoker Invoker)
 {
-    private readonly Dictionary<string, Type> _handlers;
-
-    /// <summary>Builds the registry from the registrations made with <c>AddJobHandler</c>.</summary>
-    public JobHandlerRegistry(IEnumerable<JobHandlerRegistration> registrations, IServiceProvider services)
+    /// <summary>A registration for <paramref name="handlerType"/>, which must implement exactly one handler interface.</summary>
+    public static JobRegistration For(Type handlerType, string? name)
     {
-        _handlers = new Dictionary<string, Type>(StringComparer.Ordinal);
-        using var scope = services.CreateScope();
-        foreach (var handlerType in registrations.Select(r => r.HandlerType).Distinct())
+        var interfaces = handlerType.GetInterfaces()
+            .Where(i => i == typeof(IJobHandler) || (i.IsGenericType && (i.GetGenericTypeDefinition() == typeof(IJobHandler<>) || i.GetGenericTypeDefinition() == typeof(IJobHandler<,>))))
+            .ToList();
+        if (interfaces.Count != 1 || handlerType.IsAbstract)
         {
-            var name = ((IJobHandler)scope.ServiceProvider.GetRequiredService(handlerType)).Name;
-            if (_handlers.TryGetValue(name, out var existing))
-            {
-                throw new InvalidOperationException($"Job type '{name}' has two handlers: {existing} and {handlerType}.");
-            }
+            throw new ArgumentException(
+                $"{handlerType} must be a concrete class implementing exactly one of IJobHandler, IJobHandler<TPayload> or IJobHandler<TPayload, TResult> (it implements {interfaces.Count}).",
+                nameof(handlerType));
+        }
 
-            _handlers[name] = handlerType;
+        var jobName = name ?? JobNames.ForHandler(handlerType);
+        if (!JobValidator.IsValidName(jobName))
+        {
+            throw new ArgumentException($"The job type '{jobName}' of {handlerType} must be 1–200 characters of [A-Za-z0-9._:-].", nameof(name));
+        }
+
+        var handler = interfaces[0];
+        JobInvoker invoker = handler == typeof(IJobHandler)
+            ? new RawInvoker()
+            : (JobInvoker)Activator.CreateInstance(
+                (handler.GetGenericTypeDefinition() == typeof(IJobHandler<>) ? typeof(TypedInvoker<>) : typeof(TypedInvoker<,>)).MakeGenericType(handler.GetGenericArguments()))!;
+        return new JobRegistration(jobName, handlerType, invoker);
+    }
+}
+
+/// <summary>The handler types registered on this silo, by job type. Constructs no handler.</summary>
+internal sealed class JobHandlerRegistry
+{
+    private readonly Dictionary<string, JobRegistration> _byName = new(StringComparer.Ordinal);
+
+    public JobHandlerRegistry(IEnumerable<JobRegistration> registrations)
+    {
+        foreach (var registration in registrations)
+        {
+            // Duplicates are refused at start by JobRegistrationValidator; the first one wins here.
+            _byName.TryAdd(registration.Name, registration);
         }
     }
 
-    /// <summary>The registered job types.</summary>
-    public IReadOnlyCollection<string> Types => _handlers.Keys;
+    /// <summary>The registered job types, sorted.</summary>
+    public IReadOnlyList<string> Types => _byName.Keys.Order(StringComparer.Ordinal).ToList();
 
     /// <summary>Whether a handler runs jobs of <paramref name="type"/>.</summary>
-    public bool Contains(string type) => _handlers.ContainsKey(type);
+    public bool Contains(string type) => _byName.ContainsKey(type);
 
-    internal IJobHandler? Resolve(IServiceProvider services, string type) =>
-        _handlers.TryGetValue(type, out var handlerType) ? (IJobHandler)services.GetRequiredService(handlerType) : null;
+    public JobRegistration? Find(string type) => _byName.GetValueOrDefault(type);
 }
 
-/// <summary>One handler registration, made by <c>AddJobHandler</c>.</summary>
-/// <param name="HandlerType">A class implementing <see cref="IJobHandler"/>.</param>
-public sealed record JobHandlerRegistration(Type HandlerType);
+/// <summary>Fails the start when two different handlers claim one job type, naming both.</summary>
+internal sealed class JobRegistrationValidator(IEnumerable<JobRegistration> registrations) : IValidateOptions<WorkerOptions>
+{
+    public ValidateOptionsResult Validate(string? name, WorkerOptions options)
+    {
+        var clashes = registrations.DistinctBy(r => (r.Name, r.HandlerType)).GroupBy(r => r.Name, StringComparer.Ordinal).Where(g => g.Count() > 1)
+            .Select(g => $"Job type '{g.Key}' has {g.Count()} handlers: {string.Join(" and ", g.Select(r => r.HandlerType.FullName))}. Register each job type once (AddJob<THandler>(\"name\") names it).")
+            .ToList();
+        return clashes.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(clashes);
+    }
+}
+
+/// <summary>Calls a handler with the job's payload and turns its result into JSON.</summary>
+internal abstract class JobInvoker
+{
+    public abstract Task<string?> InvokeAsync(object handler, JobContext context, CancellationToken cancellationToken);
+}
+
+internal sealed class RawInvoker : JobInvoker
+{
+    public override Task<string?> InvokeAsync(object handler, JobContext context, CancellationToken cancellationToken) =>
+        ((IJobHandler)handler).ExecuteAsync(context, cancellationToken);
+}
+
+internal sealed class TypedInvoker<TPayload> : JobInvoker
+{
+    public override async Task<string?> InvokeAsync(object handler, JobContext context, CancellationToken cancellationToken)
+    {
+        await ((IJobHandler<TPayload>)handler).ExecuteAsync(Payloads.Read<TPayload>(context), context, cancellationToken);
+        return null;
+    }
+}
+
+internal sealed class TypedInvoker<TPayload, TResult> : JobInvoker
+{
+    private static readonly JsonTypeInfo<TResult> ResultInfo = (JsonTypeInfo<TResult>)JobContext.JsonOptions.GetTypeInfo(typeof(TResult));
+
+    public override async Task<string?> InvokeAsync(object handler, JobContext context, CancellationToken cancellationToken)
+    {
+        var result = await ((IJobHandler<TPayload, TResult>)handler).ExecuteAsync(Payloads.Read<TPayload>(context), context, cancellationToken);
+        return JsonSerializer.Serialize(result, ResultInfo);
+    }
+}
+
+/// <summary>Deserialises payloads; a payload of the wrong shape is a <see cref="JobPayloadException"/> (not retried).</summary>
+internal static class Payloads
+{
+    public static T Read<T>(JobContext context)
+    {
+        T? value;
+        try
+        {
+            value = JsonSerializer.Deserialize<T>(context.Payload ?? "null", JobContext.JsonOptions);
+        }
+        catch (JsonException ex)
+        {
+            var path = string.IsNullOrEmpty(ex.Path) ? "$" : ex.Path;
+            throw new JobPayloadException($"The payload does not fit {Describe(typeof(T))} at JSON path {path}: {ex.Message}", ex);
+        }
+        catch (NotSupportedException ex)
+        {
+            throw new JobPayloadException($"The payload cannot be read as {Describe(typeof(T))}: {ex.Message}", ex);
+        }
+
+        if (value is null && default(T) is null && Nullable.GetUnderlyingType(typeof(T)) is null)
+        {
+            throw new JobPayloadException($"The job has no payload; its handler expects {Describe(typeof(T))} (JSON path $).");
+        }
+
+        return value!;
+    }
+
+    private static string Describe(Type type) => type.FullName ?? type.Name;
+}
+
+/// <summary>The job's payload does not deserialise into its handler's payload type: retrying cannot help.</summary>
+internal sealed class JobPayloadException : Exception
+{
+    public JobPayloadException()
+    {
+    }
+
+    public JobPayloadException(string message)
+        : base(message)
+    {
+    }
+
+    public JobPayloadException(string message, Exception? innerException)
+        : base(message, innerException)
+    {
+    }
+}

@@ -59,22 +59,10 @@ public static class WorkerSiloBuilderExtensions
         services.TryAddSingleton<JobEngine>();
         services.TryAddSingleton<AttemptRunner>();
         services.TryAddSingleton<JobHandlerRegistry>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WorkerOptions>, JobRegistrationValidator>());
         services.TryAddSingleton<JobDispatcher>();
         services.TryAddSingleton(sp => new JobStoreHealth(sp.GetRequiredService<JobStore>(), sp.GetRequiredService<JobDispatcher>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ILifecycleParticipant<ISiloLifecycle>, JobDispatcher>(sp => sp.GetRequiredService<JobDispatcher>()));
-    }
-
-    /// <summary>Registers a handler; its <see cref="IJobHandler.Name"/> is the job type it runs.</summary>
-    public static IServiceCollection AddJobHandler<THandler>(this IServiceCollection services)
-        where THandler : class, IJobHandler
-    {
-        if (!services.Any(d => d.ServiceType == typeof(THandler)))
-        {
-            services.AddTransient<THandler>();
-            services.AddSingleton(new JobHandlerRegistration(typeof(THandler)));
-        }
-
-        return services;
     }
 
     /// <summary>The connection settings every Redis connection of the worker uses: fail fast, never give up reconnecting.</summary>
@@ -169,17 +157,28 @@ public sealed class OrleansWorkerBuilder
         return this;
     }
 
-    /// <summary>Registers a handler; its <see cref="IJobHandler.Name"/> is the job type it runs.</summary>
-    public OrleansWorkerBuilder AddJobHandler<THandler>()
-        where THandler : class, IJobHandler
+    /// <summary>
+    /// Registers <typeparamref name="THandler"/> (an <see cref="IJobHandler{TPayload}"/>, <see cref="IJobHandler{TPayload, TResult}"/>
+    /// or <see cref="IJobHandler"/>) as the handler of jobs of type <paramref name="name"/> — by default its
+    /// <see cref="JobNameAttribute"/>, its payload type's, or its payload type's name (<see cref="JobNames"/>). Nothing is
+    /// constructed now: one handler is resolved per attempt, in a scope of its own. Two handlers for one name fail the start.
+    /// </summary>
+    public OrleansWorkerBuilder AddJob<THandler>(string? name = null)
+        where THandler : class
     {
-        Services.AddJobHandler<THandler>();
+        var registration = JobRegistration.For(typeof(THandler), name);
+        Services.TryAddTransient<THandler>();
+        if (!Services.Any(d => d.ImplementationInstance is JobRegistration r && r.Name == registration.Name && r.HandlerType == registration.HandlerType))
+        {
+            Services.AddSingleton(registration);
+        }
+
         return this;
     }
 
-    /// <summary>Registers the built-in handlers <c>noop</c>, <c>echo</c>, <c>sleep</c> and <c>fail</c>.</summary>
+    /// <summary>Registers the built-in handlers <c>noop</c>, <c>echo</c> (result = payload), <c>sleep</c> (<c>{"ms": n}</c>) and <c>fail</c> (<c>{"times": n}</c>).</summary>
     public OrleansWorkerBuilder AddBuiltInHandlers() =>
-        AddJobHandler<NoopHandler>().AddJobHandler<EchoHandler>().AddJobHandler<SleepHandler>().AddJobHandler<FailHandler>();
+        AddJob<NoopHandler>("noop").AddJob<EchoHandler>("echo").AddJob<SleepHandler>("sleep").AddJob<FailHandler>("fail");
 
     /// <summary>For tests: a backend made by the caller.</summary>
     internal OrleansWorkerBuilder UseBackend(Func<IServiceProvider, IKvBackend> backend, string name = "custom")

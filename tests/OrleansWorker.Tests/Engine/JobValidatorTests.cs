@@ -10,7 +10,7 @@ public class JobValidatorTests
     private readonly WorkerOptions _options = new() { MaxPayloadBytes = 100 };
 
     private IReadOnlyList<JobValidationError> Validate(out List<NewJob> jobs, params JobRequest[] requests) =>
-        JobValidator.Validate(requests, _options, t => t is "noop" or "echo", Now, () => "generated", out jobs);
+        JobValidator.Validate(requests, _options, t => t is "noop" or "echo", ["echo", "noop"], Now, () => "generated", out jobs);
 
     [Fact]
     public void Validate_ValidRequest_AppliesDefaults()

@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using OrleansWorker.Client;
 
-namespace OrleansWorker.ServiceDefaults;
+namespace OrleansWorker.AspNetCore;
 
 /// <summary>RFC 7807 answers that say what was wrong.</summary>
 internal static class Problems

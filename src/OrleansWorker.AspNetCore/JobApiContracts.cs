@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace OrleansWorker.ServiceDefaults;
+namespace OrleansWorker.AspNetCore;
 
 /// <summary>The JSON body of <c>POST /jobs</c> (and of each item of <c>POST /jobs/batch</c>).</summary>
 public sealed class JobRequestBody
@@ -67,10 +67,24 @@ public sealed record JobPageBody(IReadOnlyList<JobViewBody> Items, string? NextC
 /// <summary>JSON settings of the HTTP API: camelCase, enums as strings.</summary>
 public static class JobJson
 {
+    /// <summary>The API's serializer options.</summary>
+    public static JsonSerializerOptions Options { get; } = Create();
+
+    /// <summary>Applies the API's settings to <paramref name="options"/> (for hosts that want the same globally).</summary>
     public static void Configure(JsonSerializerOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
         options.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
+        options.PropertyNameCaseInsensitive = true;
         options.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
         options.Converters.Add(new JsonStringEnumConverter());
+    }
+
+    private static JsonSerializerOptions Create()
+    {
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        Configure(options);
+        options.MakeReadOnly(populateMissingResolver: true);
+        return options;
     }
 }

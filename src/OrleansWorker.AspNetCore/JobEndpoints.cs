@@ -1,24 +1,31 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 using OrleansWorker.Client;
 
-namespace OrleansWorker.ServiceDefaults;
+namespace OrleansWorker.AspNetCore;
 
-/// <summary>The job HTTP API, served identically by the worker and the API host.</summary>
+/// <summary>The job HTTP API, for any ASP.NET Core app that has an <see cref="IJobClient"/> (a silo or an Orleans client).</summary>
 public static class JobEndpoints
 {
     /// <summary>Largest batch <c>POST /jobs/batch</c> accepts.</summary>
     public const int MaxBatch = 1000;
 
-    /// <summary>Maps <c>/jobs</c> and its sub-resources.</summary>
-    public static RouteGroupBuilder MapJobEndpoints(this IEndpointRouteBuilder app)
+    /// <summary>
+    /// Maps the job API under <paramref name="prefix"/> (<c>{prefix}/jobs</c> …), guarded by the API key when one is set.
+    /// Returns the group, so that the host can add its own conventions: <c>app.MapOrleansWorker().RequireAuthorization("ops")</c>.
+    /// </summary>
+    public static RouteGroupBuilder MapOrleansWorker(this IEndpointRouteBuilder app, string prefix = "")
     {
-        var jobs = app.MapGroup("/jobs").WithTags("Jobs").AddEndpointFilter<ApiKeyFilter>();
+        ArgumentNullException.ThrowIfNull(app);
+        var api = app.MapGroup(prefix).AddEndpointFilter<ApiKeyFilter>();
+        MapJobs(api.MapGroup("/jobs").WithTags("Jobs"));
+        return api;
+    }
+
+    private static void MapJobs(RouteGroupBuilder jobs)
+    {
 
         jobs.MapPost("", SubmitAsync).WithName("SubmitJob").WithSummary("Submit a job.")
             .Accepts<JobRequestBody>("application/json").Produces<JobViewBody>(StatusCodes.Status202Accepted).Produces<JobViewBody>().ProducesProblem(400).ProducesProblem(413).ProducesProblem(503);
@@ -31,7 +38,6 @@ public static class JobEndpoints
             .Produces<JobViewBody>(StatusCodes.Status202Accepted).ProducesProblem(404).ProducesProblem(409).ProducesProblem(503);
         jobs.MapDelete("/{id}", DeleteAsync).WithName("DeleteJob").Produces(StatusCodes.Status204NoContent).ProducesProblem(404).ProducesProblem(409).ProducesProblem(503);
         jobs.MapGet("/{id}/wait", WaitAsync).WithName("WaitForJob").WithSummary("Wait up to timeoutSeconds (≤ 60) for the job to finish.").Produces<JobViewBody>().ProducesProblem(404).ProducesProblem(503);
-        return jobs;
     }
 
     private static async Task<IResult> SubmitAsync(HttpContext http, IJobClient client)
@@ -61,9 +67,13 @@ public static class JobEndpoints
                 view = new BatchItemBody(result.Id, result.State, result.Created);
             }
 
-            return result.Created
-                ? Results.Accepted($"/jobs/{Uri.EscapeDataString(result.Id)}", view)
-                : Results.Ok(view);
+            if (!result.Created)
+            {
+                return Json(view);
+            }
+
+            http.Response.Headers.Location = $"{http.Request.PathBase}{http.Request.Path}/{Uri.EscapeDataString(result.Id)}";
+            return Json(view, StatusCodes.Status202Accepted);
         });
     }
 
@@ -94,12 +104,12 @@ public static class JobEndpoints
         return await Problems.GuardAsync(async () =>
         {
             var results = await client.EnqueueManyAsync(body.Select(b => ToRequest(b!)).ToList(), http.RequestAborted);
-            return Results.Json(results.Select(r => new BatchItemBody(r.Id, r.State, r.Created)).ToList(), statusCode: StatusCodes.Status202Accepted);
+            return Json(results.Select(r => new BatchItemBody(r.Id, r.State, r.Created)).ToList(), StatusCodes.Status202Accepted);
         });
     }
 
     private static Task<IResult> GetAsync(string id, IJobClient client, CancellationToken ct) =>
-        WithIdAsync(id, async () => await client.GetAsync(id, ct) is { } job ? Results.Ok(JobViewBody.From(job)) : Problems.NotFound(id));
+        WithIdAsync(id, async () => await client.GetAsync(id, ct) is { } job ? Json(JobViewBody.From(job)) : Problems.NotFound(id));
 
     private static Task<IResult> ListAsync(IJobClient client, string? state, string? queue, string? type, int? limit, string? cursor, CancellationToken ct)
     {
@@ -128,7 +138,7 @@ public static class JobEndpoints
         return Problems.GuardAsync(async () =>
         {
             var page = await client.ListAsync(query, ct);
-            return Results.Ok(new JobPageBody(page.Items.Select(JobViewBody.From).ToList(), page.NextCursor));
+            return Json(new JobPageBody(page.Items.Select(JobViewBody.From).ToList(), page.NextCursor));
         });
     }
 
@@ -149,7 +159,7 @@ public static class JobEndpoints
         }
 
         return WithIdAsync(id, async () =>
-            await client.WaitAsync(id, TimeSpan.FromSeconds(timeoutSeconds ?? 30), ct) is { } job ? Results.Ok(JobViewBody.From(job)) : Problems.NotFound(id));
+            await client.WaitAsync(id, TimeSpan.FromSeconds(timeoutSeconds ?? 30), ct) is { } job ? Json(JobViewBody.From(job)) : Problems.NotFound(id));
     }
 
     private static IResult Command(string id, JobCommandResult result, int okStatus) => result.Status switch
@@ -157,7 +167,7 @@ public static class JobEndpoints
         JobCommandStatus.NotFound => Problems.NotFound(id),
         JobCommandStatus.Conflict => Problems.Conflict(result.Reason ?? "The job's state does not allow this.", result.Job?.State),
         _ when okStatus == StatusCodes.Status204NoContent => Results.NoContent(),
-        _ => Results.Json(result.Job is null ? null : JobViewBody.From(result.Job), statusCode: okStatus),
+        _ => Json(result.Job is null ? null : JobViewBody.From(result.Job), okStatus),
     };
 
     private static Task<IResult> WithIdAsync(string id, Func<Task<IResult>> action) =>
@@ -188,10 +198,9 @@ public static class JobEndpoints
             return (default, Problems.Create(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "Send the body as application/json."));
         }
 
-        var json = http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
         try
         {
-            return (await JsonSerializer.DeserializeAsync<T>(http.Request.Body, json, http.RequestAborted), null);
+            return (await JsonSerializer.DeserializeAsync<T>(http.Request.Body, JobJson.Options, http.RequestAborted), null);
         }
         catch (JsonException ex)
         {
@@ -204,4 +213,7 @@ public static class JobEndpoints
     }
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    /// <summary>JSON in the API's own settings (camelCase, enums as strings), whatever the host's global JSON options are.</summary>
+    internal static IResult Json(object? value, int status = StatusCodes.Status200OK) => Results.Json(value, JobJson.Options, statusCode: status);
 }
