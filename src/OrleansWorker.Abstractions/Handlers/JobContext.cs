@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.Logging;
 
 namespace OrleansWorker;
@@ -37,5 +38,12 @@ public abstract class JobContext
     public abstract Task ReportProgressAsync(int percent, string? message = null, CancellationToken cancellationToken = default);
 
     /// <summary>The JSON settings payloads and results use: <see cref="JsonSerializerDefaults.Web"/> (camelCase, case-insensitive).</summary>
-    public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web);
+    public static JsonSerializerOptions JsonOptions { get; } = CreateJsonOptions();
+
+    private static JsonSerializerOptions CreateJsonOptions()
+    {
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web) { TypeInfoResolver = new DefaultJsonTypeInfoResolver() };
+        options.MakeReadOnly();
+        return options;
+    }
 }

@@ -52,10 +52,12 @@ internal sealed class JobHandlerRegistry
             // Duplicates are refused at start by JobRegistrationValidator; the first one wins here.
             _byName.TryAdd(registration.Name, registration);
         }
+
+        Types = _byName.Keys.Order(StringComparer.OrdinalIgnoreCase).ToList();
     }
 
     /// <summary>The registered job types, sorted.</summary>
-    public IReadOnlyList<string> Types => _byName.Keys.Order(StringComparer.Ordinal).ToList();
+    public IReadOnlyList<string> Types { get; private set; } = [];
 
     /// <summary>Whether a handler runs jobs of <paramref name="type"/>.</summary>
     public bool Contains(string type) => _byName.ContainsKey(type);

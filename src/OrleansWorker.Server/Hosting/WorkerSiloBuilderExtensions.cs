@@ -119,12 +119,17 @@ public sealed class OrleansWorkerBuilder
     /// <summary>Keeps jobs in Redis, with options (also bound from <c>Worker:Redis</c> by <see cref="BindConfiguration"/>).</summary>
     public OrleansWorkerBuilder UseRedisJobStore(Action<RedisJobStoreOptions>? configure = null)
     {
-        Choose("redis");
-        var options = Services.AddOptions<RedisJobStoreOptions>().ValidateOnStart();
         if (configure is not null)
         {
-            options.Configure(configure);
+            Services.Configure(configure);
         }
+
+        if (!Choose("redis"))
+        {
+            return this;
+        }
+
+        Services.AddOptions<RedisJobStoreOptions>().ValidateOnStart();
 
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisJobStoreOptions>, RedisJobStoreOptionsValidator>());
         Services.TryAddSingleton<IConnectionMultiplexer>(sp =>
@@ -140,12 +145,17 @@ public sealed class OrleansWorkerBuilder
     /// </summary>
     public OrleansWorkerBuilder UseEmbeddedJobStore(Action<EmbeddedJobStoreOptions>? configure = null)
     {
-        Choose("embedded");
-        var options = Services.AddOptions<EmbeddedJobStoreOptions>().ValidateOnStart();
         if (configure is not null)
         {
-            options.Configure(configure);
+            Services.Configure(configure);
         }
+
+        if (!Choose("embedded"))
+        {
+            return this;
+        }
+
+        Services.AddOptions<EmbeddedJobStoreOptions>().ValidateOnStart();
 
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmbeddedJobStoreOptions>, EmbeddedJobStoreOptionsValidator>());
         _backend = sp =>
@@ -183,7 +193,7 @@ public sealed class OrleansWorkerBuilder
     /// <summary>For tests: a backend made by the caller.</summary>
     internal OrleansWorkerBuilder UseBackend(Func<IServiceProvider, IKvBackend> backend, string name = "custom")
     {
-        Choose(name);
+        _ = Choose(name);
         _backend = backend;
         _shards = _ => 1;
         return this;
@@ -195,13 +205,20 @@ public sealed class OrleansWorkerBuilder
 
     internal int Shards(IServiceProvider services) => _shards(services);
 
-    private void Choose(string store)
+    /// <summary>Chooses the store; false when it was chosen already (a second call changes nothing).</summary>
+    private bool Choose(string store)
     {
-        if (_store is not null && _store != store)
+        if (_store == store)
+        {
+            return false;
+        }
+
+        if (_store is not null)
         {
             throw new InvalidOperationException($"OrleansWorker already uses the {_store} job store; a silo has one store (asked for {store} too).");
         }
 
         _store = store;
+        return true;
     }
 }

@@ -37,6 +37,10 @@ public sealed class ClusterFixture : IAsyncLifetime
         builder.ConfigureSilo((_, silo) => silo.AddOrleansWorker(w => w
             .BindConfiguration(configuration.GetSection("Worker"))
             .AddBuiltInHandlers()
+            .AddJob<Library.GreetHandler>()
+            .AddJob<Library.StrictHandler>()
+            .AddJob<Library.ThrottledHandler>()
+            .AddJob<Library.CountingHandler>("counting")
             .UseBackend(_ => new SharedBackend(_backend))));
         builder.ConfigureClient(client => client.Services.AddJobClient(configuration));
         Cluster = builder.Build();
