@@ -199,6 +199,7 @@ public sealed class HostProcess : IAsyncDisposable
         return dir?.FullName ?? throw new InvalidOperationException("OrleansWorker.sln not found above the test directory.");
     }
 
-    private static string BuildConfiguration() =>
+    /// <summary>The configuration the tests were built in (Debug, Release), read from their output directory.</summary>
+    public static string BuildConfiguration() =>
         Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)))!;
 }

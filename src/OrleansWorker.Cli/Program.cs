@@ -1,0 +1,3 @@
+using OrleansWorker.Cli;
+
+return await OwApp.RunAsync(args);
