@@ -99,6 +99,14 @@ public sealed class HostProcess : IAsyncDisposable
         return Start("api", dll ?? ProjectDll("OrleansWorker.Api"), env, http, 0, 0, wrap, httpHost);
     }
 
+    /// <summary>Starts any ASP.NET Core app's dll on a free HTTP port (<c>ASPNETCORE_HTTP_PORTS</c>) with <paramref name="env"/>.</summary>
+    public static HostProcess StartApp(string name, string dll, IDictionary<string, string> env)
+    {
+        var http = RedisServer.FreePort();
+        var all = new Dictionary<string, string>(env) { ["ASPNETCORE_HTTP_PORTS"] = http.ToString() };
+        return Start(name, dll, all, http, 0, 0, null, null);
+    }
+
     private static string ProjectDll(string project) => Path.Combine(RepoRoot(), "src", project, "bin", BuildConfiguration(), "net10.0", project + ".dll");
 
     private static HostProcess Start(string name, string dll, Dictionary<string, string> env, int http, int silo, int gateway,
