@@ -7,7 +7,8 @@ using OrleansWorker.Benchmarks;
 // real redis-server processes.
 // Usage: dotnet run -c Release --project tests/OrleansWorker.Benchmarks [-- --full] [--n 20000,100000] [--rate 2000]
 //        [--seconds 30] [--memory-jobs 1000000] [--backlog-jobs 1000000] [--concurrency 64] [--phases a,b,...]
-// Phases: client (IJobClient throughput), latency, hangfire, bullmq, http, memory, backlog, recovery. Default: all, small sizes.
+// Phases: client (IJobClient throughput), latency, hangfire, bullmq, http, memory, backlog, recovery, cluster (3-node Redis
+// Cluster, 1 vs 3 shards, at the largest N). Default: all, small sizes.
 var options = BenchOptions.Parse(args);
 Console.CancelKeyPress += (_, _) => Children.KillAll();
 AppDomain.CurrentDomain.ProcessExit += (_, _) => Children.KillAll();
@@ -102,6 +103,11 @@ try
     if (options.Has("startup"))
     {
         await EmbeddedBenchmarks.StartupAsync(report);
+    }
+
+    if (options.Has("cluster"))
+    {
+        await ClusterBenchmark.RunAsync(options, report);
     }
 }
 catch (Exception e) when (e is TimeoutException or InvalidOperationException or HttpRequestException or IOException)
