@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Runtime.Hosting;
 using OrleansWorker.Execution;
 using OrleansWorker.Handlers;
 using OrleansWorker.Storage;
@@ -54,6 +55,7 @@ public static class WorkerSiloBuilderExtensions
             JobLog.StoreOpened(sp.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansWorker.Store"), backend.Description.Engine, backend.Description.Location, backend.Description.Durability);
             return store;
         });
+        services.AddGrainDirectory(LocalAttemptDirectory.Name, (_, _) => new LocalAttemptDirectory());
         services.TryAddSingleton<AttemptTracker>();
         services.TryAddSingleton(sp => new JobInstruments(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), sp.GetRequiredService<AttemptTracker>()));
         services.TryAddSingleton<JobEngine>();
