@@ -9,9 +9,9 @@ namespace OrleansWorker.Execution;
 internal sealed class AttemptTracker : IDisposable
 {
     private readonly ConcurrentDictionary<string, RunningAttempt> _running = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _pending = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<int, ConcurrentQueue<string>> _finished = new();
     private readonly SemaphoreSlim _changed = new(0, 1);
-    private int _pending;
 
     public void Dispose() => _changed.Dispose();
 
@@ -19,15 +19,25 @@ internal sealed class AttemptTracker : IDisposable
     public int InFlight => _running.Count;
 
     /// <summary>Attempts running here plus claims being handed to their grains.</summary>
-    public int Busy => _running.Count + Volatile.Read(ref _pending);
+    public int Busy => _running.Count + _pending.Count;
 
-    public void AddPending(int count) => Interlocked.Add(ref _pending, count);
-
-    public void RemovePending()
+    /// <summary>Claims about to be handed to their grains.</summary>
+    public void AddPending(IEnumerable<ClaimedAttempt> claims)
     {
-        Interlocked.Decrement(ref _pending);
+        foreach (var claim in claims)
+        {
+            _pending.TryAdd(claim.GrainKey, 0);
+        }
+    }
+
+    public void RemovePending(ClaimedAttempt claim)
+    {
+        _pending.TryRemove(claim.GrainKey, out _);
         Signal();
     }
+
+    /// <summary>Whether this silo holds the claim (handing it off, or running it).</summary>
+    public bool Holds(string grainKey) => _running.ContainsKey(grainKey) || _pending.ContainsKey(grainKey);
 
     public bool TryAdd(RunningAttempt attempt) => _running.TryAdd(attempt.Claim.GrainKey, attempt);
 

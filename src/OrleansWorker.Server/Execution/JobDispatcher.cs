@@ -32,6 +32,7 @@ internal sealed partial class JobDispatcher(
     private DateTimeOffset? _connectedSince;
     private volatile bool _leaseLost;
     private string? _retiring;
+    private DateTimeOffset _nextReconcile;
     private IReadOnlyList<string> _queues = [];
     private int _rotation;
     private int _shardCursor;
@@ -251,7 +252,7 @@ internal sealed partial class JobDispatcher(
 
             if (outcome.Attempts.Count > 0)
             {
-                engine.Tracker.AddPending(outcome.Attempts.Count);
+                engine.Tracker.AddPending(outcome.Attempts);
                 foreach (var attempt in outcome.Attempts)
                 {
                     _ = HandOffAsync(attempt);
@@ -288,7 +289,7 @@ internal sealed partial class JobDispatcher(
         }
         finally
         {
-            engine.Tracker.RemovePending();
+            engine.Tracker.RemovePending(attempt);
         }
     }
 
@@ -356,6 +357,11 @@ internal sealed partial class JobDispatcher(
             }
 
             await RefundAsync(now);
+            if (now >= _nextReconcile)
+            {
+                _nextReconcile = now + engine.Options.LeaseDuration;
+                await ReconcileAsync(owner, now);
+            }
         }
         catch (Exception ex)
         {
@@ -375,6 +381,33 @@ internal sealed partial class JobDispatcher(
 
                 JobLog.LeaseLost(logger, owner, attempts.Count, now - _lastRenewed);
             }
+        }
+    }
+
+    /// <summary>
+    /// Hands back jobs the store says this owner runs but this silo does not hold — a claim whose answer was lost
+    /// (the call timed out after the store applied it). Their lease is renewed like any other, so nobody else would
+    /// ever recover them. Claims younger than the grace are left alone: their answer may still be on its way.
+    /// </summary>
+    private async Task ReconcileAsync(string owner, DateTimeOffset now)
+    {
+        var grace = TimeSpan.FromSeconds(30);
+        var orphans = new List<JobSnapshot>();
+        for (var s = 0; s < engine.Store.Shards; s++)
+        {
+            foreach (var job in await engine.Store.OwnerJobsAsync(new ShardOwner(s, owner)))
+            {
+                if (now - job.Since > grace && !engine.Tracker.Holds($"{job.Id}@{job.Token}"))
+                {
+                    orphans.Add(job);
+                }
+            }
+        }
+
+        if (orphans.Count > 0)
+        {
+            var applied = await engine.Store.ApplyAsync(orphans.Select(j => JobRules.HandedBack(j, now)).ToList());
+            JobLog.Orphans(logger, applied.Count(a => a == ApplyOutcome.Applied), owner);
         }
     }
 

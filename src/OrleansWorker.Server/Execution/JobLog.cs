@@ -82,4 +82,7 @@ internal static partial class JobLog
 
     [LoggerMessage(1026, LogLevel.Information, "Job {JobId} of type {JobType}: attempt {Attempt} was rate-limited by a remote side; runs again at {RetryAt} without using up an attempt")]
     public static partial void Deferred(ILogger logger, string jobId, string jobType, int attempt, DateTimeOffset retryAt);
+
+    [LoggerMessage(1027, LogLevel.Warning, "Handed back {Count} jobs that the store had running under {Owner} without this silo holding them (a claim whose answer was lost)")]
+    public static partial void Orphans(ILogger logger, int count, string owner);
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using OrleansWorker.Client;
 using OrleansWorker.Tests.Infrastructure;
 
@@ -153,5 +154,28 @@ public sealed class EngineTests(ClusterFixture fixture) : IClassFixture<ClusterF
             var stats = await management.GetSimpleGrainStatistics();
             return stats.Where(s => s.GrainType.Contains("JobGrain", StringComparison.Ordinal)).Sum(s => s.ActivationCount) == 0;
         }, TimeSpan.FromSeconds(20), "job grain activations to deactivate after their attempts");
+    }
+
+    [Fact]
+    public async Task ClaimWhoseAnswerWasLost_IsHandedBackByItsOwner_AndRuns()
+    {
+        // What a claim whose answer never reached its silo leaves behind: the job Running under the silo's owner name
+        // (renewed with its lease, so nobody else recovers it) while nothing runs it. Written straight into the store.
+        var engine = fixture.Cluster.Silos[0].ServiceProvider.GetRequiredService<OrleansWorker.Execution.JobEngine>();
+        var store = engine.Store;
+        var id = NewId("lost-claim");
+        var shard = store.Keys.ShardOf(id);
+        var key = store.Keys.Job(id);
+        var past = DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await store.Backend.ApplyAsync([new OrleansWorker.Storage.Kv.KvUnit()
+            .KeyAbsent(key, "state")
+            .HashSet(key, "id", id, "type", "noop", "queue", "lost-claims", "pri", "0", "seq", "1", "maxAtt", "3", "maxIntr", "3", "tmo", "30000",
+                "created", past, "state", "Running", "since", past, "att", "1", "intr", "0", "tok", "4242", "owner", engine.Owner, "started", past)
+            .SetAdd(store.Keys.Run(shard, engine.Owner), id)
+            .SortedSetAdd(store.Keys.All(shard), double.Parse(past, System.Globalization.CultureInfo.InvariantCulture), id)]);
+        Assert.Equal(JobState.Running, (await fixture.Jobs.GetAsync(id))!.State);
+
+        var job = await Poll.UntilAsync(() => fixture.Jobs.GetAsync(id), j => j?.State == JobState.Succeeded, TimeSpan.FromSeconds(60), "the orphaned claim to be handed back and run");
+        Assert.Equal((1, AttemptOutcome.Succeeded), (job!.Attempt, Assert.Single(job.Attempts).Outcome));
     }
 }
