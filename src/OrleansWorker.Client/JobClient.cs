@@ -14,13 +14,15 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
     /// <summary>How many keys the stateless front-door grain is addressed by.</summary>
     private const int ManagerKeys = 64;
 
+    private readonly IJobManagerGrain[] _managers = Enumerable.Range(0, ManagerKeys).Select(k => grains.GetGrain<IJobManagerGrain>(k)).ToArray();
     private int _nextKey;
 
     /// <summary>
     /// The front door, under a rotating key: the client picks a gateway by the target grain's id, so a single key
     /// would send every call through one silo — and keep sending them to it after it died, until membership says so.
+    /// (References made once: GetGrain resolves the interface by reflection every time.)
     /// </summary>
-    private IJobManagerGrain Manager() => grains.GetGrain<IJobManagerGrain>((Interlocked.Increment(ref _nextKey) & int.MaxValue) % ManagerKeys);
+    private IJobManagerGrain Manager() => _managers[(Interlocked.Increment(ref _nextKey) & int.MaxValue) % ManagerKeys];
 
     public async Task<EnqueueResult> EnqueueAsync(JobRequest request, CancellationToken cancellationToken = default) =>
         (await EnqueueManyAsync([request], cancellationToken))[0];

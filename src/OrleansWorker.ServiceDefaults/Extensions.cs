@@ -43,19 +43,22 @@ public static class Extensions
         builder.Services.Configure<JsonConsoleFormatterOptions>(o => o.IncludeScopes = true);
 
         var serviceName = builder.Configuration["OTEL_SERVICE_NAME"] is { Length: > 0 } configured ? configured : defaultServiceName;
-        var tracing = builder.Services.AddOpenTelemetry()
-            .ConfigureResource(r => r.AddService(serviceName, serviceInstanceId: $"{Environment.MachineName}-{Environment.ProcessId}"))
-            .WithTracing(t =>
-            {
-                t.AddSource(TraceSources);
-                t.SetSampler(new JobTraceSampler());
-                t.AddAspNetCoreInstrumentation(o => o.Filter = http =>
-                    !http.Request.Path.StartsWithSegments("/health") && !http.Request.Path.StartsWithSegments("/metrics") && !http.Request.Path.StartsWithSegments("/dashboard"));
-                if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]) || !string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]))
+        var exporting = !string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]) || !string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]);
+        if (exporting)
+        {
+            // Tracing costs an Activity per grain call and per attempt: only when the spans go somewhere. Without an
+            // exporter the trace context still flows (ASP.NET Core's request activity → the job's traceparent → logs).
+            builder.Services.AddOpenTelemetry()
+                .ConfigureResource(r => r.AddService(serviceName, serviceInstanceId: $"{Environment.MachineName}-{Environment.ProcessId}"))
+                .WithTracing(t =>
                 {
+                    t.AddSource(TraceSources);
+                    t.SetSampler(new JobTraceSampler());
+                    t.AddAspNetCoreInstrumentation(o => o.Filter = http =>
+                        !http.Request.Path.StartsWithSegments("/health") && !http.Request.Path.StartsWithSegments("/metrics") && !http.Request.Path.StartsWithSegments("/dashboard"));
                     t.AddOtlpExporter();
-                }
-            });
+                });
+        }
 
         // prometheus-net's EventCounter bridge emits series that promtool rejects; the meters (ours and Orleans') and process metrics stay.
         Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions { SuppressEventCounters = true, SuppressDebugMetrics = true });

@@ -5,7 +5,7 @@ namespace OrleansWorker.Execution;
 /// <summary>The engine's log lines. Event ids 1000–1099.</summary>
 internal static partial class JobLog
 {
-    [LoggerMessage(1000, LogLevel.Information, "Processing job {JobId} of type {JobType}, attempt {Attempt} of {MaxAttempts}, queue {Queue}")]
+    [LoggerMessage(1000, LogLevel.Debug, "Processing job {JobId} of type {JobType}, attempt {Attempt} of {MaxAttempts}, queue {Queue}")]
     public static partial void Processing(ILogger logger, string jobId, string jobType, int attempt, int maxAttempts, string queue);
 
     [LoggerMessage(1001, LogLevel.Information, "Job {JobId} of type {JobType} completed: attempt {Attempt} succeeded in {DurationMs} ms")]

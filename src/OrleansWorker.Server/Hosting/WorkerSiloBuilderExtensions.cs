@@ -75,6 +75,10 @@ public static class WorkerSiloBuilderExtensions
         options.ConnectTimeout = Math.Min(options.ConnectTimeout, 5000);
         options.SyncTimeout = Math.Min(options.SyncTimeout, 5000);
         options.AsyncTimeout = Math.Min(options.AsyncTimeout, 5000);
+
+        // Socket I/O on the .NET thread pool rather than StackExchange.Redis' own 10 dedicated threads: on a few cores the
+        // dedicated pool's hand-offs and lock contention cost more CPU than the work (measured with dotnet-trace).
+        options.SocketManager = SocketManager.ThreadPool;
         return options;
     }
 }

@@ -324,8 +324,17 @@ internal sealed class JobStore : IAsyncDisposable
             delete.Add(JobFields.Finished);
         }
 
+        // Cleared fields are set empty (read as absent) rather than deleted: one HSET per transition.
+        foreach (var cleared in delete.Distinct())
+        {
+            if (!Enumerable.Range(0, fields.Count / 2).Any(i => fields[i * 2] == cleared))
+            {
+                fields.Add(cleared);
+                fields.Add("");
+            }
+        }
+
         unit.HashSet(key, [.. fields]);
-        unit.HashDelete(key, [.. delete.Distinct()]);
         if (t.Record is { } record)
         {
             unit.HashAppend(key, JobFields.History, StoredAttempt.Serialize(record));

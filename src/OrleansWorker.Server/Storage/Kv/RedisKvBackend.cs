@@ -63,26 +63,7 @@ internal sealed class RedisKvBackend : IKvBackend
         var args = new List<RedisValue>(units.Count * 24) { units.Count };
         foreach (var unit in units)
         {
-            args.Add(unit.Guards.Count);
-            args.Add(unit.Writes.Count);
-            foreach (var g in unit.Guards)
-            {
-                args.Add(GuardCode(g.Code));
-                args.Add(Index(g.Key));
-                args.Add(g.A);
-                args.Add(g.B);
-            }
-
-            foreach (var w in unit.Writes)
-            {
-                args.Add(WriteCode(w.Code));
-                args.Add(Index(w.Key));
-                args.Add(w.Args.Length);
-                foreach (var arg in w.Args)
-                {
-                    args.Add(arg);
-                }
-            }
+            Encode(unit, args, Index);
         }
 
         var raw = (RedisResult[])(await EvalAsync(RedisLua.Apply, [.. keys], [.. args]))!;
@@ -94,6 +75,84 @@ internal sealed class RedisKvBackend : IKvBackend
         }
 
         return results;
+    }
+
+    /// <summary>
+    /// Encodes one unit for <see cref="RedisLua.Apply"/>: the field guards on the unit's first guarded key, and the
+    /// history it appends to, are read with one HMGET; the append rides on the HSET of the same key.
+    /// </summary>
+    private static void Encode(KvUnit unit, List<RedisValue> args, Func<string?, int> index)
+    {
+        var preKey = unit.Guards.FirstOrDefault(g => g.Code is KvGuardCode.FieldEquals or KvGuardCode.FieldNotEquals).Key;
+        var preFields = new List<string>(4);
+        int Pre(string? key, string field)
+        {
+            if (preKey is null || key != preKey)
+            {
+                return 0;
+            }
+
+            var at = preFields.IndexOf(field);
+            if (at < 0)
+            {
+                preFields.Add(field);
+                at = preFields.Count - 1;
+            }
+
+            return at + 1;
+        }
+
+        var guards = unit.Guards.Select(g => (g, g.Code is KvGuardCode.FieldEquals or KvGuardCode.FieldNotEquals ? Pre(g.Key, g.A) : 0)).ToList();
+
+        // A history append on a key that is also set merges into that key's HSET.
+        var writes = new List<(string Code, string? Key, List<RedisValue> Args)>(unit.Writes.Count);
+        foreach (var w in unit.Writes)
+        {
+            if (w.Code == KvWriteCode.HashAppend)
+            {
+                var at = writes.FindIndex(x => x.Code == "hset" && x.Key == w.Key);
+                var head = new List<RedisValue> { w.Args[0], w.Args[1], Pre(w.Key, w.Args[0]) };
+                if (at >= 0)
+                {
+                    head.AddRange(writes[at].Args);
+                    writes[at] = ("hsa", w.Key, head);
+                }
+                else
+                {
+                    writes.Add(("hsa", w.Key, head));
+                }
+
+                continue;
+            }
+
+            writes.Add((WriteCode(w.Code), w.Key, w.Args.Select(x => (RedisValue)x).ToList()));
+        }
+
+        args.Add(guards.Count);
+        args.Add(writes.Count);
+        args.Add(preFields.Count > 0 ? index(preKey) : 0);
+        args.Add(preFields.Count);
+        foreach (var f in preFields)
+        {
+            args.Add(f);
+        }
+
+        foreach (var (g, pre) in guards)
+        {
+            args.Add(GuardCode(g.Code));
+            args.Add(index(g.Key));
+            args.Add(g.A);
+            args.Add(g.B);
+            args.Add(pre);
+        }
+
+        foreach (var (code, key, values) in writes)
+        {
+            args.Add(code);
+            args.Add(index(key));
+            args.Add(values.Count);
+            args.AddRange(values);
+        }
     }
 
     public async Task<KvClaimResult> ClaimAsync(KvClaim claim, IReadOnlyList<string> fields)

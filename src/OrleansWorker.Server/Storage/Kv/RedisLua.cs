@@ -7,25 +7,38 @@ namespace OrleansWorker.Storage.Kv;
 internal static class RedisLua
 {
     /// <summary>
-    /// KEYS: every key of the call (one slot). ARGV: unit count, then per unit: guard count, write count, guards as
-    /// (code, key index, a, b), writes as (code, key index, arg count, args…). Returns (failed guard, value) per unit.
+    /// KEYS: every key of the call (one slot). ARGV: unit count, then per unit: guard count, write count, the index of
+    /// the key it pre-reads and how many fields (one HMGET for the guards and the history append of its main key),
+    /// those fields, guards as (code, key index, a, b, pre-read index or 0), writes as (code, key index, arg count,
+    /// args…). Write <c>hsa</c> is an HSET that also appends a JSON value to the array in a pre-read field.
+    /// Returns (failed guard, value) per unit.
     /// </summary>
     public const string Apply = """
         local a = 2
         local clock = nil
         local out = {}
+        local pre = nil
+        local function field(k, x, r)
+          if r > 0 then return pre[r] or '' end
+          return redis.call('HGET', k, x) or ''
+        end
         for u = 1, tonumber(ARGV[1]) do
-          local ng, nw = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-          a = a + 2
+          local ng, nw, rk, nr = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+          a = a + 4
+          pre = nil
+          if nr > 0 then
+            pre = redis.call('HMGET', KEYS[rk], unpack(ARGV, a, a + nr - 1))
+            a = a + nr
+          end
           local fail, val = 0, ''
           for g = 1, ng do
             if fail == 0 then
-              local c, k, x, y = ARGV[a], KEYS[tonumber(ARGV[a + 1])], ARGV[a + 2], ARGV[a + 3]
+              local c, k, x, y, r = ARGV[a], KEYS[tonumber(ARGV[a + 1])], ARGV[a + 2], ARGV[a + 3], tonumber(ARGV[a + 4])
               if c == 'eq' then
-                local v = redis.call('HGET', k, x) or ''
+                local v = field(k, x, r)
                 if v ~= y then fail, val = g, v end
               elseif c == 'ne' then
-                local v = redis.call('HGET', k, x) or ''
+                local v = field(k, x, r)
                 if v == y then fail, val = g, v end
               elseif c == 'nx' then
                 if redis.call('EXISTS', k) == 1 then fail, val = g, (redis.call('HGET', k, x) or '') end
@@ -47,19 +60,27 @@ internal static class RedisLua
                 return redis.error_reply('unknown guard ' .. tostring(c))
               end
             end
-            a = a + 4
+            a = a + 5
           end
           for w = 1, nw do
             local c, k, m = ARGV[a], KEYS[tonumber(ARGV[a + 1])], tonumber(ARGV[a + 2])
             a = a + 3
             if fail == 0 then
               if c == 'hset' then redis.call('HSET', k, unpack(ARGV, a, a + m - 1))
+              elseif c == 'hsa' then
+                local f, json, r = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+                local cur = field(k, f, r)
+                if cur == '' then cur = '[' .. json .. ']' else cur = string.sub(cur, 1, -2) .. ',' .. json .. ']' end
+                if m > 3 then
+                  local args = { unpack(ARGV, a + 3, a + m - 1) }
+                  args[#args + 1] = f
+                  args[#args + 1] = cur
+                  redis.call('HSET', k, unpack(args))
+                else
+                  redis.call('HSET', k, f, cur)
+                end
               elseif c == 'hdel' then redis.call('HDEL', k, unpack(ARGV, a, a + m - 1))
               elseif c == 'hinc' then redis.call('HINCRBY', k, ARGV[a], ARGV[a + 1])
-              elseif c == 'happ' then
-                local cur = redis.call('HGET', k, ARGV[a])
-                if (not cur) or cur == '' then cur = '[' .. ARGV[a + 1] .. ']' else cur = string.sub(cur, 1, -2) .. ',' .. ARGV[a + 1] .. ']' end
-                redis.call('HSET', k, ARGV[a], cur)
               elseif c == 'zadd' then redis.call('ZADD', k, ARGV[a], ARGV[a + 1])
               elseif c == 'zrem' then redis.call('ZREM', k, unpack(ARGV, a, a + m - 1))
               elseif c == 'sadd' then redis.call('SADD', k, unpack(ARGV, a, a + m - 1))
