@@ -31,6 +31,10 @@ public interface IJobManagerGrain : IGrainWithIntegerKey
     [Alias("Delete")]
     Task<JobCommandResult> DeleteAsync(string id);
 
+    /// <summary>Jobs by state and queue, and the silos.</summary>
+    [Alias("Stats")]
+    Task<JobStats> GetStatsAsync();
+
     /// <summary>Waits until the job is finished or <paramref name="timeout"/> elapses; returns it as it is then.</summary>
     [Alias("Wait"), ResponseTimeout("00:01:30")]
     Task<JobView?> WaitAsync(string id, TimeSpan timeout);

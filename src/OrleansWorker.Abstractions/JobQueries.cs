@@ -73,3 +73,54 @@ public sealed record JobCommandResult(
     [property: Id(0)] JobCommandStatus Status,
     [property: Id(1)] JobView? Job,
     [property: Id(2)] string? Reason = null);
+
+/// <summary>The cluster at a glance: jobs by state and queue, and the silos with what they run.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansWorker.JobStats")]
+public sealed record JobStats
+{
+    /// <summary>Jobs in each state, over every queue.</summary>
+    [Id(0)] public IReadOnlyDictionary<JobState, long> States { get; init; } = new Dictionary<JobState, long>();
+
+    /// <summary>Per queue: jobs in each state.</summary>
+    [Id(1)] public IReadOnlyList<QueueStats> Queues { get; init; } = [];
+
+    /// <summary>The silos that reported in the last minute.</summary>
+    [Id(2)] public IReadOnlyList<SiloStats> Silos { get; init; } = [];
+
+    /// <summary>When these figures were read.</summary>
+    [Id(3)] public DateTimeOffset At { get; init; }
+}
+
+/// <summary>One queue's jobs by state.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansWorker.QueueStats")]
+public sealed record QueueStats
+{
+    [Id(0)] public required string Name { get; init; }
+
+    [Id(1)] public IReadOnlyDictionary<JobState, long> States { get; init; } = new Dictionary<JobState, long>();
+}
+
+/// <summary>One silo as it last reported (every lease renewal, ~2 s).</summary>
+[GenerateSerializer, Immutable, Alias("OrleansWorker.SiloStats")]
+public sealed record SiloStats
+{
+    /// <summary>The silo's address.</summary>
+    [Id(0)] public required string Address { get; init; }
+
+    /// <summary>Attempts running on it.</summary>
+    [Id(1)] public int Running { get; init; }
+
+    /// <summary>Attempts it runs at most at once (<c>Worker:MaxConcurrentJobs</c>).</summary>
+    [Id(2)] public int Capacity { get; init; }
+
+    /// <summary>The queues it takes from (empty: all).</summary>
+    [Id(3)] public IReadOnlyList<string> Queues { get; init; } = [];
+
+    /// <summary>Attempts that ended on it since it started: succeeded, and failed (failed, timed out, dead-lettered).</summary>
+    [Id(4)] public long Succeeded { get; init; }
+
+    [Id(5)] public long Failed { get; init; }
+
+    /// <summary>When it reported.</summary>
+    [Id(6)] public DateTimeOffset At { get; init; }
+}

@@ -21,6 +21,8 @@ public static class JobEndpoints
         ArgumentNullException.ThrowIfNull(app);
         var api = app.MapGroup(prefix).AddEndpointFilter<ApiKeyFilter>();
         MapJobs(api.MapGroup("/jobs").WithTags("Jobs"));
+        api.MapGet("/stats", StatsAsync).WithTags("Stats").WithName("GetStats").WithSummary("Jobs by state and queue, and the silos with what they run.")
+            .Produces<JobStats>().ProducesProblem(503);
         return api;
     }
 
@@ -107,6 +109,9 @@ public static class JobEndpoints
             return Json(results.Select(r => new BatchItemBody(r.Id, r.State, r.Created)).ToList(), StatusCodes.Status202Accepted);
         });
     }
+
+    private static Task<IResult> StatsAsync(IJobClient client, CancellationToken ct) =>
+        Problems.GuardAsync(async () => Json(await client.GetStatsAsync(ct)));
 
     private static Task<IResult> GetAsync(string id, IJobClient client, CancellationToken ct) =>
         WithIdAsync(id, async () => await client.GetAsync(id, ct) is { } job ? Json(JobViewBody.From(job)) : Problems.NotFound(id));

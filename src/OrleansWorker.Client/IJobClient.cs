@@ -17,6 +17,9 @@ public interface IJobClient
     /// <summary>One page of jobs, newest first.</summary>
     Task<JobPage> ListAsync(JobListQuery query, CancellationToken cancellationToken = default);
 
+    /// <summary>Jobs by state and queue, and the silos with what they run.</summary>
+    Task<JobStats> GetStatsAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Cancels a job (see <see cref="IJobManagerGrain.CancelAsync"/>).</summary>
     Task<JobCommandResult> CancelAsync(string id, CancellationToken cancellationToken = default);
 

@@ -79,6 +79,9 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
     public Task<JobPage> ListAsync(JobListQuery query, CancellationToken cancellationToken = default) =>
         CallWithRetryAsync(m => m.ListAsync(query), options.Value.CallTimeout, cancellationToken);
 
+    public Task<JobStats> GetStatsAsync(CancellationToken cancellationToken = default) =>
+        CallWithRetryAsync(m => m.GetStatsAsync(), options.Value.CallTimeout, cancellationToken);
+
     public Task<JobCommandResult> CancelAsync(string id, CancellationToken cancellationToken = default) =>
         CallAsync(m => m.CancelAsync(id), options.Value.CallTimeout, cancellationToken);
 

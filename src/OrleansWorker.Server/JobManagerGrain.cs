@@ -57,6 +57,8 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
 
     public Task<JobPage> ListAsync(JobListQuery query) => Guard(engine.Store.ListAsync(query));
 
+    public Task<JobStats> GetStatsAsync() => Guard(engine.Store.StatsAsync(engine.Time.GetUtcNow()));
+
     /// <summary>Cancels a queued, scheduled or waiting job; a running one is flagged and its silo told (it fires the attempt's token).</summary>
     public Task<JobCommandResult> CancelAsync(string id) => Guard(engine.CancelAsync(id));
 

@@ -357,6 +357,16 @@ internal sealed partial class JobDispatcher(
             }
 
             await RefundAsync(now);
+            await store.ReportSiloAsync(new SiloStats
+            {
+                Address = engine.Silo,
+                Running = engine.Tracker.InFlight,
+                Capacity = engine.Options.MaxConcurrentJobs,
+                Queues = [.. engine.Options.Queues],
+                Succeeded = engine.Instruments.Succeeded,
+                Failed = engine.Instruments.Failed,
+                At = now,
+            });
             if (now >= _nextReconcile)
             {
                 _nextReconcile = now + engine.Options.LeaseDuration;

@@ -21,6 +21,8 @@ public sealed class JobInstruments
     private readonly Histogram<double> _duration;
     private readonly Histogram<double> _queueWait;
     private long _queued;
+    private long _succeeded;
+    private long _failed;
 
     /// <summary>Creates the instruments from <paramref name="meterFactory"/>.</summary>
     internal JobInstruments(IMeterFactory meterFactory, AttemptTracker tracker)
@@ -41,8 +43,23 @@ public sealed class JobInstruments
 
     internal void Submitted(long count) => _submitted.Add(count);
 
+    /// <summary>Attempts that succeeded on this silo since it started.</summary>
+    internal long Succeeded => Volatile.Read(ref _succeeded);
+
+    /// <summary>Attempts that failed (failed, timed out) on this silo since it started.</summary>
+    internal long Failed => Volatile.Read(ref _failed);
+
     internal void Processed(string type, string queue, string outcome, double seconds, ActivityTraceId? traceId)
     {
+        if (outcome == "succeeded")
+        {
+            Interlocked.Increment(ref _succeeded);
+        }
+        else if (outcome == "failed")
+        {
+            Interlocked.Increment(ref _failed);
+        }
+
         var tags = new TagList { { "type", type }, { "queue", queue }, { "outcome", outcome } };
         _processed.Add(1, tags);
         _duration.Record(seconds, new TagList { { "type", type }, { "queue", queue } });

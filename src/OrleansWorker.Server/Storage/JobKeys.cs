@@ -27,6 +27,7 @@ internal sealed class JobKeys
         Shards = shards;
         _tags = Enumerable.Range(0, shards).Select(s => string.Create(CultureInfo.InvariantCulture, $"{{{prefix}:{s}}}")).ToArray();
         Queues = $"{{{prefix}}}:queues";
+        Silos = $"{{{prefix}}}:silos";
         Channel = $"{{{prefix}}}:n";
     }
 
@@ -35,6 +36,9 @@ internal sealed class JobKeys
     public int Shards { get; }
 
     public string Queues { get; }
+
+    /// <summary>Hash: silo address → its last report (JSON).</summary>
+    public string Silos { get; }
 
     public string Channel { get; }
 

@@ -526,6 +526,88 @@ internal sealed class JobStore : IAsyncDisposable
         }
     }
 
+    /// <summary>Stores this silo's report (what it runs, its capacity, its counters), read by <see cref="StatsAsync"/>.</summary>
+    public Task ReportSiloAsync(SiloStats silo) =>
+        _kv.ApplyAsync([new KvUnit().HashSet(Keys.Silos, silo.Address, System.Text.Json.JsonSerializer.Serialize(silo, JobContext.JsonOptions))]);
+
+    /// <summary>Forgets silos that have not reported since <paramref name="before"/>.</summary>
+    public async Task<IReadOnlyList<SiloStats>> SilosAsync(DateTimeOffset before)
+    {
+        var batch = _kv.CreateReadBatch();
+        var all = batch.HashGetAll(Keys.Silos);
+        await batch.ExecuteAsync();
+        var live = new List<SiloStats>();
+        var stale = new List<string>();
+        foreach (var (address, json) in await all)
+        {
+            var silo = System.Text.Json.JsonSerializer.Deserialize<SiloStats>(json, JobContext.JsonOptions);
+            if (silo is not null && silo.At >= before)
+            {
+                live.Add(silo);
+            }
+            else
+            {
+                stale.Add(address);
+            }
+        }
+
+        if (stale.Count > 0)
+        {
+            await _kv.ApplyAsync([new KvUnit().HashDelete(Keys.Silos, [.. stale])]);
+        }
+
+        return live.OrderBy(s => s.Address, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>Jobs by state, overall and per queue (Running per queue from the jobs owners hold), and the silos.</summary>
+    public async Task<JobStats> StatsAsync(DateTimeOffset now)
+    {
+        var queues = await QueuesAsync();
+        var batch = _kv.CreateReadBatch();
+        var counts = new List<(string Queue, JobState State, Task<long> Count)>();
+        var scheduled = new List<Task<long>>();
+        var waiting = new List<Task<long>>();
+        for (var s = 0; s < Shards; s++)
+        {
+            scheduled.Add(batch.SortedSetLength(Keys.Scheduled(s)));
+            waiting.Add(batch.SortedSetLength(Keys.Waiting(s)));
+            foreach (var q in queues)
+            {
+                counts.Add((q, JobState.Queued, batch.SortedSetLength(Keys.Ready(s, q))));
+                foreach (var state in FinishedStates)
+                {
+                    counts.Add((q, state, batch.SortedSetLength(Keys.Finished(s, state, q))));
+                }
+            }
+        }
+
+        await batch.ExecuteAsync();
+        var perQueue = queues.ToDictionary(q => q, _ => JobStates.All.ToDictionary(s => s, _ => 0L), StringComparer.Ordinal);
+        foreach (var (queue, state, count) in counts)
+        {
+            perQueue[queue][state] += await count;
+        }
+
+        foreach (var running in await RunningAsync())
+        {
+            if (perQueue.TryGetValue(running.Queue, out var states))
+            {
+                states[JobState.Running]++;
+            }
+        }
+
+        var totals = JobStates.All.ToDictionary(s => s, s => perQueue.Values.Sum(q => q[s]));
+        totals[JobState.Scheduled] = (await Task.WhenAll(scheduled)).Sum();
+        totals[JobState.Waiting] = (await Task.WhenAll(waiting)).Sum();
+        return new JobStats
+        {
+            States = totals,
+            Queues = queues.Select(q => new QueueStats { Name = q, States = perQueue[q] }).ToList(),
+            Silos = await SilosAsync(now - TimeSpan.FromMinutes(1)),
+            At = now,
+        };
+    }
+
     // ---------------------------------------------------------------- maintenance reads
 
     /// <summary>Scheduled jobs due by <paramref name="now"/> (at most <paramref name="max"/> per shard), and when the next one is due.</summary>
