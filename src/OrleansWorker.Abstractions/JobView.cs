@@ -46,9 +46,9 @@ public sealed record JobView
 [GenerateSerializer, Immutable, Alias("OrleansWorker.JobProgress")]
 public sealed record JobProgress([property: Id(0)] int Percent, [property: Id(1)] string? Message);
 
-/// <summary>What went wrong in an attempt.</summary>
+/// <summary>What went wrong in an attempt: the exception's type and message, and (in the attempt history) its stack trace.</summary>
 [GenerateSerializer, Immutable, Alias("OrleansWorker.JobError")]
-public sealed record JobError([property: Id(0)] string Type, [property: Id(1)] string Message);
+public sealed record JobError([property: Id(0)] string Type, [property: Id(1)] string Message, [property: Id(2)] string? StackTrace = null);
 
 /// <summary>One attempt of a job.</summary>
 [GenerateSerializer, Immutable, Alias("OrleansWorker.JobAttempt")]

@@ -154,7 +154,7 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
         }
     }
 
-    private static JobError Error(Exception ex) => new(ex.GetType().FullName ?? ex.GetType().Name, Truncate(ex.Message));
+    private static JobError Error(Exception ex) => new(ex.GetType().FullName ?? ex.GetType().Name, Truncate(ex.Message), ex.StackTrace is { } stack ? Truncate(stack) : null);
 
     /// <summary>
     /// Stores the decided outcome; the attempt is acknowledged only after this. A cancellation requested meanwhile

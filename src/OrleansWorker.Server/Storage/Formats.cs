@@ -52,6 +52,10 @@ internal static class StoredAttempt
             {
                 w.WriteString("et", error.Type);
                 w.WriteString("em", error.Message);
+                if (error.StackTrace is { } stack)
+                {
+                    w.WriteString("es", stack);
+                }
             }
 
             w.WriteEndObject();
@@ -78,7 +82,9 @@ internal static class StoredAttempt
                 EndedAt = e.TryGetProperty("e", out var ended) ? DateTimeOffset.FromUnixTimeMilliseconds((long)ended.GetDouble()) : null,
                 Silo = e.TryGetProperty("silo", out var silo) ? silo.GetString() : null,
                 Outcome = Enum.Parse<AttemptOutcome>(e.GetProperty("o").GetString()!),
-                Error = e.TryGetProperty("et", out var et) ? new JobError(et.GetString()!, e.TryGetProperty("em", out var em) ? em.GetString() ?? "" : "") : null,
+                Error = e.TryGetProperty("et", out var et)
+                    ? new JobError(et.GetString()!, e.TryGetProperty("em", out var em) ? em.GetString() ?? "" : "", e.TryGetProperty("es", out var es) ? es.GetString() : null)
+                    : null,
             });
         }
 

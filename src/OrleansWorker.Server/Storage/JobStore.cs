@@ -311,6 +311,7 @@ internal sealed class JobStore : IAsyncDisposable
 
         if (t.Error is { } error)
         {
+            // The job's last error: type and message (the stack trace stays in the attempt's record).
             fields.Add(JobFields.ErrorType);
             fields.Add(error.Type);
             fields.Add(JobFields.ErrorMessage);
