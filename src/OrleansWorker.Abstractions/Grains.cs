@@ -31,6 +31,14 @@ public interface IJobManagerGrain : IGrainWithIntegerKey
     [Alias("Delete")]
     Task<JobCommandResult> DeleteAsync(string id);
 
+    /// <summary>Every queue with its settings and counts.</summary>
+    [Alias("Queues")]
+    Task<IReadOnlyList<QueueView>> GetQueuesAsync();
+
+    /// <summary>Changes a queue's settings (validated: every problem is reported).</summary>
+    [Alias("UpdateQueue")]
+    Task<QueueUpdateResult> UpdateQueueAsync(string name, QueueSettingsUpdate update);
+
     /// <summary>Jobs by state and queue, and the silos.</summary>
     [Alias("Stats")]
     Task<JobStats> GetStatsAsync();

@@ -31,4 +31,15 @@ public sealed record JobRequest(
 
     /// <summary>The submitter's W3C <c>traceparent</c>; the client fills it from <c>Activity.Current</c>.</summary>
     [Id(9)] public string? TraceParent { get; init; }
+
+    /// <summary>
+    /// Deduplication: while a job with this key is queued, scheduled, waiting or running (and, with
+    /// <see cref="UniqueFor"/>, for that long after it finished), submitting another with the same key returns that
+    /// job instead of creating one. Unlike <see cref="Id"/> (the same id is the same job, forever), the key names
+    /// "this piece of work is pending": once the job is done, the key is free again.
+    /// </summary>
+    [Id(10)] public string? UniqueKey { get; init; }
+
+    /// <summary>How long after the job finished its <see cref="UniqueKey"/> still dedupes. Default: not at all.</summary>
+    [Id(11)] public TimeSpan? UniqueFor { get; init; }
 }

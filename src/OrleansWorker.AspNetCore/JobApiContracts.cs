@@ -15,6 +15,26 @@ public sealed class JobRequestBody
     public double? TimeoutSeconds { get; set; }
     public DateTimeOffset? RunAt { get; set; }
     public double? DelaySeconds { get; set; }
+    public string? UniqueKey { get; set; }
+    public double? UniqueForSeconds { get; set; }
+}
+
+/// <summary>A queue's rate limit in the HTTP API.</summary>
+public sealed record RateLimitBody(int Limit, double PeriodSeconds);
+
+/// <summary>The body of <c>PUT /queues/{name}</c>: the queue's settings as a whole (absent = no limit, not paused).</summary>
+public sealed class QueueSettingsBody
+{
+    public bool? Paused { get; set; }
+    public int? MaxConcurrency { get; set; }
+    public RateLimitBody? RateLimit { get; set; }
+}
+
+/// <summary>A queue in the HTTP API.</summary>
+public sealed record QueueBody(string Name, bool Paused, DateTimeOffset? PausedUntil, int? MaxConcurrency, RateLimitBody? RateLimit, IReadOnlyDictionary<JobState, long> States)
+{
+    public static QueueBody From(QueueView q) => new(q.Name, q.Settings.Paused, q.Settings.PausedUntil, q.Settings.MaxConcurrency,
+        q.Settings.RateLimit is { } r ? new RateLimitBody(r.Limit, r.Period.TotalSeconds) : null, q.States);
 }
 
 /// <summary>The JSON view of a job returned by the HTTP API.</summary>

@@ -21,6 +21,7 @@ public static class JobEndpoints
         ArgumentNullException.ThrowIfNull(app);
         var api = app.MapGroup(prefix).AddEndpointFilter<ApiKeyFilter>();
         MapJobs(api.MapGroup("/jobs").WithTags("Jobs"));
+        MapQueues(api.MapGroup("/queues").WithTags("Queues"));
         api.MapGet("/stats", StatsAsync).WithTags("Stats").WithName("GetStats").WithSummary("Jobs by state and queue, and the silos with what they run.")
             .Produces<JobStats>().ProducesProblem(503);
         return api;
@@ -110,6 +111,44 @@ public static class JobEndpoints
         });
     }
 
+    private static void MapQueues(RouteGroupBuilder queues)
+    {
+        queues.MapGet("", async (IJobClient client, CancellationToken ct) => await Problems.GuardAsync(async () => Json((await client.GetQueuesAsync(ct)).Select(QueueBody.From).ToList())))
+            .WithName("ListQueues").WithSummary("Every queue: settings (pause, limits) and jobs by state.").Produces<QueueBody[]>().ProducesProblem(503);
+        queues.MapGet("/{name}", async (string name, IJobClient client, CancellationToken ct) => await Problems.GuardAsync(async () =>
+                (await client.GetQueuesAsync(ct)).FirstOrDefault(q => q.Name == name) is { } queue ? Json(QueueBody.From(queue)) : Problems.Create(StatusCodes.Status404NotFound, "Queue not found", $"No queue is named '{name}' (a queue exists once a job was submitted to it or its settings were set).")))
+            .WithName("GetQueue").Produces<QueueBody>().ProducesProblem(404).ProducesProblem(503);
+        queues.MapPut("/{name}", PutQueueAsync).WithName("SetQueue").WithSummary("Set a queue's settings as a whole: paused, maxConcurrency (cluster-wide), rateLimit {limit, periodSeconds}.")
+            .Accepts<QueueSettingsBody>("application/json").Produces<QueueBody>().ProducesProblem(400).ProducesProblem(503);
+        queues.MapPost("/{name}/pause", (string name, IJobClient client, CancellationToken ct) => UpdateQueueAsync(client, name, new QueueSettingsUpdate { Paused = true }, ct))
+            .WithName("PauseQueue").WithSummary("Nothing new of the queue starts; running jobs finish.").Produces<QueueBody>().ProducesProblem(400).ProducesProblem(503);
+        queues.MapPost("/{name}/resume", (string name, IJobClient client, CancellationToken ct) => UpdateQueueAsync(client, name, new QueueSettingsUpdate { Paused = false }, ct))
+            .WithName("ResumeQueue").Produces<QueueBody>().ProducesProblem(400).ProducesProblem(503);
+    }
+
+    private static async Task<IResult> PutQueueAsync(string name, HttpContext http, IJobClient client)
+    {
+        var (body, problem) = await ReadBodyAsync<QueueSettingsBody>(http);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        body ??= new QueueSettingsBody();
+        var update = new QueueSettingsUpdate
+        {
+            Paused = body.Paused ?? false,
+            MaxConcurrency = body.MaxConcurrency,
+            ClearMaxConcurrency = body.MaxConcurrency is null,
+            RateLimit = body.RateLimit is { } r ? new QueueRateLimit(r.Limit, ToTimeSpan(r.PeriodSeconds)) : null,
+            ClearRateLimit = body.RateLimit is null,
+        };
+        return await UpdateQueueAsync(client, name, update, http.RequestAborted);
+    }
+
+    private static Task<IResult> UpdateQueueAsync(IJobClient client, string name, QueueSettingsUpdate update, CancellationToken ct) =>
+        Problems.GuardAsync(async () => Json(QueueBody.From(await client.UpdateQueueAsync(name, update, ct))));
+
     private static Task<IResult> StatsAsync(IJobClient client, CancellationToken ct) =>
         Problems.GuardAsync(async () => Json(await client.GetStatsAsync(ct)));
 
@@ -190,6 +229,8 @@ public static class JobEndpoints
         Timeout = b.TimeoutSeconds is { } t ? ToTimeSpan(t) : null,
         RunAt = b.RunAt,
         Delay = b.DelaySeconds is { } d ? ToTimeSpan(d) : null,
+        UniqueKey = b.UniqueKey,
+        UniqueFor = b.UniqueForSeconds is { } u ? ToTimeSpan(u) : null,
     };
 
     /// <summary>Seconds to a TimeSpan; values out of any sane range are clamped so that validation reports them instead of overflowing.</summary>

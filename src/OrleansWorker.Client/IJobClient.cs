@@ -17,6 +17,13 @@ public interface IJobClient
     /// <summary>One page of jobs, newest first.</summary>
     Task<JobPage> ListAsync(JobListQuery query, CancellationToken cancellationToken = default);
 
+    /// <summary>Every queue with its settings (pause, limits) and how many of its jobs are in each state.</summary>
+    Task<IReadOnlyList<QueueView>> GetQueuesAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Changes a queue's settings; every silo follows without a restart.</summary>
+    /// <exception cref="JobValidationException">A setting is out of range; the errors say which.</exception>
+    Task<QueueView> UpdateQueueAsync(string name, QueueSettingsUpdate update, CancellationToken cancellationToken = default);
+
     /// <summary>Jobs by state and queue, and the silos with what they run.</summary>
     Task<JobStats> GetStatsAsync(CancellationToken cancellationToken = default);
 

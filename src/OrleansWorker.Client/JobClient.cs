@@ -36,7 +36,7 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
         var traceParent = Activity.Current?.Id;
         requests = requests.Select(r => r is null ? r! : r with
         {
-            Id = r.Id ?? Guid.CreateVersion7().ToString("N"),
+            Id = r.Id ?? JobIds.New(r.UniqueKey),
             TraceParent = r.TraceParent ?? traceParent,
         }).ToList();
 
@@ -78,6 +78,17 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
 
     public Task<JobPage> ListAsync(JobListQuery query, CancellationToken cancellationToken = default) =>
         CallWithRetryAsync(m => m.ListAsync(query), options.Value.CallTimeout, cancellationToken);
+
+    public Task<IReadOnlyList<QueueView>> GetQueuesAsync(CancellationToken cancellationToken = default) =>
+        CallWithRetryAsync(m => m.GetQueuesAsync(), options.Value.CallTimeout, cancellationToken);
+
+    public async Task<QueueView> UpdateQueueAsync(string name, QueueSettingsUpdate update, CancellationToken cancellationToken = default)
+    {
+        var result = await CallAsync(m => m.UpdateQueueAsync(name, update), options.Value.CallTimeout, cancellationToken);
+        return result.Accepted
+            ? result.Queue!
+            : throw new JobValidationException(result.Errors.Select(e => new JobValidationError(0, "queue", "invalid_settings", e)).ToList());
+    }
 
     public Task<JobStats> GetStatsAsync(CancellationToken cancellationToken = default) =>
         CallWithRetryAsync(m => m.GetStatsAsync(), options.Value.CallTimeout, cancellationToken);

@@ -27,6 +27,12 @@ public sealed record JobOptions
     /// <summary>Per-attempt timeout; the worker's default (5 min) when absent.</summary>
     public TimeSpan? Timeout { get; init; }
 
+    /// <summary>Deduplication key: while a job with it is pending, submitting returns that job (see <see cref="JobRequest.UniqueKey"/>).</summary>
+    public string? UniqueKey { get; init; }
+
+    /// <summary>How long after finishing the job keeps its unique key.</summary>
+    public TimeSpan? UniqueFor { get; init; }
+
     internal JobRequest ToRequest(string type, string? payload) => new(type, payload)
     {
         Id = Id,
@@ -36,6 +42,8 @@ public sealed record JobOptions
         RunAt = RunAt,
         MaxAttempts = MaxAttempts,
         Timeout = Timeout,
+        UniqueKey = UniqueKey,
+        UniqueFor = UniqueFor,
     };
 }
 

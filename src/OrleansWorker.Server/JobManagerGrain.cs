@@ -15,7 +15,7 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
 {
     public async Task<EnqueueResponse> EnqueueAsync(IReadOnlyList<JobRequest> requests, DateTimeOffset? notAfter)
     {
-        var errors = JobValidator.Validate(requests, engine.Options, handlers.Contains, handlers.Types, engine.Time.GetUtcNow(), NewId, out var jobs);
+        var errors = JobValidator.Validate(requests, engine.Options, handlers.Contains, handlers.Types, engine.Time.GetUtcNow(), NewId, out var jobs, engine.Store.Shards);
         if (errors.Count > 0)
         {
             return new EnqueueResponse([], errors);
@@ -50,6 +50,15 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
             engine.Instruments.Submitted(created);
         }
 
+        for (var i = 0; i < results.Count; i++)
+        {
+            if (results[i].Id != jobs[i].Id)
+            {
+                // Answered with another job: the one that holds the unique key.
+                engine.Instruments.Deduplicated(jobs[i].Queue, 1);
+            }
+        }
+
         return new EnqueueResponse(results, []);
     }
 
@@ -58,6 +67,38 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
     public Task<JobPage> ListAsync(JobListQuery query) => Guard(engine.Store.ListAsync(query));
 
     public Task<JobStats> GetStatsAsync() => Guard(engine.Store.StatsAsync(engine.Time.GetUtcNow()));
+
+    public async Task<IReadOnlyList<QueueView>> GetQueuesAsync()
+    {
+        var settings = await Guard(engine.RefreshQueueSettingsAsync());
+        var stats = await Guard(engine.Store.StatsAsync(engine.Time.GetUtcNow()));
+        var counts = stats.Queues.ToDictionary(q => q.Name, q => q.States, StringComparer.Ordinal);
+        return settings.Keys.Order(StringComparer.Ordinal)
+            .Select(name => new QueueView { Name = name, Settings = settings[name], States = counts.GetValueOrDefault(name) ?? new Dictionary<JobState, long>() })
+            .ToList();
+    }
+
+    public async Task<QueueUpdateResult> UpdateQueueAsync(string name, QueueSettingsUpdate update)
+    {
+        var now = engine.Time.GetUtcNow();
+        var errors = JobValidator.ValidateQueue(name, update, now);
+        if (errors.Count > 0)
+        {
+            return new QueueUpdateResult(null, errors);
+        }
+
+        var current = (await Guard(engine.RefreshQueueSettingsAsync())).GetValueOrDefault(name) ?? new QueueSettings();
+        var next = current with
+        {
+            Paused = update.PausedUntil is not null || (update.Paused ?? current.Paused),
+            PausedUntil = update.PausedUntil ?? (update.Paused == false ? null : current.PausedUntil),
+            MaxConcurrency = update.ClearMaxConcurrency ? null : update.MaxConcurrency ?? current.MaxConcurrency,
+            RateLimit = update.ClearRateLimit ? null : update.RateLimit ?? current.RateLimit,
+        };
+        await Guard(engine.Store.SaveQueueSettingsAsync(name, next));
+        var view = (await GetQueuesAsync()).FirstOrDefault(q => q.Name == name) ?? new QueueView { Name = name, Settings = next };
+        return new QueueUpdateResult(view, []);
+    }
 
     /// <summary>Cancels a queued, scheduled or waiting job; a running one is flagged and its silo told (it fires the attempt's token).</summary>
     public Task<JobCommandResult> CancelAsync(string id) => Guard(engine.CancelAsync(id));
@@ -85,6 +126,18 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
     }
 
     /// <summary>Turns a store outage into <see cref="JobServiceUnavailableException"/>, which callers map to 503.</summary>
+    private static async Task Guard(Task call)
+    {
+        try
+        {
+            await call;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            throw new JobServiceUnavailableException($"The job store is unavailable: {ex.Message}");
+        }
+    }
+
     private static async Task<T> Guard<T>(Task<T> call)
     {
         try

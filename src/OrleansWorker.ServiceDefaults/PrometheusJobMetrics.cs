@@ -27,6 +27,9 @@ internal sealed class PrometheusJobMetrics : IHostedService, IDisposable
         var wait = Metrics.CreateHistogram("worker_job_queue_wait_seconds", "Time from ready to attempt start.", new HistogramConfiguration { LabelNames = ["queue"], Buckets = DurationBuckets });
         var inFlight = Metrics.CreateGauge("worker_jobs_in_flight", "Attempts running on this silo.");
         var queued = Metrics.CreateGauge("worker_jobs_queued", "Jobs in state Queued, cluster-wide, as last counted by this silo.");
+        var paused = Metrics.CreateGauge("worker_queue_paused", "1 while a queue is paused, by queue.", ["queue"]);
+        var limitHits = Metrics.CreateCounter("worker_queue_limit_hits_total", "Claims that got fewer jobs than they could take because of a queue's concurrency or rate limit.", ["queue", "kind"]);
+        var deduplicated = Metrics.CreateCounter("worker_jobs_deduplicated_total", "Submissions answered with an existing job because of their unique key.", ["queue"]);
 
         _sinks = new(StringComparer.Ordinal)
         {
@@ -38,6 +41,9 @@ internal sealed class PrometheusJobMetrics : IHostedService, IDisposable
             ["worker_job_queue_wait_seconds"] = (v, t) => wait.WithLabels(Tag(t, "queue")).Observe(v),
             ["worker_jobs_in_flight"] = (v, _) => inFlight.Set(v),
             ["worker_jobs_queued"] = (v, _) => queued.Set(v),
+            ["worker_queue_paused"] = (v, t) => paused.WithLabels(Tag(t, "queue")).Set(v),
+            ["worker_queue_limit_hits"] = (v, t) => limitHits.WithLabels(Tag(t, "queue"), Tag(t, "kind")).Inc(v),
+            ["worker_jobs_deduplicated"] = (v, t) => deduplicated.WithLabels(Tag(t, "queue")).Inc(v),
         };
 
         _listener.InstrumentPublished = (instrument, listener) =>

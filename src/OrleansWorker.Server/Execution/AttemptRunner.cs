@@ -50,6 +50,7 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
         var decided = JobRules.AttemptEnded(claim, end, now, engine.Retry, Random.Shared.NextDouble());
         var (stored, applied) = await StoreAsync(decided);
         engine.Tracker.Finished(engine.Store.Keys.ShardOf(claim.JobId), claim.JobId);
+        await ReleaseAsync(claim, end, now);
         var effect = applied switch
         {
             null => "unknown",
@@ -92,6 +93,29 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
                 break;
             default:
                 break;
+        }
+    }
+
+    /// <summary>Gives back the queue's concurrency permit, and pauses the queue when the handler asked for it (429).</summary>
+    private async Task ReleaseAsync(ClaimedAttempt claim, AttemptEnd end, DateTimeOffset now)
+    {
+        try
+        {
+            if (claim.HoldsPermit)
+            {
+                await engine.Store.ReleasePermitsAsync(claim.Queue, claim.Owner, 1);
+            }
+
+            if (end is { PauseQueue: true, RetryAfter: { } wait })
+            {
+                await engine.PauseQueueUntilAsync(claim.Queue, now + wait);
+                JobLog.QueuePausedByHandler(_logger, claim.Queue, now + wait);
+            }
+        }
+        catch (Exception ex)
+        {
+            // The silo's periodic permit upkeep corrects a lost release.
+            JobLog.MaintenanceFailed(_logger, ex, "release");
         }
     }
 

@@ -9,7 +9,7 @@ namespace OrleansWorker.Execution;
 internal sealed class AttemptTracker : IDisposable
 {
     private readonly ConcurrentDictionary<string, RunningAttempt> _running = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, byte> _pending = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ClaimedAttempt> _pending = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<int, ConcurrentQueue<string>> _finished = new();
     private readonly SemaphoreSlim _changed = new(0, 1);
 
@@ -26,7 +26,7 @@ internal sealed class AttemptTracker : IDisposable
     {
         foreach (var claim in claims)
         {
-            _pending.TryAdd(claim.GrainKey, 0);
+            _pending.TryAdd(claim.GrainKey, claim);
         }
     }
 
@@ -35,6 +35,9 @@ internal sealed class AttemptTracker : IDisposable
         _pending.TryRemove(claim.GrainKey, out _);
         Signal();
     }
+
+    /// <summary>Claims of <paramref name="queue"/> this silo holds (handing off or running).</summary>
+    public int CountOfQueue(string queue) => _running.Values.Count(a => a.Claim.Queue == queue) + _pending.Values.Count(c => c.Queue == queue);
 
     /// <summary>Whether this silo holds the claim (handing it off, or running it).</summary>
     public bool Holds(string grainKey) => _running.ContainsKey(grainKey) || _pending.ContainsKey(grainKey);

@@ -45,6 +45,9 @@ internal sealed record ClaimedAttempt
     [Id(15)] public int MaxInterruptions { get; init; }
     [Id(16)] public DateTimeOffset CreatedAt { get; init; }
 
+    /// <summary>The claim holds one of its queue's concurrency permits, to give back when the attempt ends.</summary>
+    [Id(17)] public bool HoldsPermit { get; init; }
+
     /// <summary>The grain key of this attempt: job id and claim token.</summary>
     public string GrainKey => $"{JobId}@{ClaimToken}";
 }

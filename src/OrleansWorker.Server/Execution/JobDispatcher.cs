@@ -33,8 +33,9 @@ internal sealed partial class JobDispatcher(
     private volatile bool _leaseLost;
     private string? _retiring;
     private DateTimeOffset _nextReconcile;
-    private IReadOnlyList<string> _queues = [];
-    private int _rotation;
+    private List<string> _queues = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _rateWaitUntil = new(StringComparer.Ordinal);
+    private long _grants;
     private int _shardCursor;
 
     private TimeSpan RenewInterval => engine.Options.LeaseDuration / 5;
@@ -71,7 +72,9 @@ internal sealed partial class JobDispatcher(
             }
         }
 
-        _queues = engine.Options.Queues.Count > 0 ? engine.Options.Queues.ToList() : await store.QueuesAsync();
+        store.SettingsChanged += OnSettingsChanged;
+        var known = await engine.RefreshQueueSettingsAsync();
+        _queues = known.Keys.Order(StringComparer.Ordinal).ToList();
         JobLog.DispatcherStarted(logger, engine.Owner, engine.Options.MaxConcurrentJobs,
             engine.Options.Queues.Count == 0 ? "(all)" : string.Join(',', engine.Options.Queues), store.Description.Engine, store.Description.Location);
         _loops.Add(Task.Run(ClaimLoopAsync, CancellationToken.None));
@@ -83,6 +86,7 @@ internal sealed partial class JobDispatcher(
     private async Task OnStopAsync(CancellationToken cancellationToken)
     {
         engine.Store.JobsReady -= OnJobsReady;
+        engine.Store.SettingsChanged -= OnSettingsChanged;
         await _stopClaiming.CancelAsync();
         var started = engine.Time.GetTimestamp();
         JobLog.Draining(logger, engine.Tracker.InFlight, engine.Options.DrainTimeout);
@@ -144,12 +148,28 @@ internal sealed partial class JobDispatcher(
 
     private void OnJobsReady(string queue)
     {
-        if (engine.Options.Queues.Count == 0 && !_queues.Contains(queue, StringComparer.Ordinal))
+        if (!_queues.Contains(queue, StringComparer.Ordinal))
         {
             _queues = [.. _queues, queue];
         }
 
         Wake();
+    }
+
+    private void OnSettingsChanged(string queue) => _ = RefreshSettingsAsync();
+
+    private async Task RefreshSettingsAsync()
+    {
+        try
+        {
+            var all = await engine.RefreshQueueSettingsAsync();
+            _queues = all.Keys.Order(StringComparer.Ordinal).ToList();
+            Wake();
+        }
+        catch (Exception ex)
+        {
+            JobLog.MaintenanceFailed(logger, ex, "settings");
+        }
     }
 
     private void OnCancelRequested(string owner, string jobId)
@@ -224,45 +244,148 @@ internal sealed partial class JobDispatcher(
         }
     }
 
-    /// <summary>Claims from the shards in turn until one yields jobs; returns how many were claimed.</summary>
+    /// <summary>
+    /// One claim: the queues in a weighted random order, paused ones and ones waiting out their rate window left out;
+    /// each limited queue first takes concurrency permits and rate-window starts (cluster-wide, atomically) and may
+    /// claim no more than it got; then the shards in turn until one yields jobs. Unused permits and starts go back.
+    /// Returns how many jobs were claimed.
+    /// </summary>
     private async Task<int> ClaimOnceAsync(int max)
     {
         var store = engine.Store;
-        var queues = _queues;
-        var start = Interlocked.Increment(ref _rotation) & int.MaxValue;
-
-        // Every queue may fill the whole claim; the rotation decides which is looked at first this time.
-        var order = new (string Queue, int Max)[queues.Count];
-        for (var i = 0; i < order.Length; i++)
+        var now = engine.Time.GetUtcNow();
+        var owner = engine.Owner;
+        var settings = engine.Queues;
+        var candidates = (engine.WeightedQueues.Count > 0 ? engine.WeightedQueues : _queues.Select(q => new WeightedQueue(q, 1)).ToList())
+            .Where(q => !settings.Of(q.Queue).Paused && !(_rateWaitUntil.TryGetValue(q.Queue, out var until) && until > now))
+            .ToList();
+        if (candidates.Count == 0)
         {
-            order[i] = (queues[(start + i) % queues.Count], max);
+            return 0;
         }
 
-        for (var tried = 0; tried < store.Shards; tried++)
+        var order = WeightedQueue.Shuffle(candidates, Random.Shared);
+        var totalWeight = order.Sum(q => q.Weight);
+        var grants = new Dictionary<string, Grant>(StringComparer.Ordinal);
+        foreach (var queue in order)
         {
-            var shard = (Interlocked.Increment(ref _shardCursor) & int.MaxValue) % store.Shards;
-            var now = engine.Time.GetUtcNow();
-            var owner = engine.Owner;
-            var outcome = await store.ClaimAsync(shard, owner, max, order, now, now + engine.Options.LeaseDuration, engine.Tracker.TakeFinished(shard));
-            if (outcome.Revoked)
+            var s = settings.Of(queue.Queue);
+            if (s.MaxConcurrency is null && s.RateLimit is null)
             {
-                await OnRevokedAsync(owner);
+                continue;
+            }
+
+            var grant = new Grant(max);
+            if (s.MaxConcurrency is { } limit)
+            {
+                grant.Permits = await store.AcquirePermitsAsync(queue.Queue, owner, grant.Allowed, limit);
+                if (grant.Permits < grant.Allowed)
+                {
+                    engine.Instruments.LimitHit(queue.Queue, "concurrency");
+                }
+
+                grant.Allowed = grant.Permits;
+            }
+
+            if (s.RateLimit is { } rate && grant.Allowed > 0)
+            {
+                grant.StartsName = $"{owner}:{Interlocked.Increment(ref _grants)}";
+                var (started, next) = await store.AcquireStartsAsync(queue.Queue, grant.StartsName, grant.Allowed, rate, now);
+                grant.Starts = started;
+                if (started < grant.Allowed)
+                {
+                    engine.Instruments.LimitHit(queue.Queue, "rate");
+                }
+
+                if (started == 0)
+                {
+                    _rateWaitUntil[queue.Queue] = DateTimeOffset.FromUnixTimeMilliseconds(next);
+                }
+
+                grant.Allowed = started;
+            }
+
+            grants[queue.Queue] = grant;
+        }
+
+        // First a share of the capacity by weight, then the leftovers; a limited queue once, within its grant.
+        var plan = new List<(string Queue, int Max)>(order.Count * 2);
+        foreach (var queue in order)
+        {
+            var share = Math.Max(1, (int)Math.Ceiling(max * (double)queue.Weight / totalWeight));
+            plan.Add((queue.Queue, grants.TryGetValue(queue.Queue, out var grant) ? grant.Allowed : share));
+        }
+
+        foreach (var queue in order.Where(q => !grants.ContainsKey(q.Queue)))
+        {
+            plan.Add((queue.Queue, max));
+        }
+
+        plan.RemoveAll(p => p.Max <= 0);
+        var claimedPerQueue = new Dictionary<string, int>(StringComparer.Ordinal);
+        var total = 0;
+        try
+        {
+            if (plan.Count == 0)
+            {
                 return 0;
             }
 
-            if (outcome.Attempts.Count > 0)
+            for (var tried = 0; tried < store.Shards; tried++)
             {
-                engine.Tracker.AddPending(outcome.Attempts);
-                foreach (var attempt in outcome.Attempts)
+                var shard = (Interlocked.Increment(ref _shardCursor) & int.MaxValue) % store.Shards;
+                var outcome = await store.ClaimAsync(shard, owner, max, plan, now, now + engine.Options.LeaseDuration, engine.Tracker.TakeFinished(shard));
+                if (outcome.Revoked)
                 {
-                    _ = HandOffAsync(attempt);
+                    await OnRevokedAsync(owner);
+                    return 0;
                 }
 
-                return outcome.Attempts.Count;
+                if (outcome.Attempts.Count > 0)
+                {
+                    var attempts = outcome.Attempts.Select(a => grants.TryGetValue(a.Queue, out var g) && g.Permits > 0 ? a with { HoldsPermit = true } : a).ToList();
+                    foreach (var a in attempts)
+                    {
+                        claimedPerQueue[a.Queue] = claimedPerQueue.GetValueOrDefault(a.Queue) + 1;
+                    }
+
+                    engine.Tracker.AddPending(attempts);
+                    foreach (var attempt in attempts)
+                    {
+                        _ = HandOffAsync(attempt);
+                    }
+
+                    total = attempts.Count;
+                    return total;
+                }
+            }
+
+            return 0;
+        }
+        finally
+        {
+            foreach (var (queue, grant) in grants)
+            {
+                var used = claimedPerQueue.GetValueOrDefault(queue);
+                await store.ReleasePermitsAsync(queue, owner, grant.Permits - used);
+                if (grant.StartsName is { } name)
+                {
+                    await store.RefundStartsAsync(queue, name, used + 1, grant.Starts);
+                }
             }
         }
+    }
 
-        return 0;
+    /// <summary>What a limited queue let one claim take: permits held, rate-window starts recorded, and so how many jobs.</summary>
+    private sealed class Grant(int allowed)
+    {
+        public int Allowed { get; set; } = allowed;
+
+        public int Permits { get; set; }
+
+        public string? StartsName { get; set; }
+
+        public int Starts { get; set; }
     }
 
     private async Task HandOffAsync(ClaimedAttempt attempt)
@@ -281,6 +404,10 @@ internal sealed partial class JobDispatcher(
                 var release = JobRules.AttemptEnded(attempt, new AttemptEnd(AttemptOutcome.Interrupted), engine.Time.GetUtcNow(), engine.Retry, 0);
                 await engine.ApplyAsync(release);
                 engine.Tracker.Finished(engine.Store.Keys.ShardOf(attempt.JobId), attempt.JobId);
+                if (attempt.HoldsPermit)
+                {
+                    await engine.Store.ReleasePermitsAsync(attempt.Queue, attempt.Owner, 1);
+                }
             }
             catch (Exception releaseError)
             {
@@ -524,6 +651,11 @@ internal sealed partial class JobDispatcher(
 
             foreach (var owner in await store.RevokedWithJobsAsync())
             {
+                foreach (var (queue, _) in engine.Queues.All.Where(q => q.Value.MaxConcurrency is not null))
+                {
+                    await store.SetPermitsAsync(queue, owner.Owner, 0);
+                }
+
                 var jobs = await store.OwnerJobsAsync(owner);
                 var reason = $"The silo running the attempt ({JobStore.OwnerSilo(owner.Owner)}) died or lost its lease.";
                 var applied = jobs.Count == 0 ? [] : await store.ApplyAsync(jobs.Select(j => JobRules.Interrupted(j, reason, now)).ToList());
@@ -594,10 +726,10 @@ internal sealed partial class JobDispatcher(
                 }
             });
 
-            if (now >= nextQueues && options.Queues.Count == 0)
+            if (now >= nextQueues)
             {
-                nextQueues = now + TimeSpan.FromSeconds(5);
-                await StepAsync("queues", async () => _queues = await engine.Store.QueuesAsync());
+                nextQueues = now + TimeSpan.FromSeconds(2);
+                await StepAsync("queues", () => QueueUpkeepAsync(now));
             }
 
             if (now >= nextCount)
@@ -628,6 +760,29 @@ internal sealed partial class JobDispatcher(
             catch (OperationCanceledException)
             {
                 break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Every few seconds: re-reads the queues' settings, ends timed pauses that are over, and sets this silo's
+    /// concurrency permits to what it really holds (never less: it corrects permits a lost release left behind).
+    /// </summary>
+    private async Task QueueUpkeepAsync(DateTimeOffset now)
+    {
+        var all = await engine.RefreshQueueSettingsAsync();
+        _queues = all.Keys.Order(StringComparer.Ordinal).ToList();
+        foreach (var (queue, settings) in all)
+        {
+            if (settings is { Paused: true, PausedUntil: { } until } && until <= now)
+            {
+                await engine.Store.SaveQueueSettingsAsync(queue, settings with { Paused = false, PausedUntil = null });
+                JobLog.QueueResumed(logger, queue);
+            }
+
+            if (settings.MaxConcurrency is not null)
+            {
+                await engine.Store.SetPermitsAsync(queue, engine.Owner, engine.Tracker.CountOfQueue(queue));
             }
         }
     }

@@ -24,6 +24,8 @@ internal sealed class JobEngine : IAsyncDisposable
         Silo = silo.SiloAddress.ToParsableString();
         Sequence = new SequenceGenerator(time);
         Retry = new RetrySettings(Options.RetryBaseDelay, Options.RetryMaxDelay);
+        WeightedQueues = Options.Queues.Select(e => WeightedQueue.TryParse(e, out var q) ? q : new WeightedQueue(e, 1)).ToList();
+        instruments.Queues = Queues;
         _inserts = new(WriteInsertsAsync, Math.Max(1, Options.WriteBatchSize / 16));
         _transitions = new(async batch => await Store.ApplyAsync(batch), Options.WriteBatchSize);
     }
@@ -41,6 +43,12 @@ internal sealed class JobEngine : IAsyncDisposable
     public SequenceGenerator Sequence { get; }
 
     public RetrySettings Retry { get; }
+
+    /// <summary>The queues this silo takes from with their weights; empty: every queue, equally.</summary>
+    public IReadOnlyList<WeightedQueue> WeightedQueues { get; }
+
+    /// <summary>Every queue's settings as last read.</summary>
+    public QueueSettingsCache Queues { get; } = new();
 
     /// <summary>This silo's address (parsable), the part of the owner name that membership knows.</summary>
     public string Silo { get; }
@@ -75,6 +83,26 @@ internal sealed class JobEngine : IAsyncDisposable
     public Task<ApplyOutcome> ApplyAsync(JobTransition transition) => _transitions.SubmitAsync(transition);
 
     public Task<JobCommandResult> CancelAsync(string id) => CommandAsync(id, JobRules.Cancel);
+
+    /// <summary>Reads every queue's settings into <see cref="Queues"/>.</summary>
+    public async Task<IReadOnlyDictionary<string, QueueSettings>> RefreshQueueSettingsAsync()
+    {
+        var all = await Store.QueueSettingsAsync();
+        Queues.Set(all);
+        return all;
+    }
+
+    /// <summary>Pauses a queue until <paramref name="until"/> (a remote side asked the whole queue to wait), unless it waits longer already.</summary>
+    public async Task PauseQueueUntilAsync(string queue, DateTimeOffset until)
+    {
+        var current = (await RefreshQueueSettingsAsync()).GetValueOrDefault(queue) ?? new QueueSettings();
+        if (current.Paused && (current.PausedUntil is null || current.PausedUntil >= until))
+        {
+            return;
+        }
+
+        await Store.SaveQueueSettingsAsync(queue, current with { Paused = true, PausedUntil = until });
+    }
 
     public Task<JobCommandResult> RequeueAsync(string id) => CommandAsync(id, JobRules.Requeue);
 

@@ -20,6 +20,8 @@ public sealed class JobInstruments
     private readonly Counter<long> _deadLettered;
     private readonly Histogram<double> _duration;
     private readonly Histogram<double> _queueWait;
+    private readonly Counter<long> _limitHits;
+    private readonly Counter<long> _deduplicated;
     private long _queued;
     private long _succeeded;
     private long _failed;
@@ -36,6 +38,10 @@ public sealed class JobInstruments
         _queueWait = meter.CreateHistogram<double>("worker_job_queue_wait_seconds", description: "Time from ready to attempt start.");
         meter.CreateObservableGauge("worker_jobs_in_flight", () => tracker.InFlight, description: "Attempts running on this silo.");
         meter.CreateObservableGauge("worker_jobs_queued", () => Volatile.Read(ref _queued), description: "Jobs in state Queued, cluster-wide, as last counted by this silo.");
+        _limitHits = meter.CreateCounter<long>("worker_queue_limit_hits", description: "Claims that got fewer jobs than they could take because of a queue's concurrency limit or rate limit, by queue and kind.");
+        _deduplicated = meter.CreateCounter<long>("worker_jobs_deduplicated", description: "Submissions answered with an existing job because of their unique key, by queue.");
+        meter.CreateObservableGauge("worker_queue_paused", () => Queues?.All.Select(q => new Measurement<int>(q.Value.Paused ? 1 : 0, new KeyValuePair<string, object?>("queue", q.Key))) ?? [],
+            description: "1 while a queue is paused, by queue.");
     }
 
     /// <summary>Raised after each attempt's duration is recorded, with the trace id of the attempt (for exemplars).</summary>
@@ -73,4 +79,11 @@ public sealed class JobInstruments
     internal void QueueWait(string queue, double seconds) => _queueWait.Record(seconds, new TagList { { "queue", queue } });
 
     internal void SetQueued(long count) => Volatile.Write(ref _queued, count);
+
+    /// <summary>The queues' settings, for the paused gauge (set by the engine).</summary>
+    internal QueueSettingsCache? Queues { get; set; }
+
+    internal void LimitHit(string queue, string kind) => _limitHits.Add(1, new TagList { { "queue", queue }, { "kind", kind } });
+
+    internal void Deduplicated(string queue, long count) => _deduplicated.Add(count, new TagList { { "queue", queue } });
 }

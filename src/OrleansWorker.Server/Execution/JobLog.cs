@@ -85,4 +85,10 @@ internal static partial class JobLog
 
     [LoggerMessage(1027, LogLevel.Warning, "Handed back {Count} jobs that the store had running under {Owner} without this silo holding them (a claim whose answer was lost)")]
     public static partial void Orphans(ILogger logger, int count, string owner);
+
+    [LoggerMessage(1028, LogLevel.Information, "Queue {Queue}: its timed pause is over; resumed")]
+    public static partial void QueueResumed(ILogger logger, string queue);
+
+    [LoggerMessage(1029, LogLevel.Warning, "Queue {Queue} paused until {Until}: a handler reported that a remote side rate-limited it")]
+    public static partial void QueuePausedByHandler(ILogger logger, string queue, DateTimeOffset until);
 }

@@ -40,7 +40,8 @@ internal static class JobValidator
         IReadOnlyList<string> knownTypes,
         DateTimeOffset now,
         Func<string> newId,
-        out List<NewJob> jobs)
+        out List<NewJob> jobs,
+        int shards = 1)
     {
         var errors = new List<JobValidationError>();
         jobs = new List<NewJob>(requests.Count);
@@ -110,6 +111,26 @@ internal static class JobValidator
                 Fail("runAt", "out_of_range", $"runAt must be within a year (was {runAt:O}).");
             }
 
+            if (r.UniqueKey is { } uniqueKey)
+            {
+                if (!IsValidUniqueKey(uniqueKey))
+                {
+                    Fail("uniqueKey", "invalid_unique_key", $"The uniqueKey '{Truncate(uniqueKey)}' must be 1–{MaxIdLength} printable characters without spaces or '|'.");
+                }
+                else if (shards > 1 && r.Id is { } chosen && !chosen.StartsWith(JobIds.UniqueTag(uniqueKey) + "::", StringComparison.Ordinal))
+                {
+                    Fail("id", "id_outside_unique_shard",
+                        $"With the jobs spread over {shards} shards, a job with a uniqueKey must let the server choose its id or use an id that starts with '{JobIds.UniqueTag(uniqueKey)}::' (JobIds.New(uniqueKey)).");
+                }
+            }
+
+            if (r.UniqueFor is { } uniqueFor && (uniqueFor < TimeSpan.Zero || uniqueFor > TimeSpan.FromDays(30) || r.UniqueKey is null))
+            {
+                Fail("uniqueForSeconds", "out_of_range", r.UniqueKey is null
+                    ? "uniqueForSeconds needs a uniqueKey."
+                    : $"uniqueForSeconds must be 0..2592000 (was {uniqueFor.TotalSeconds}).");
+            }
+
             if (r.Payload is not null)
             {
                 var bytes = Encoding.UTF8.GetByteCount(r.Payload);
@@ -135,7 +156,7 @@ internal static class JobValidator
             }
 
             jobs.Add(new NewJob(
-                Id: r.Id ?? newId(),
+                Id: r.Id ?? (r.UniqueKey is { } key ? JobIds.New(key) : newId()),
                 Type: r.Type,
                 Queue: r.Queue ?? DefaultQueue,
                 Priority: r.Priority,
@@ -147,12 +168,53 @@ internal static class JobValidator
                 TraceParent: r.TraceParent is { Length: <= 128 } tp ? tp : null)
             {
                 MaxInterruptions = options.MaxInterruptions,
+                UniqueKey = r.UniqueKey,
+                UniqueFor = r.UniqueFor ?? TimeSpan.Zero,
             });
         }
 
         if (errors.Count > 0)
         {
             jobs.Clear();
+        }
+
+        return errors;
+    }
+
+    /// <summary>A unique key: 1–200 printable characters, no whitespace, no '|' (the store's separator).</summary>
+    public static bool IsValidUniqueKey(string key) =>
+        key.Length is >= 1 and <= MaxIdLength && key.All(c => !char.IsWhiteSpace(c) && !char.IsControl(c) && c != '|');
+
+    /// <summary>Checks a change of queue settings; every problem, with the values.</summary>
+    public static List<string> ValidateQueue(string name, QueueSettingsUpdate update, DateTimeOffset now)
+    {
+        var errors = new List<string>();
+        if (!IsValidName(name))
+        {
+            errors.Add($"The queue name '{Truncate(name)}' must be 1–{MaxIdLength} characters of [A-Za-z0-9._:-].");
+        }
+
+        if (update.MaxConcurrency is { } max && max is < 1 or > 100_000)
+        {
+            errors.Add($"maxConcurrency must be 1..100000 (was {max}); clear it to remove the limit.");
+        }
+
+        if (update.RateLimit is { } rate)
+        {
+            if (rate.Limit is < 1 or > 1_000_000)
+            {
+                errors.Add($"rateLimit.limit must be 1..1000000 (was {rate.Limit}).");
+            }
+
+            if (rate.Period <= TimeSpan.Zero || rate.Period > TimeSpan.FromDays(1))
+            {
+                errors.Add($"rateLimit.periodSeconds must be more than 0 and at most 86400 (was {rate.Period.TotalSeconds}).");
+            }
+        }
+
+        if (update.PausedUntil is { } until && (until <= now || until > now.AddDays(365)))
+        {
+            errors.Add($"pausedUntil must be in the next year (was {until:O}).");
         }
 
         return errors;

@@ -9,7 +9,12 @@ public sealed class WorkerOptions
     /// <summary>Attempts that may run at once on one silo. Default: 50 × processor count.</summary>
     public int MaxConcurrentJobs { get; set; } = Environment.ProcessorCount * 50;
 
-    /// <summary>Queues this silo takes jobs from, in no particular order; empty means every queue. Default: empty.</summary>
+    /// <summary>
+    /// Queues this silo takes jobs from, each <c>name</c> or <c>name=weight</c> (1–1000, default 1); empty means every
+    /// queue, equally. Weights are Sidekiq's: every claim visits the queues in a weighted random order and offers each
+    /// a share of the free capacity by weight (then the leftovers in the same order), so under a backlog the queues get
+    /// about their weights' shares, and a light queue is never starved. Default: empty.
+    /// </summary>
     public IList<string> Queues { get; } = [];
 
     /// <summary>Attempts when a request names none. Default: 5.</summary>

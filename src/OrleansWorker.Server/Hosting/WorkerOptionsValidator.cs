@@ -33,9 +33,10 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
         Require(options.DeadLetteredRetention > TimeSpan.Zero, $"Worker:DeadLetteredRetention must be positive (was {options.DeadLetteredRetention}).");
         Require(!string.IsNullOrWhiteSpace(options.KeyPrefix) && !options.KeyPrefix.Contains(' ', StringComparison.Ordinal), $"Worker:KeyPrefix must be a non-empty word (was '{options.KeyPrefix}').");
         Require(options.WriteBatchSize is >= 1 and <= 10_000, $"Worker:WriteBatchSize must be 1..10000 (was {options.WriteBatchSize}).");
-        foreach (var queue in options.Queues)
+        foreach (var entry in options.Queues)
         {
-            Require(JobValidator.IsValidName(queue), $"Worker:Queues contains an invalid queue name '{queue}'.");
+            Require(WeightedQueue.TryParse(entry, out var queue) && JobValidator.IsValidName(queue.Queue),
+                $"Worker:Queues entry '{entry}' must be a queue name (1–200 characters of [A-Za-z0-9._:-]) optionally followed by =weight (1–1000).");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

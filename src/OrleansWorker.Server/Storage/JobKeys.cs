@@ -85,6 +85,15 @@ internal sealed class JobKeys
 
     public string Paused(int shard) => _tags[shard] + ":paused";
 
+    /// <summary>Hash of a shard: unique key → the id of the job that holds it.</summary>
+    public string Unique(int shard) => _tags[shard] + ":uniq";
+
+    /// <summary>Hash of a queue's concurrency permits: owner → permits held (the queue's own slot).</summary>
+    public string Permits(string queue) => $"{{{Prefix}:q:{queue}}}:lim";
+
+    /// <summary>Sorted set of a queue's recent starts (its rate window; the queue's own slot).</summary>
+    public string Window(string queue) => $"{{{Prefix}:q:{queue}}}:rate";
+
     /// <summary>The ready-set member of a job: its sequence as 16 hex digits, then its id.</summary>
     public static string ReadyMember(long seq, string id) => string.Create(CultureInfo.InvariantCulture, $"{seq:x16}{id}");
 
@@ -106,7 +115,7 @@ internal static class JobFields
         MaxAttempts = "maxAtt", MaxInterruptions = "maxIntr", Timeout = "tmo", Created = "created", TraceParent = "tp",
         State = "state", Since = "since", Attempt = "att", Interruptions = "intr", RunAt = "runAt", Started = "started",
         Finished = "fin", Owner = "owner", Token = "tok", Cancel = "cancel", Progress = "prog", ProgressMessage = "progMsg",
-        Result = "result", ErrorType = "errT", ErrorMessage = "errM", History = "hist", LastInterruptedToken = "intrTok";
+        Result = "result", ErrorType = "errT", ErrorMessage = "errM", History = "hist", LastInterruptedToken = "intrTok", UniqueKey = "uniq", UniqueFor = "uniqFor";
 
     /// <summary>What a claim returns of each job, after its new attempt number.</summary>
     public static readonly string[] Claimed = [Type, Payload, MaxAttempts, MaxInterruptions, Timeout, Since, TraceParent, Priority, Seq, Interruptions, Created];

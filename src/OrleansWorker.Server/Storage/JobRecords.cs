@@ -23,6 +23,12 @@ internal sealed record NewJob(
 
     /// <summary>First-in first-out order within its priority (see <see cref="SequenceGenerator"/>).</summary>
     public long Seq { get; init; }
+
+    /// <summary>Deduplication key (see <see cref="JobRequest.UniqueKey"/>).</summary>
+    public string? UniqueKey { get; init; }
+
+    /// <summary>How long after it finished the job still holds its unique key.</summary>
+    public TimeSpan UniqueFor { get; init; }
 }
 
 /// <summary>What decisions about a stored job need to know, read in one go (<see cref="JobFields.Snapshot"/>).</summary>

@@ -38,6 +38,9 @@ internal sealed class JobStore : IAsyncDisposable
     /// <summary>Raised (on any thread) when cancellation of a running job was requested: owner, job id.</summary>
     public event Action<string, string>? CancelRequested;
 
+    /// <summary>Raised (on any thread) when a queue's settings changed.</summary>
+    public event Action<string>? SettingsChanged;
+
     public Task PingAsync(CancellationToken cancellationToken) => _kv.PingAsync(cancellationToken);
 
     public ValueTask DisposeAsync()
@@ -76,10 +79,25 @@ internal sealed class JobStore : IAsyncDisposable
                 var job = jobs[indexes[k]];
                 var r = applied[k];
                 var expiredGuard = job.NotAfter is null ? 0 : 1;
-                results[indexes[k]] = r.IsApplied
-                    ? new EnqueueResult(job.Id, job.RunAt is null ? JobState.Queued : JobState.Scheduled, Created: true)
-                    : r.FailedGuard == expiredGuard ? null
-                    : new EnqueueResult(job.Id, ParseState(r.Value), Created: false);
+                var uniqueGuard = job.UniqueKey is null ? 0 : expiredGuard + 1;
+                if (r.IsApplied)
+                {
+                    results[indexes[k]] = new EnqueueResult(job.Id, job.RunAt is null ? JobState.Queued : JobState.Scheduled, Created: true);
+                }
+                else if (r.FailedGuard == expiredGuard)
+                {
+                    results[indexes[k]] = null;
+                }
+                else if (r.FailedGuard == uniqueGuard)
+                {
+                    // Another job holds the unique key: that job is the answer.
+                    var split = r.Value.LastIndexOf('|');
+                    results[indexes[k]] = new EnqueueResult(r.Value[..split], ParseState(r.Value[(split + 1)..]), Created: false);
+                }
+                else
+                {
+                    results[indexes[k]] = new EnqueueResult(job.Id, ParseState(r.Value), Created: false);
+                }
             }
         });
         return results;
@@ -92,6 +110,11 @@ internal sealed class JobStore : IAsyncDisposable
         if (job.NotAfter is { } notAfter)
         {
             unit.ClockAtMost(notAfter.ToUnixTimeMilliseconds());
+        }
+
+        if (job.UniqueKey is { } uniqueKey)
+        {
+            unit.UniqueFree(Keys.Unique(shard), uniqueKey, Keys.JobPrefix(shard), job.CreatedAt.ToUnixTimeMilliseconds());
         }
 
         unit.KeyAbsent(key, JobFields.State);
@@ -121,6 +144,15 @@ internal sealed class JobStore : IAsyncDisposable
         {
             fields.Add(JobFields.RunAt);
             fields.Add(Ms(runAt));
+        }
+
+        if (job.UniqueKey is { } unique)
+        {
+            fields.Add(JobFields.UniqueKey);
+            fields.Add(unique);
+            fields.Add(JobFields.UniqueFor);
+            fields.Add(Num((long)job.UniqueFor.TotalMilliseconds));
+            unit.HashSet(Keys.Unique(shard), unique, job.Id);
         }
 
         unit.HashSet(key, [.. fields]);
@@ -670,6 +702,51 @@ internal sealed class JobStore : IAsyncDisposable
 
     // ---------------------------------------------------------------- queues
 
+    /// <summary>Every queue's settings (a queue with none has the defaults).</summary>
+    public async Task<IReadOnlyDictionary<string, QueueSettings>> QueueSettingsAsync()
+    {
+        var batch = _kv.CreateReadBatch();
+        var all = batch.HashGetAll(Keys.Queues);
+        await batch.ExecuteAsync();
+        var settings = new Dictionary<string, QueueSettings>(StringComparer.Ordinal);
+        foreach (var (name, json) in await all)
+        {
+            _knownQueues.TryAdd(name, 0);
+            settings[name] = System.Text.Json.JsonSerializer.Deserialize<QueueSettings>(json, JobContext.JsonOptions) ?? new QueueSettings();
+        }
+
+        return settings;
+    }
+
+    /// <summary>Stores a queue's settings; the pause goes into every shard's paused set (checked by the claim itself) and every silo is told.</summary>
+    public async Task SaveQueueSettingsAsync(string queue, QueueSettings settings)
+    {
+        _knownQueues.TryAdd(queue, 0);
+        var units = new List<KvUnit> { new KvUnit().HashSet(Keys.Queues, queue, System.Text.Json.JsonSerializer.Serialize(settings, JobContext.JsonOptions)) };
+        await _kv.ApplyAsync(units);
+        await Task.WhenAll(Enumerable.Range(0, Shards).Select(s => _kv.ApplyAsync([settings.Paused ? new KvUnit().SetAdd(Keys.Paused(s), queue) : new KvUnit().SetRemove(Keys.Paused(s), queue)])));
+        await _kv.ApplyAsync([new KvUnit().Publish(_kv.Channel, "s|" + queue)]);
+    }
+
+    /// <summary>Takes up to <paramref name="want"/> of a queue's concurrency permits for <paramref name="owner"/>.</summary>
+    public Task<int> AcquirePermitsAsync(string queue, string owner, int want, int limit) => _kv.AcquirePermitsAsync(Keys.Permits(queue), owner, want, limit);
+
+    /// <summary>Gives back permits (an attempt ended, or a claim took fewer jobs than it had permits for).</summary>
+    public Task ReleasePermitsAsync(string queue, string owner, int count) =>
+        count <= 0 ? Task.CompletedTask : _kv.ApplyAsync([new KvUnit().HashIncrement(Keys.Permits(queue), owner, -count)]);
+
+    /// <summary>Sets what an owner holds to what it really runs (never less), or forgets a revoked owner's permits.</summary>
+    public Task SetPermitsAsync(string queue, string owner, int count) =>
+        _kv.ApplyAsync([count > 0 ? new KvUnit().HashSet(Keys.Permits(queue), owner, Num(count)) : new KvUnit().HashDelete(Keys.Permits(queue), owner)]);
+
+    /// <summary>Records up to <paramref name="want"/> starts in a queue's rate window at <paramref name="now"/>.</summary>
+    public Task<(int Granted, long NextMs)> AcquireStartsAsync(string queue, string grantName, int want, QueueRateLimit limit, DateTimeOffset now) =>
+        _kv.AcquireWindowAsync(Keys.Window(queue), grantName, want, limit.Limit, now.ToUnixTimeMilliseconds(), (long)limit.Period.TotalMilliseconds);
+
+    /// <summary>Takes back starts that were recorded but not used (entries <c>{grantName}:{from..to}</c>).</summary>
+    public Task RefundStartsAsync(string queue, string grantName, int from, int to) =>
+        from > to ? Task.CompletedTask : _kv.ApplyAsync([new KvUnit().SortedSetRemove(Keys.Window(queue), Enumerable.Range(from, to - from + 1).Select(i => $"{grantName}:{i}").ToArray())]);
+
     /// <summary>Every queue that ever held a job.</summary>
     public async Task<IReadOnlyList<string>> QueuesAsync()
     {
@@ -821,6 +898,10 @@ internal sealed class JobStore : IAsyncDisposable
                 break;
             case "c" when parts.Length == 3:
                 CancelRequested?.Invoke(parts[1], parts[2]);
+                break;
+            case "s" when parts.Length == 2:
+                _knownQueues.TryAdd(parts[1], 0);
+                SettingsChanged?.Invoke(parts[1]);
                 break;
             default:
                 break;

@@ -412,6 +412,65 @@ public abstract class JobStoreContractTests : IAsyncLifetime
         Assert.Equal((0L, 1L), (counts[JobState.Running], counts[JobState.Succeeded]));
     }
 
+    [Fact]
+    public async Task UniqueKey_DedupesWhilePending_AndForItsTimeToLive()
+    {
+        // Ids of the key's shard (what the validator asks for when the jobs are spread over shards).
+        string Id(string name) => $"{JobIds.UniqueTag("report-42")}::{name}";
+        var first = Job(Id("1")) with { UniqueKey = "report-42", UniqueFor = TimeSpan.FromMinutes(1) };
+        var created = await Store.InsertAsync([first]);
+        Assert.True(created[0]!.Created);
+        var again = await Store.InsertAsync([Job(Id("2")) with { UniqueKey = "report-42" }]);
+        Assert.Equal((Id("1"), false, JobState.Queued), (again[0]!.Id, again[0]!.Created, again[0]!.State));
+        Assert.Null(await Store.GetAsync(Id("2")));
+        _ids.Remove(Id("2"));
+
+        var c = Assert.Single((await ClaimAsync()).Attempts);
+        await StoreSteps.EndAsync(Store, c, new AttemptEnd(AttemptOutcome.Succeeded), T0.AddSeconds(1));
+        var withinTtl = await Store.InsertAsync([Job(Id("3")) with { UniqueKey = "report-42", CreatedAt = T0.AddSeconds(30) }]);
+        Assert.Equal((Id("1"), false), (withinTtl[0]!.Id, withinTtl[0]!.Created));
+        _ids.Remove(Id("3"));
+        var afterTtl = await Store.InsertAsync([Job(Id("4")) with { UniqueKey = "report-42", CreatedAt = T0.AddMinutes(2) }]);
+        Assert.Equal((Id("4"), true), (afterTtl[0]!.Id, afterTtl[0]!.Created));
+    }
+
+    [Fact]
+    public async Task Permits_NeverExceedTheLimit_AcrossHolders_AndGoBack()
+    {
+        Assert.Equal(3, await Store.AcquirePermitsAsync("lim", Silo, 3, 5));
+        Assert.Equal(2, await Store.AcquirePermitsAsync("lim", OtherSilo, 10, 5));
+        Assert.Equal(0, await Store.AcquirePermitsAsync("lim", Silo, 1, 5));
+        await Store.ReleasePermitsAsync("lim", Silo, 2);
+        Assert.Equal(2, await Store.AcquirePermitsAsync("lim", OtherSilo, 10, 5));
+        await Store.SetPermitsAsync("lim", OtherSilo, 0);
+        Assert.Equal(4, await Store.AcquirePermitsAsync("lim", Silo, 10, 5));
+    }
+
+    [Fact]
+    public async Task RateWindow_GrantsAtMostTheLimitPerPeriod_AndSaysWhenTheNextStartIsDue()
+    {
+        var limit = new QueueRateLimit(5, TimeSpan.FromSeconds(1));
+        Assert.Equal(3, (await Store.AcquireStartsAsync("rate", "a", 3, limit, T0)).Granted);
+        Assert.Equal(2, (await Store.AcquireStartsAsync("rate", "b", 3, limit, T0.AddMilliseconds(500))).Granted);
+        var (none, next) = await Store.AcquireStartsAsync("rate", "c", 3, limit, T0.AddMilliseconds(999));
+        Assert.Equal(0, none);
+        Assert.Equal(T0.AddMilliseconds(1001).ToUnixTimeMilliseconds(), next);
+        await Store.RefundStartsAsync("rate", "b", 2, 2);
+        Assert.Equal(1, (await Store.AcquireStartsAsync("rate", "d", 3, limit, T0.AddMilliseconds(999))).Granted);
+        Assert.Equal(3, (await Store.AcquireStartsAsync("rate", "e", 5, limit, T0.AddMilliseconds(1000))).Granted);
+    }
+
+    [Fact]
+    public async Task PausedQueue_IsNotClaimed_UntilResumed()
+    {
+        await Store.InsertAsync([Job("pz-1", queue: "pz")]);
+        await Store.SaveQueueSettingsAsync("pz", new QueueSettings { Paused = true });
+        Assert.True((await Store.QueueSettingsAsync())["pz"].Paused);
+        Assert.Empty((await ClaimAsync(queues: ["pz"])).Attempts);
+        await Store.SaveQueueSettingsAsync("pz", new QueueSettings());
+        Assert.Equal("pz-1", Assert.Single((await ClaimAsync(queues: ["pz"])).Attempts).JobId);
+    }
+
     /// <summary>
     /// Two stores on two connections race claims against cancellations of the same 2,000 jobs, and submissions of the
     /// same 1,000 ids: with atomic units no job ends up indexed under two states and no id is created twice.

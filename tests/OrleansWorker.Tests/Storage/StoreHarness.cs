@@ -21,6 +21,11 @@ internal sealed class SharedBackend(IKvBackend inner) : IKvBackend
 
     public Task<KvClaimResult> ClaimAsync(KvClaim claim, IReadOnlyList<string> fields) => inner.ClaimAsync(claim, fields);
 
+    public Task<int> AcquirePermitsAsync(string key, string holder, int want, int limit) => inner.AcquirePermitsAsync(key, holder, want, limit);
+
+    public Task<(int Granted, long NextMs)> AcquireWindowAsync(string key, string memberPrefix, int want, int limit, long nowMs, long periodMs) =>
+        inner.AcquireWindowAsync(key, memberPrefix, want, limit, nowMs, periodMs);
+
     public IKvReadBatch CreateReadBatch() => inner.CreateReadBatch();
 
     public Task PingAsync(CancellationToken cancellationToken) => inner.PingAsync(cancellationToken);

@@ -28,6 +28,20 @@ internal interface IKvBackend : IAsyncDisposable
     /// <summary>Runs a claim (atomic); every key of it shares one shard.</summary>
     Task<KvClaimResult> ClaimAsync(KvClaim claim, IReadOnlyList<string> fields);
 
+    /// <summary>
+    /// Takes up to <paramref name="want"/> of the <paramref name="limit"/> permits counted in hash <paramref name="key"/>
+    /// (field per holder, value = permits held) for <paramref name="holder"/>, atomically; returns how many it got.
+    /// </summary>
+    Task<int> AcquirePermitsAsync(string key, string holder, int want, int limit);
+
+    /// <summary>
+    /// A sliding-window log in sorted set <paramref name="key"/>: drops entries older than <paramref name="periodMs"/>,
+    /// then adds up to <paramref name="want"/> entries at <paramref name="nowMs"/> (named <c>{memberPrefix}:{i}</c>)
+    /// while fewer than <paramref name="limit"/> remain; returns how many it added and, when none, when the oldest
+    /// entry leaves the window (ms).
+    /// </summary>
+    Task<(int Granted, long NextMs)> AcquireWindowAsync(string key, string memberPrefix, int want, int limit, long nowMs, long periodMs);
+
     /// <summary>A batch of reads sent together (pipelined), answered by <see cref="IKvReadBatch.ExecuteAsync"/>.</summary>
     IKvReadBatch CreateReadBatch();
 

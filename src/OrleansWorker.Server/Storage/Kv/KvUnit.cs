@@ -25,6 +25,12 @@ internal enum KvGuardCode
 
     /// <summary>The member is not in the sorted set. Fails with its score.</summary>
     MemberAbsent,
+
+    /// <summary>
+    /// The unique key (A) in the hash is free: not held by a job (job key prefix and the clock in ms, newline-separated,
+    /// in B) that is unfinished, or finished less than its own <c>uniqFor</c> (ms) ago. Fails with <c>{holder id}|{its state}</c>.
+    /// </summary>
+    UniqueFree,
 }
 
 /// <summary>A write of a <see cref="KvUnit"/>.</summary>
@@ -96,6 +102,9 @@ internal sealed class KvUnit
     public KvUnit MemberExists(string key, string member) => Guard(KvGuardCode.MemberExists, key, member, "");
 
     public KvUnit MemberAbsent(string key, string member) => Guard(KvGuardCode.MemberAbsent, key, member, "");
+
+    public KvUnit UniqueFree(string hashKey, string uniqueKey, string jobKeyPrefix, long nowMs) =>
+        Guard(KvGuardCode.UniqueFree, hashKey, uniqueKey, $"{jobKeyPrefix}\n{Num(nowMs)}");
 
     public KvUnit HashSet(string key, params string[] fieldValues)
     {

@@ -209,6 +209,15 @@ internal sealed class RedisKvBackend : IKvBackend
         return new KvClaimResult(false, jobs);
     }
 
+    public async Task<int> AcquirePermitsAsync(string key, string holder, int want, int limit) =>
+        (int)await EvalAsync(RedisLua.AcquirePermits, [key], [holder, want, limit]);
+
+    public async Task<(int Granted, long NextMs)> AcquireWindowAsync(string key, string memberPrefix, int want, int limit, long nowMs, long periodMs)
+    {
+        var raw = (RedisResult[])(await EvalAsync(RedisLua.AcquireWindow, [key], [memberPrefix, want, limit, nowMs, periodMs]))!;
+        return ((int)raw[0], (long)raw[1]);
+    }
+
     public IKvReadBatch CreateReadBatch() => new ReadBatch(Db.CreateBatch());
 
     public Task PingAsync(CancellationToken cancellationToken) => Db.PingAsync().WaitAsync(cancellationToken);
@@ -249,6 +258,7 @@ internal sealed class RedisKvBackend : IKvBackend
         KvGuardCode.ScoreAtMost => "zle",
         KvGuardCode.MemberExists => "zex",
         KvGuardCode.MemberAbsent => "zno",
+        KvGuardCode.UniqueFree => "uq",
         _ => throw new ArgumentOutOfRangeException(nameof(code), code, null),
     };
 

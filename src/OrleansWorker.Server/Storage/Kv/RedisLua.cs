@@ -56,6 +56,18 @@ internal static class RedisLua
               elseif c == 'zno' then
                 local s = redis.call('ZSCORE', k, x)
                 if s then fail, val = g, s end
+              elseif c == 'uq' then
+                local holder = redis.call('HGET', k, x)
+                if holder then
+                  local n1 = string.find(y, '\n', 1, true)
+                  local now = tonumber(string.sub(y, n1 + 1))
+                  local f = redis.call('HMGET', string.sub(y, 1, n1 - 1) .. holder, 'state', 'fin', 'uniqFor')
+                  if f[1] then
+                    local done = f[1] == 'Succeeded' or f[1] == 'DeadLettered' or f[1] == 'Cancelled'
+                    local ttl = tonumber(f[3] or '0') or 0
+                    if (not done) or (f[2] and f[2] ~= '' and now - tonumber(f[2]) < ttl) then fail, val = g, holder .. '|' .. f[1] end
+                  end
+                end
               else
                 return redis.error_reply('unknown guard ' .. tostring(c))
               end
@@ -147,5 +159,29 @@ internal static class RedisLua
           redis.call('ZADD', KEYS[1], lease, owner)
         end
         return out
+        """;
+
+    /// <summary>KEYS: the permits hash. ARGV: holder, want, limit. Returns the permits granted.</summary>
+    public const string AcquirePermits = """
+        local held = 0
+        for _, v in ipairs(redis.call('HVALS', KEYS[1])) do held = held + tonumber(v) end
+        local grant = math.min(tonumber(ARGV[2]), tonumber(ARGV[3]) - held)
+        if grant <= 0 then return 0 end
+        redis.call('HINCRBY', KEYS[1], ARGV[1], grant)
+        return grant
+        """;
+
+    /// <summary>KEYS: the window zset. ARGV: member prefix, want, limit, now ms, period ms. Returns {granted, next ms}.</summary>
+    public const string AcquireWindow = """
+        local now, period = tonumber(ARGV[4]), tonumber(ARGV[5])
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - period)
+        local grant = math.min(tonumber(ARGV[2]), tonumber(ARGV[3]) - redis.call('ZCARD', KEYS[1]))
+        if grant <= 0 then
+          local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+          return { 0, oldest[2] and (tonumber(oldest[2]) + period + 1) or now }
+        end
+        for i = 1, grant do redis.call('ZADD', KEYS[1], now, ARGV[1] .. ':' .. i) end
+        redis.call('PEXPIRE', KEYS[1], period * 2)
+        return { grant, now }
         """;
 }

@@ -265,6 +265,68 @@ internal sealed class SqliteKvBackend : IKvBackend
         }
     }
 
+    public async Task<int> AcquirePermitsAsync(string key, string holder, int want, int limit)
+    {
+        await _writeGate.WaitAsync();
+        try
+        {
+            using var tx = _writer.BeginTransaction(deferred: false);
+            _w.Attach(tx);
+            var held = _w.HGetAll(key).Values.Sum(v => long.Parse(v, CultureInfo.InvariantCulture));
+            var grant = (int)Math.Min(want, limit - held);
+            if (grant > 0)
+            {
+                var mine = long.Parse(_w.HGet(key, holder) ?? "0", CultureInfo.InvariantCulture);
+                _w.HSet(key, holder, KvUnit.Num(mine + grant));
+            }
+
+            tx.Commit();
+            return Math.Max(0, grant);
+        }
+        finally
+        {
+            _w.Attach(null);
+            _writeGate.Release();
+        }
+    }
+
+    public async Task<(int Granted, long NextMs)> AcquireWindowAsync(string key, string memberPrefix, int want, int limit, long nowMs, long periodMs)
+    {
+        await _writeGate.WaitAsync();
+        try
+        {
+            using var tx = _writer.BeginTransaction(deferred: false);
+            _w.Attach(tx);
+            foreach (var old in _w.ZRangeByScore(key, double.NegativeInfinity, nowMs - periodMs, false, 0, int.MaxValue))
+            {
+                _w.ZRem(key, old.Member);
+            }
+
+            var grant = (int)Math.Min(want, limit - _w.ZCard(key));
+            long next = nowMs;
+            if (grant <= 0)
+            {
+                var oldest = _w.ZRangeByRank(key, 0, 1);
+                next = oldest.Length > 0 ? (long)oldest[0].Score + periodMs + 1 : nowMs;
+            }
+            else
+            {
+                for (var i = 1; i <= grant; i++)
+                {
+                    _w.ZAdd(key, nowMs, $"{memberPrefix}:{i}");
+                }
+            }
+
+            tx.Commit();
+            return (Math.Max(0, grant), next);
+        }
+        finally
+        {
+            _w.Attach(null);
+            _writeGate.Release();
+        }
+    }
+
     public IKvReadBatch CreateReadBatch() => new ReadBatch(this);
 
     public Task PingAsync(CancellationToken cancellationToken)
@@ -329,6 +391,29 @@ internal sealed class SqliteKvBackend : IKvBackend
 
             case KvGuardCode.MemberAbsent:
                 return _w.ZScore(guard.Key!, guard.A) is { } present ? new KvResult(index, KvUnit.Num(present)) : KvResult.Applied;
+
+            case KvGuardCode.UniqueFree:
+            {
+                var holder = _w.HGet(guard.Key!, guard.A);
+                if (holder is null)
+                {
+                    return KvResult.Applied;
+                }
+
+                var parts = guard.B.Split('\n');
+                var state = _w.HGet(parts[0] + holder, "state");
+                if (state is null)
+                {
+                    return KvResult.Applied;
+                }
+
+                var done = state is "Succeeded" or "DeadLettered" or "Cancelled";
+                var finished = _w.HGet(parts[0] + holder, "fin");
+                var ttl = long.TryParse(_w.HGet(parts[0] + holder, "uniqFor"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var t) ? t : 0;
+                var recent = !string.IsNullOrEmpty(finished)
+                    && long.Parse(parts[1], CultureInfo.InvariantCulture) - long.Parse(finished, CultureInfo.InvariantCulture) < ttl;
+                return !done || recent ? new KvResult(index, $"{holder}|{state}") : KvResult.Applied;
+            }
 
             default:
                 throw new ArgumentOutOfRangeException(nameof(guard), guard.Code, "Unknown guard.");
