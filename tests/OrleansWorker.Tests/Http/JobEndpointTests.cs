@@ -209,4 +209,48 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
         Assert.True(silo.GetProperty("capacity").GetInt32() > 0);
         Assert.False(string.IsNullOrEmpty(silo.GetProperty("address").GetString()));
     }
+
+    [Theory]
+    [InlineData("limits-q", """{"maxConcurrency":-1}""", "maxConcurrency must be 1..100000 (was -1)")]
+    [InlineData("limits-q", """{"rateLimit":{"limit":10,"periodSeconds":0}}""", "rateLimit.periodSeconds must be more than 0")]
+    [InlineData("limits-q", """{"rateLimit":{"limit":0,"periodSeconds":1}}""", "rateLimit.limit must be 1..1000000 (was 0)")]
+    [InlineData("bad%20name", """{"paused":true}""", "The queue name 'bad name' must be")]
+    public async Task QueueSettings_BadValues_Are400_WithTheReason(string queue, string body, string reason)
+    {
+        using var response = await _http.PutAsync($"/queues/{queue}", Json(body));
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, reason);
+    }
+
+    [Fact]
+    public async Task QueueSettings_RoundTrip_AndAppearInTheQueueList()
+    {
+        using (var put = await _http.PutAsync("/queues/settings-q", Json("""{"maxConcurrency":3,"rateLimit":{"limit":100,"periodSeconds":60}}""")))
+        {
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        }
+
+        var queue = await _http.GetFromJsonAsync<JsonElement>("/queues/settings-q");
+        Assert.Equal((3, 100, 60.0, false), (queue.GetProperty("maxConcurrency").GetInt32(), queue.GetProperty("rateLimit").GetProperty("limit").GetInt32(),
+            queue.GetProperty("rateLimit").GetProperty("periodSeconds").GetDouble(), queue.GetProperty("paused").GetBoolean()));
+        var all = await _http.GetFromJsonAsync<JsonElement>("/queues");
+        Assert.Contains(all.EnumerateArray(), q => q.GetProperty("name").GetString() == "settings-q");
+        using (var cleared = await _http.PutAsync("/queues/settings-q", Json("{}")))
+        {
+            var body = await cleared.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal((JsonValueKind.Null, JsonValueKind.Null), (body.GetProperty("maxConcurrency").ValueKind, body.GetProperty("rateLimit").ValueKind));
+        }
+
+        await AssertProblemAsync(await _http.GetAsync("/queues/no-such-queue"), HttpStatusCode.NotFound, "No queue is named 'no-such-queue'");
+    }
+
+    [Fact]
+    public async Task UniqueKey_SecondSubmission_ReturnsTheFirstJob_AndBadKeysAre400()
+    {
+        using var first = await _http.PostAsync("/jobs", Json("""{"type":"sleep","payload":{"ms":2000},"uniqueKey":"invoice:42"}"""));
+        using var second = await _http.PostAsync("/jobs", Json("""{"type":"sleep","payload":{"ms":2000},"uniqueKey":"invoice:42"}"""));
+        Assert.Equal((HttpStatusCode.Accepted, HttpStatusCode.OK), (first.StatusCode, second.StatusCode));
+        Assert.Equal((await first.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString(), (await second.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString());
+        await AssertProblemAsync(await _http.PostAsync("/jobs", Json("""{"type":"noop","uniqueKey":"has space"}""")), HttpStatusCode.BadRequest, "The uniqueKey 'has space' must be");
+        await AssertProblemAsync(await _http.PostAsync("/jobs", Json("""{"type":"noop","uniqueForSeconds":10}""")), HttpStatusCode.BadRequest, "uniqueForSeconds needs a uniqueKey");
+    }
 }
