@@ -252,8 +252,15 @@ internal sealed partial class JobDispatcher(
 
             if (outcome.Attempts.Count > 0)
             {
-                engine.Tracker.AddPending(outcome.Attempts.Count);
-                foreach (var attempt in outcome.Attempts)
+                // A claim returns in milliseconds, unless the client held it back while reconnecting (seen: 4.9 s after a
+                // Redis restart): it then ran in the store long after `now`, maybe after the job's previous attempt ended.
+                // Its attempts start when the claim is in hand, not when it was sent.
+                var returned = engine.Time.GetUtcNow();
+                var attempts = returned - now > TimeSpan.FromSeconds(1)
+                    ? outcome.Attempts.Select(a => a with { StartedAt = returned }).ToList()
+                    : outcome.Attempts;
+                engine.Tracker.AddPending(attempts.Count);
+                foreach (var attempt in attempts)
                 {
                     _ = HandOffAsync(attempt);
                 }
