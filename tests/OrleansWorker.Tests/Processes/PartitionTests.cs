@@ -23,6 +23,14 @@ public sealed class PartitionTests(ITestOutputHelper output)
     private static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(
         int.TryParse(Environment.GetEnvironmentVariable("OW_PARTITION_LEASE_SECONDS"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var s) ? s : 10);
 
+    /// <summary>How long the link is cut: 40 s (the scenario), or <c>OW_PARTITION_CUT_SECONDS</c>.</summary>
+    private static readonly TimeSpan CutLength = TimeSpan.FromSeconds(
+        int.TryParse(Environment.GetEnvironmentVariable("OW_PARTITION_CUT_SECONDS"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var s) ? s : 40);
+
+    /// <summary>Extra silo settings for measurements, <c>OW_PARTITION_SILO_SETTINGS="Key=value;Key=value"</c> (e.g. Orleans membership options).</summary>
+    private static readonly (string Key, string Value)[] ExtraSettings = (Environment.GetEnvironmentVariable("OW_PARTITION_SILO_SETTINGS") ?? "")
+        .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(kv => (kv.Split('=', 2)[0], kv.Split('=', 2)[1])).ToArray();
+
     /// <summary>How soon the jobs of a cut-off silo must run again: 15 s (a kill -9's figure) with the default lease.</summary>
     private static readonly TimeSpan RerunBound = TimeSpan.FromSeconds(Math.Max(15, LeaseDuration.TotalSeconds + 5));
 
@@ -40,6 +48,11 @@ public sealed class PartitionTests(ITestOutputHelper output)
         if (pinned)
         {
             settings["Worker__Queues__1"] = PinnedQueue;
+        }
+
+        foreach (var (key, value) in ExtraSettings)
+        {
+            settings[key] = value;
         }
 
         return settings;
@@ -117,11 +130,11 @@ public sealed class PartitionTests(ITestOutputHelper output)
 
             // Recovery must not wait for the heal: every job succeeds while the link is still cut.
             var finished = await Poll.UntilAsync(() => NamespacedCluster.ListQueueAsync(host1, Queue),
-                l => l.Count == 600 && l.All(j => j.GetProperty("state").GetString() == "Succeeded"), TimeSpan.FromSeconds(38), "all 600 jobs to succeed while the silo is cut off");
+                l => l.Count == 600 && l.All(j => j.GetProperty("state").GetString() == "Succeeded"), CutLength - TimeSpan.FromSeconds(2), "all 600 jobs to succeed while the silo is cut off");
             var allDoneDuringCut = clock.Elapsed;
 
             // The behaviour under test: the link stays cut for 40 s in all (the scenario), then comes back.
-            var rest = TimeSpan.FromSeconds(40) - clock.Elapsed;
+            var rest = CutLength - clock.Elapsed;
             if (rest > TimeSpan.Zero)
             {
                 await Task.Delay(rest);
@@ -129,6 +142,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
 
             await cluster.Namespace.RestoreAsync();
             var restoredAfter = clock.Elapsed;
+            output.WriteLine($"cut at {cutAt:HH:mm:ss.fff} UTC, restored {restoredAfter.TotalSeconds:0.0} s later (the processes' logs are in UTC)");
 
             var healthy = await Poll.UntilAsync(async () =>
             {
@@ -177,7 +191,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
             var log = inside.Output;
             var what = string.Join(", ", LogMarkers.Where(s => log.Contains(s, StringComparison.Ordinal)));
             output.WriteLine(string.Join("\n", log.Split('\n').Where(l => l.Contains("Lease", StringComparison.Ordinal) || l.Contains("Revoked", StringComparison.Ordinal) || l.Contains("Gave back", StringComparison.Ordinal)).Take(10)));
-            Report($"partition: 600 sleep jobs of 3 s, lease {LeaseDuration.TotalSeconds:0} s, link cut 40 s: {cutOff.Count} jobs running on the cut-off silo at the cut; " +
+            Report($"partition: 600 sleep jobs of 3 s, lease {LeaseDuration.TotalSeconds:0} s, link cut {CutLength.TotalSeconds:0} s: {cutOff.Count} jobs running on the cut-off silo at the cut; " +
                    $"re-run on a host silo {delays.Min().TotalSeconds:0.0}-{delays.Max().TotalSeconds:0.0} s after the cut; all 600 Succeeded {allDoneDuringCut.TotalSeconds:0.0} s after the cut (link still cut), " +
                    $"last success {lastSuccess.TotalSeconds:0.0} s after the cut; lost 0; attempts {distribution}; Interrupted records {interruptedRecords}, all given back (interruptions 0) within {refundedAfter.TotalSeconds:0.0} s of the restore; " +
                    $"healed silo healthy {healthyAfter.TotalSeconds:0.0} s after the restore, ran 10 pinned jobs in {pinnedTook.TotalSeconds:0.0} s; its log: {what}");
