@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test. Installs what the tests need when missing (redis-server, promtool), builds, runs
+# Runs every test. Installs what the tests need when missing (redis-server, promtool, docker-compose, python3-yaml,
+# chromium, iproute2, iptables), builds, runs
 # `dotnet test` with TRX results and ends with the line "N passed, N failed[, N skipped]".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,9 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 /usr/bin/python3 -c "import yaml" >/dev/null 2>&1 || need+=(python3-yaml)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# The partition tests: network namespaces (ip, iproute2) and a Redis-only cut (iptables inside the namespace).
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
+command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || [ -x /sbin/iptables ] || need+=(iptables)
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing: ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

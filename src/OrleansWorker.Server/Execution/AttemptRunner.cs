@@ -8,7 +8,7 @@ using OrleansWorker.Storage;
 namespace OrleansWorker.Execution;
 
 /// <summary>Runs one attempt: the handler under its timeout and cancellation, then stores the outcome the rules decide.</summary>
-internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handlers, IServiceScopeFactory scopes, ILoggerFactory loggers)
+internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handlers, IServiceScopeFactory scopes, ILoggerFactory loggers, JobDispatcher dispatcher)
 {
     private readonly ILogger _logger = loggers.CreateLogger("OrleansWorker.Jobs");
 
@@ -50,6 +50,11 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
         var decided = JobRules.AttemptEnded(claim, end, now, engine.Retry, Random.Shared.NextDouble());
         var (stored, applied) = await StoreAsync(decided);
         engine.Tracker.Finished(engine.Store.Keys.ShardOf(claim.JobId), claim.JobId);
+        if (applied is null)
+        {
+            dispatcher.RefundIfInterrupted(claim);
+        }
+
         await ReleaseAsync(claim, end, now);
         var effect = applied switch
         {

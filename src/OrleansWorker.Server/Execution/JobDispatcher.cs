@@ -28,7 +28,7 @@ internal sealed partial class JobDispatcher(
     private readonly SemaphoreSlim _recover = new(1, 1);
     private readonly List<Task> _loops = [];
     private readonly List<(string JobId, long Token, DateTimeOffset Until)> _refunds = [];
-    private DateTimeOffset _lastRenewed;
+    private long _lastRenewedTicks; // UTC ticks; read by the lease watchdog on another thread
     private DateTimeOffset? _connectedSince;
     private volatile bool _leaseLost;
     private string? _retiring;
@@ -60,7 +60,7 @@ internal sealed partial class JobDispatcher(
         store.JobsReady += OnJobsReady;
         store.CancelRequested += OnCancelRequested;
         var now = engine.Time.GetUtcNow();
-        _lastRenewed = now;
+        Interlocked.Exchange(ref _lastRenewedTicks, now.UtcTicks);
         if (store.Description.Exclusive)
         {
             // No other process can reach this store: every other owner is a previous run of this one that ended
@@ -79,6 +79,7 @@ internal sealed partial class JobDispatcher(
             engine.Options.Queues.Count == 0 ? "(all)" : string.Join(',', engine.Options.Queues), store.Description.Engine, store.Description.Location);
         _loops.Add(Task.Run(ClaimLoopAsync, CancellationToken.None));
         _loops.Add(Task.Run(LeaseLoopAsync, CancellationToken.None));
+        _loops.Add(Task.Run(LeaseWatchdogAsync, CancellationToken.None));
         _loops.Add(Task.Run(MaintenanceLoopAsync, CancellationToken.None));
         _loops.Add(Task.Run(WatchMembershipAsync, CancellationToken.None));
     }
@@ -343,7 +344,15 @@ internal sealed partial class JobDispatcher(
 
                 if (outcome.Attempts.Count > 0)
                 {
-                    var attempts = outcome.Attempts.Select(a => grants.TryGetValue(a.Queue, out var g) && g.Permits > 0 ? a with { HoldsPermit = true } : a).ToList();
+                    // A claim returns in milliseconds, unless the client held it back while reconnecting (seen: 4.9 s after a
+                    // Redis restart): it then ran in the store long after `now`, maybe after the job's previous attempt ended.
+                    // Its attempts start when the claim is in hand, not when it was sent.
+                    var returned = engine.Time.GetUtcNow();
+                    var late = returned - now > TimeSpan.FromSeconds(1);
+                    var attempts = outcome.Attempts
+                        .Select(a => grants.TryGetValue(a.Queue, out var g) && g.Permits > 0 ? a with { HoldsPermit = true } : a)
+                        .Select(a => late ? a with { StartedAt = returned } : a)
+                        .ToList();
                     foreach (var a in attempts)
                     {
                         claimedPerQueue[a.Queue] = claimedPerQueue.GetValueOrDefault(a.Queue) + 1;
@@ -465,12 +474,22 @@ internal sealed partial class JobDispatcher(
 
             var owner = engine.Owner;
             var revoked = await store.RenewAsync(owner, now + engine.Options.LeaseDuration, finished);
-            _lastRenewed = now;
+            Interlocked.Exchange(ref _lastRenewedTicks, now.UtcTicks);
             _connectedSince ??= now;
             if (_leaseLost)
             {
                 _leaseLost = false;
                 JobLog.LeaseRegained(logger, engine.Owner);
+
+                // However long the cut lasted, the others get their usual time from now on to record what they took over.
+                lock (_refunds)
+                {
+                    var until = now + (engine.Options.LeaseDuration * 6);
+                    for (var i = 0; i < _refunds.Count; i++)
+                    {
+                        _refunds[i] = _refunds[i] with { Until = _refunds[i].Until > until ? _refunds[i].Until : until };
+                    }
+                }
             }
 
             if (revoked.Count > 0)
@@ -504,20 +523,52 @@ internal sealed partial class JobDispatcher(
         {
             _connectedSince = null;
             JobLog.MaintenanceFailed(logger, ex, "renew");
-            var owner = engine.Owner;
-            if (!_leaseLost && now - _lastRenewed >= engine.Options.LeaseDuration && engine.TryNextEpoch(owner, out _))
-            {
-                // Nobody has heard from this silo for a lease period: its jobs are (or will be) run elsewhere.
-                _leaseLost = true;
-                _retiring = owner;
-                var attempts = engine.Tracker.Snapshot();
-                foreach (var attempt in attempts)
-                {
-                    attempt.Abandon(AbandonReason.LeaseLost);
-                }
+            CheckLeaseLost(now);
+        }
+    }
 
-                JobLog.LeaseLost(logger, owner, attempts.Count, now - _lastRenewed);
+    /// <summary>
+    /// Abandons this silo's attempts once its lease has run out without renewal: its jobs are (or will be) run elsewhere.
+    /// Called after a failed renewal and by <see cref="LeaseWatchdogAsync"/>.
+    /// </summary>
+    private void CheckLeaseLost(DateTimeOffset now)
+    {
+        var owner = engine.Owner;
+        var since = now - new DateTimeOffset(Interlocked.Read(ref _lastRenewedTicks), TimeSpan.Zero);
+        if (!_leaseLost && since >= engine.Options.LeaseDuration && engine.TryNextEpoch(owner, out _))
+        {
+            // Nobody has heard from this silo for a lease period: its jobs are (or will be) run elsewhere.
+            _leaseLost = true;
+            _retiring = owner;
+            var attempts = engine.Tracker.Snapshot();
+            foreach (var attempt in attempts)
+            {
+                attempt.Abandon(AbandonReason.LeaseLost);
             }
+
+            JobLog.LeaseLost(logger, owner, attempts.Count, since);
+        }
+    }
+
+    /// <summary>
+    /// Checks the lease on its own clock: a renewal against a store that does not answer waits for the client's timeouts
+    /// (seconds), so the lease loop alone noticed a lost lease 5-10 s after the others could revoke it and run its jobs again.
+    /// </summary>
+    private async Task LeaseWatchdogAsync()
+    {
+        var token = _stopAll.Token;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(RenewInterval / 4, engine.Time, token);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            CheckLeaseLost(engine.Time.GetUtcNow());
         }
     }
 
@@ -570,6 +621,19 @@ internal sealed partial class JobDispatcher(
 
         JobLog.Revoked(logger, owner, attempts.Count, next);
         await RefundAsync(engine.Time.GetUtcNow());
+    }
+
+    /// <summary>
+    /// An attempt of this silo ended without its outcome stored: the store did not answer for a lease period, so another
+    /// silo may have revoked this one and recorded the job as interrupted. This silo is alive, so that interruption was not
+    /// the job's doing: give it back once the store answers (a no-op unless the job's last interruption is this claim).
+    /// </summary>
+    public void RefundIfInterrupted(ClaimedAttempt claim)
+    {
+        lock (_refunds)
+        {
+            _refunds.Add((claim.JobId, claim.ClaimToken, engine.Time.GetUtcNow() + (engine.Options.LeaseDuration * 6)));
+        }
     }
 
     /// <summary>Gives back the interruptions this silo's revocation cost its jobs (retried until the recovering silo has recorded them).</summary>

@@ -47,6 +47,9 @@ public static class WorkerSiloBuilderExtensions
         // per attempt ever run: a few hundred MB after a million jobs. A small cache serves what runs now.
         services.Configure<GrainDirectoryOptions>(o => o.CacheSize = Math.Min(o.CacheSize, 10_000));
 
+        // Placing an attempt or job-manager grain must not ask a remote directory partition (which may be cut off).
+        services.AddSingleton<Orleans.Runtime.GrainDirectory.IGrainDirectoryResolver, LocalOnlyGrainDirectory>();
+
         services.TryAddSingleton(sp =>
         {
             var worker = sp.GetRequiredService<OrleansWorkerBuilder>();
