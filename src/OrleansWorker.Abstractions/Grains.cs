@@ -39,6 +39,27 @@ public interface IJobManagerGrain : IGrainWithIntegerKey
     [Alias("UpdateQueue")]
     Task<QueueUpdateResult> UpdateQueueAsync(string name, QueueSettingsUpdate update);
 
+    /// <summary>Submits a batch of jobs with an optional completion job, as a whole.</summary>
+    [Alias("EnqueueBatch")]
+    Task<BatchResponse> EnqueueBatchAsync(BatchRequest batch, DateTimeOffset? notAfter);
+
+    [Alias("GetBatch")]
+    Task<BatchView?> GetBatchAsync(string id);
+
+    /// <summary>Creates or updates a recurring job (validated: cron, time zone, job).</summary>
+    [Alias("PutSchedule")]
+    Task<ScheduleResult> PutScheduleAsync(ScheduleDefinition schedule);
+
+    [Alias("GetSchedule")]
+    Task<ScheduleView?> GetScheduleAsync(string id);
+
+    [Alias("Schedules")]
+    Task<IReadOnlyList<ScheduleView>> GetSchedulesAsync();
+
+    /// <summary>Pauses, resumes, triggers (submits a job now) or deletes a schedule.</summary>
+    [Alias("ScheduleCommand")]
+    Task<ScheduleResult> ScheduleCommandAsync(string id, ScheduleCommand command);
+
     /// <summary>Jobs by state and queue, and the silos.</summary>
     [Alias("Stats")]
     Task<JobStats> GetStatsAsync();
@@ -46,4 +67,16 @@ public interface IJobManagerGrain : IGrainWithIntegerKey
     /// <summary>Waits until the job is finished or <paramref name="timeout"/> elapses; returns it as it is then.</summary>
     [Alias("Wait"), ResponseTimeout("00:01:30")]
     Task<JobView?> WaitAsync(string id, TimeSpan timeout);
+}
+
+/// <summary>A command on a recurring job.</summary>
+[GenerateSerializer, Alias("OrleansWorker.ScheduleCommand")]
+public enum ScheduleCommand
+{
+    Pause = 0,
+    Resume = 1,
+
+    /// <summary>Submit a job from the schedule's template now (the schedule's ticks are unchanged).</summary>
+    Trigger = 2,
+    Delete = 3,
 }

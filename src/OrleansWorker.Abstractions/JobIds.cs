@@ -26,4 +26,21 @@ public static class JobIds
         var id = Guid.CreateVersion7().ToString("N");
         return uniqueKey is null ? id : $"{UniqueTag(uniqueKey)}::{id}";
     }
+
+    /// <summary>
+    /// A new id for <paramref name="request"/>: <see cref="New(string?)"/> for its unique key, or — for a job with
+    /// dependencies — <c>{its first dependency's prefix}::{guid}</c>, which keeps it in its dependencies' store shard
+    /// (the part of an id before <c>::</c> decides the shard).
+    /// </summary>
+    public static string For(JobRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.UniqueKey is null && request.DependsOn is [var first, ..] && first is not null)
+        {
+            var end = first.IndexOf("::", StringComparison.Ordinal);
+            return $"{(end > 0 ? first[..end] : first)}::{Guid.CreateVersion7():N}";
+        }
+
+        return New(request.UniqueKey);
+    }
 }

@@ -65,6 +65,9 @@ public enum JobCommandStatus
 
     /// <summary>The job's state does not allow the command.</summary>
     Conflict = 2,
+
+    /// <summary>The request is not valid (the errors say why).</summary>
+    Invalid = 3,
 }
 
 /// <summary>The answer to a command on one job, with the job as it is afterwards.</summary>

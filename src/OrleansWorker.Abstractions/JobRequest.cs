@@ -42,4 +42,14 @@ public sealed record JobRequest(
 
     /// <summary>How long after the job finished its <see cref="UniqueKey"/> still dedupes. Default: not at all.</summary>
     [Id(11)] public TimeSpan? UniqueFor { get; init; }
+
+    /// <summary>
+    /// Ids of jobs (existing, or in the same submission) this one waits for: it stays <c>Waiting</c> until all of them
+    /// succeeded. If one ends DeadLettered or Cancelled, this one ends Cancelled naming it — unless
+    /// <see cref="ContinueOnDependencyFailure"/>.
+    /// </summary>
+    [Id(12)] public IReadOnlyList<string>? DependsOn { get; init; }
+
+    /// <summary>Run once the dependencies finished, whatever their outcome.</summary>
+    [Id(13)] public bool ContinueOnDependencyFailure { get; init; }
 }

@@ -40,6 +40,18 @@ public sealed record JobView
 
     /// <summary>Interruptions before the job is dead-lettered (a job that takes its silo down every time ends there).</summary>
     [Id(21)] public int MaxInterruptions { get; init; }
+
+    /// <summary>The recurring job that submitted this one, if any.</summary>
+    [Id(22)] public string? ScheduleId { get; init; }
+
+    /// <summary>The batch this job belongs to, if any.</summary>
+    [Id(23)] public string? BatchId { get; init; }
+
+    /// <summary>The jobs this one waits for (see <see cref="JobRequest.DependsOn"/>).</summary>
+    [Id(24)] public IReadOnlyList<string> DependsOn { get; init; } = [];
+
+    /// <summary>The unique key it holds, if any.</summary>
+    [Id(25)] public string? UniqueKey { get; init; }
 }
 
 /// <summary>Progress reported by a running handler.</summary>

@@ -17,7 +17,98 @@ public sealed class JobRequestBody
     public double? DelaySeconds { get; set; }
     public string? UniqueKey { get; set; }
     public double? UniqueForSeconds { get; set; }
+    public IReadOnlyList<string>? DependsOn { get; set; }
+    public bool? ContinueOnDependencyFailure { get; set; }
+
+    /// <summary>The body of a request (for showing a schedule's job template).</summary>
+    public static JobRequestBody From(JobRequest r)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        JsonElement? payload = null;
+        if (r.Payload is { } json)
+        {
+            using var doc = JsonDocument.Parse(json);
+            payload = doc.RootElement.Clone();
+        }
+
+        return new JobRequestBody
+        {
+            Type = r.Type, Payload = payload, Id = r.Id, Queue = r.Queue, Priority = r.Priority, MaxAttempts = r.MaxAttempts,
+            TimeoutSeconds = r.Timeout?.TotalSeconds, UniqueKey = r.UniqueKey, UniqueForSeconds = r.UniqueFor?.TotalSeconds,
+        };
+    }
 }
+
+/// <summary>The body of <c>PUT /schedules/{id}</c>: a recurring job as a whole.</summary>
+public sealed class ScheduleBodyIn
+{
+    /// <summary>5 fields (minute hour day month weekday) or 6 with seconds first.</summary>
+    public string? Cron { get; set; }
+
+    /// <summary>IANA time zone; default UTC.</summary>
+    public string? TimeZone { get; set; }
+
+    /// <summary>The job each tick submits (no id, runAt, delaySeconds or dependsOn).</summary>
+    public JobRequestBody? Job { get; set; }
+
+    public bool? Paused { get; set; }
+    public MisfirePolicy? Misfire { get; set; }
+    public OverlapPolicy? Overlap { get; set; }
+    public DateTimeOffset? StartAt { get; set; }
+    public DateTimeOffset? EndAt { get; set; }
+}
+
+/// <summary>The last tick a schedule fired and its job.</summary>
+public sealed record ScheduleFireBody(DateTimeOffset At, string? JobId, JobState? State);
+
+/// <summary>A recurring job in the HTTP API.</summary>
+public sealed record ScheduleBody(
+    string Id,
+    string Cron,
+    string TimeZone,
+    JobRequestBody Job,
+    bool Paused,
+    MisfirePolicy Misfire,
+    OverlapPolicy Overlap,
+    DateTimeOffset? StartAt,
+    DateTimeOffset? EndAt,
+    ScheduleFireBody? LastFire,
+    DateTimeOffset? NextFire)
+{
+    public static ScheduleBody From(ScheduleView v)
+    {
+        ArgumentNullException.ThrowIfNull(v);
+        var d = v.Definition;
+        return new(d.Id, d.Cron, d.TimeZone, JobRequestBody.From(d.Job), d.Paused, d.Misfire, d.Overlap, d.StartAt, d.EndAt,
+            v.LastFire is { } at ? new ScheduleFireBody(at, v.LastJobId, v.LastJobState) : null, v.NextFire);
+    }
+}
+
+/// <summary>The body of <c>POST /batches</c>.</summary>
+public sealed class BatchBodyIn
+{
+    /// <summary>The batch id (1–100 characters of [A-Za-z0-9._-]); generated when absent.</summary>
+    public string? Id { get; set; }
+
+    public List<JobRequestBody?>? Jobs { get; set; }
+
+    /// <summary>Runs once every member finished; its payload defaults to {batchId, total, succeeded, deadLettered, cancelled}.</summary>
+    public JobRequestBody? Completion { get; set; }
+}
+
+/// <summary>A batch in the HTTP API.</summary>
+public sealed record BatchBody(string Id, int Total, IReadOnlyDictionary<JobState, int> States, int Pending, bool Finished, string? CompletionJobId, DateTimeOffset CreatedAt)
+{
+    public static BatchBody From(BatchView b)
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        var states = new Dictionary<JobState, int> { [JobState.Succeeded] = b.Succeeded, [JobState.DeadLettered] = b.DeadLettered, [JobState.Cancelled] = b.Cancelled };
+        return new(b.Id, b.Total, states, Math.Max(0, b.Total - b.Succeeded - b.DeadLettered - b.Cancelled), b.Finished, b.CompletionJobId, b.CreatedAt);
+    }
+}
+
+/// <summary>The answer to <c>POST /batches</c>.</summary>
+public sealed record BatchCreatedBody(BatchBody? Batch, IReadOnlyList<BatchItemBody> Jobs);
 
 /// <summary>A queue's rate limit in the HTTP API.</summary>
 public sealed record RateLimitBody(int Limit, double PeriodSeconds);
@@ -60,11 +151,16 @@ public sealed record JobViewBody(
     string? Silo,
     int Interruptions,
     int MaxInterruptions,
-    IReadOnlyList<JobAttempt> Attempts)
+    IReadOnlyList<JobAttempt> Attempts,
+    string? ScheduleId,
+    string? BatchId,
+    IReadOnlyList<string> DependsOn,
+    string? UniqueKey)
 {
     public static JobViewBody From(JobView v) => new(
         v.Id, v.Type, v.Queue, v.Priority, v.State, v.Attempt, v.MaxAttempts, v.Timeout.TotalSeconds, v.CreatedAt, v.RunAt, v.StartedAt, v.FinishedAt,
-        v.Progress, ParseJson(v.Payload), ParseJson(v.Result), v.LastError, v.TraceId, v.CancelRequested, v.Silo, v.Interruptions, v.MaxInterruptions, v.Attempts);
+        v.Progress, ParseJson(v.Payload), ParseJson(v.Result), v.LastError, v.TraceId, v.CancelRequested, v.Silo, v.Interruptions, v.MaxInterruptions, v.Attempts,
+        v.ScheduleId, v.BatchId, v.DependsOn, v.UniqueKey);
 
     private static JsonElement? ParseJson(string? json)
     {

@@ -22,6 +22,8 @@ public static class JobEndpoints
         var api = app.MapGroup(prefix).AddEndpointFilter<ApiKeyFilter>();
         MapJobs(api.MapGroup("/jobs").WithTags("Jobs"));
         MapQueues(api.MapGroup("/queues").WithTags("Queues"));
+        MapSchedules(api.MapGroup("/schedules").WithTags("Schedules"));
+        MapBatches(api.MapGroup("/batches").WithTags("Batches"));
         api.MapGet("/stats", StatsAsync).WithTags("Stats").WithName("GetStats").WithSummary("Jobs by state and queue, and the silos with what they run.")
             .Produces<JobStats>().ProducesProblem(503);
         return api;
@@ -124,6 +126,127 @@ public static class JobEndpoints
             .WithName("PauseQueue").WithSummary("Nothing new of the queue starts; running jobs finish.").Produces<QueueBody>().ProducesProblem(400).ProducesProblem(503);
         queues.MapPost("/{name}/resume", (string name, IJobClient client, CancellationToken ct) => UpdateQueueAsync(client, name, new QueueSettingsUpdate { Paused = false }, ct))
             .WithName("ResumeQueue").Produces<QueueBody>().ProducesProblem(400).ProducesProblem(503);
+    }
+
+    private static void MapSchedules(RouteGroupBuilder schedules)
+    {
+        schedules.MapGet("", async (IJobClient client, CancellationToken ct) => await Problems.GuardAsync(async () => Json((await client.GetSchedulesAsync(ct)).Select(ScheduleBody.From).ToList())))
+            .WithName("ListSchedules").WithSummary("Every recurring job: cron, time zone, job, last fire (and its job's state), next fire.").Produces<ScheduleBody[]>().ProducesProblem(503);
+        schedules.MapGet("/{id}", (string id, IJobClient client, CancellationToken ct) => WithScheduleIdAsync(id, async () =>
+                await client.GetScheduleAsync(id, ct) is { } schedule ? Json(ScheduleBody.From(schedule)) : ScheduleNotFound(id)))
+            .WithName("GetSchedule").Produces<ScheduleBody>().ProducesProblem(404).ProducesProblem(503);
+        schedules.MapPut("/{id}", PutScheduleAsync).WithName("SetSchedule")
+            .WithSummary("Create or replace a recurring job: cron (5 fields, or 6 with seconds), timeZone (IANA), job, paused, misfire (FireOnce|Skip), overlap (Allow|Skip), startAt, endAt.")
+            .Accepts<ScheduleBodyIn>("application/json").Produces<ScheduleBody>().ProducesProblem(400).ProducesProblem(503);
+        schedules.MapDelete("/{id}", (string id, IJobClient client, CancellationToken ct) => ScheduleCommandAsync(id, ScheduleCommand.Delete, client, ct))
+            .WithName("DeleteSchedule").Produces(StatusCodes.Status204NoContent).ProducesProblem(404).ProducesProblem(503);
+        schedules.MapPost("/{id}/pause", (string id, IJobClient client, CancellationToken ct) => ScheduleCommandAsync(id, ScheduleCommand.Pause, client, ct))
+            .WithName("PauseSchedule").WithSummary("No tick fires until resumed.").Produces<ScheduleBody>().ProducesProblem(404).ProducesProblem(503);
+        schedules.MapPost("/{id}/resume", (string id, IJobClient client, CancellationToken ct) => ScheduleCommandAsync(id, ScheduleCommand.Resume, client, ct))
+            .WithName("ResumeSchedule").WithSummary("Continue with the next tick after now.").Produces<ScheduleBody>().ProducesProblem(404).ProducesProblem(503);
+        schedules.MapPost("/{id}/trigger", (string id, IJobClient client, CancellationToken ct) => ScheduleCommandAsync(id, ScheduleCommand.Trigger, client, ct))
+            .WithName("TriggerSchedule").WithSummary("Submit the schedule's job now (its ticks are unchanged).").Produces<ScheduleBody>(StatusCodes.Status202Accepted).ProducesProblem(404).ProducesProblem(503);
+    }
+
+    private static async Task<IResult> PutScheduleAsync(string id, HttpContext http, IJobClient client)
+    {
+        if (!IsScheduleId(id))
+        {
+            return BadScheduleId(id);
+        }
+
+        var (body, problem) = await ReadBodyAsync<ScheduleBodyIn>(http);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (body?.Cron is null || body.Job is null)
+        {
+            return Problems.BadRequest("The body must be a JSON object with at least 'cron' and 'job' ({\"type\": …}).");
+        }
+
+        var definition = new ScheduleDefinition
+        {
+            Id = id,
+            Cron = body.Cron,
+            TimeZone = body.TimeZone ?? "UTC",
+            Job = ToRequest(body.Job),
+            Paused = body.Paused ?? false,
+            Misfire = body.Misfire ?? MisfirePolicy.FireOnce,
+            Overlap = body.Overlap ?? OverlapPolicy.Allow,
+            StartAt = body.StartAt,
+            EndAt = body.EndAt,
+        };
+        return await Problems.GuardAsync(async () => Json(ScheduleBody.From(await client.PutScheduleAsync(definition, http.RequestAborted))));
+    }
+
+    private static Task<IResult> ScheduleCommandAsync(string id, ScheduleCommand command, IJobClient client, CancellationToken ct) =>
+        WithScheduleIdAsync(id, async () =>
+        {
+            var result = await client.ScheduleCommandAsync(id, command, ct);
+            return result.Status switch
+            {
+                JobCommandStatus.NotFound => ScheduleNotFound(id),
+                JobCommandStatus.Ok when command == ScheduleCommand.Delete => Results.NoContent(),
+                JobCommandStatus.Ok => Json(result.Schedule is null ? null : ScheduleBody.From(result.Schedule), command == ScheduleCommand.Trigger ? StatusCodes.Status202Accepted : StatusCodes.Status200OK),
+                _ => Problems.BadRequest(string.Join(" ", result.Errors)),
+            };
+        });
+
+    private static IResult ScheduleNotFound(string id) => Problems.Create(StatusCodes.Status404NotFound, "Schedule not found", $"No schedule has the id '{id}'.");
+
+    private static Task<IResult> WithScheduleIdAsync(string id, Func<Task<IResult>> action) =>
+        IsScheduleId(id) ? Problems.GuardAsync(action) : Task.FromResult(BadScheduleId(id));
+
+    private static IResult BadScheduleId(string id) =>
+        Problems.BadRequest($"The schedule id '{(id.Length > 64 ? id[..64] + "…" : id)}' must be 1–100 characters of [A-Za-z0-9._-].");
+
+    private static bool IsScheduleId(string id) =>
+        id.Length is >= 1 and <= 100 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+
+    private static void MapBatches(RouteGroupBuilder batches)
+    {
+        batches.MapPost("", SubmitBatchJobsAsync).WithName("SubmitBatch")
+            .WithSummary("Submit up to 10,000 jobs as one batch, with an optional completion job that runs once all finished (whatever their outcome).")
+            .Accepts<BatchBodyIn>("application/json").Produces<BatchCreatedBody>(StatusCodes.Status202Accepted).ProducesProblem(400).ProducesProblem(413).ProducesProblem(503);
+        batches.MapGet("/{id}", (string id, IJobClient client, CancellationToken ct) => WithScheduleIdAsync(id, async () =>
+                await client.GetBatchAsync(id, ct) is { } batch ? Json(BatchBody.From(batch)) : Problems.Create(StatusCodes.Status404NotFound, "Batch not found", $"No batch has the id '{id}'.")))
+            .WithName("GetBatch").WithSummary("A batch's progress: members by final state, pending, finished, completion job.").Produces<BatchBody>().ProducesProblem(404).ProducesProblem(503);
+    }
+
+    private static async Task<IResult> SubmitBatchJobsAsync(HttpContext http, IJobClient client)
+    {
+        var (body, problem) = await ReadBodyAsync<BatchBodyIn>(http);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (body?.Jobs is not { Count: > 0 } jobs)
+        {
+            return Problems.BadRequest("The body must be a JSON object with a non-empty 'jobs' array.");
+        }
+
+        var nullAt = jobs.FindIndex(b => b is null);
+        if (nullAt >= 0)
+        {
+            return Problems.Validation([new JobValidationError(nullAt, "", "missing", $"Item {nullAt} is null.")]);
+        }
+
+        var request = new BatchRequest { Id = body.Id, Jobs = jobs.Select(j => ToRequest(j!)).ToList(), Completion = body.Completion is { } c ? ToRequest(c) : null };
+        return await Problems.GuardAsync(async () =>
+        {
+            var response = await client.EnqueueBatchAsync(request, http.RequestAborted);
+            var created = response.Jobs.Any(j => j.Created);
+            if (created && response.Batch is { } b)
+            {
+                http.Response.Headers.Location = $"{http.Request.PathBase}{http.Request.Path}/{Uri.EscapeDataString(b.Id)}";
+            }
+
+            return Json(new BatchCreatedBody(response.Batch is null ? null : BatchBody.From(response.Batch), response.Jobs.Select(r => new BatchItemBody(r.Id, r.State, r.Created)).ToList()),
+                created ? StatusCodes.Status202Accepted : StatusCodes.Status200OK);
+        });
     }
 
     private static async Task<IResult> PutQueueAsync(string name, HttpContext http, IJobClient client)
@@ -231,6 +354,8 @@ public static class JobEndpoints
         Delay = b.DelaySeconds is { } d ? ToTimeSpan(d) : null,
         UniqueKey = b.UniqueKey,
         UniqueFor = b.UniqueForSeconds is { } u ? ToTimeSpan(u) : null,
+        DependsOn = b.DependsOn,
+        ContinueOnDependencyFailure = b.ContinueOnDependencyFailure ?? false,
     };
 
     /// <summary>Seconds to a TimeSpan; values out of any sane range are clamped so that validation reports them instead of overflowing.</summary>

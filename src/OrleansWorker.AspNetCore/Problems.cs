@@ -22,7 +22,7 @@ internal static class Problems
         return Create(
             tooLarge ? StatusCodes.Status413PayloadTooLarge : StatusCodes.Status400BadRequest,
             tooLarge ? "Payload too large" : "Invalid job request",
-            string.Join(" ", errors.Select(e => errors.Count > 1 || e.Index > 0 ? $"Item {e.Index}: {e.Message}" : e.Message)),
+            string.Join(" ", errors.Select(e => e.Index >= 0 && (errors.Count > 1 || e.Index > 0) ? $"Item {e.Index}: {e.Message}" : e.Message)),
             new Dictionary<string, object?> { ["errors"] = errors.Select(e => new { index = e.Index, field = e.Field, code = e.Code, message = e.Message }).ToList() });
     }
 

@@ -24,6 +24,29 @@ public interface IJobClient
     /// <exception cref="JobValidationException">A setting is out of range; the errors say which.</exception>
     Task<QueueView> UpdateQueueAsync(string name, QueueSettingsUpdate update, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Submits a batch as a whole (every job, or none and the errors say why), with an optional completion job that runs
+    /// once every member finished. Resubmitting a batch id returns the existing batch.
+    /// </summary>
+    /// <exception cref="JobValidationException">A job or the batch is invalid.</exception>
+    Task<BatchResponse> EnqueueBatchAsync(BatchRequest batch, CancellationToken cancellationToken = default);
+
+    /// <summary>A batch's progress, or null.</summary>
+    Task<BatchView?> GetBatchAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Every recurring job, in creation order.</summary>
+    Task<IReadOnlyList<ScheduleView>> GetSchedulesAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>A recurring job, or null.</summary>
+    Task<ScheduleView?> GetScheduleAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Creates or replaces a recurring job.</summary>
+    /// <exception cref="JobValidationException">The cron, time zone or job is invalid; the errors say what.</exception>
+    Task<ScheduleView> PutScheduleAsync(ScheduleDefinition schedule, CancellationToken cancellationToken = default);
+
+    /// <summary>Pauses, resumes, triggers (a job now) or deletes a recurring job.</summary>
+    Task<ScheduleResult> ScheduleCommandAsync(string id, ScheduleCommand command, CancellationToken cancellationToken = default);
+
     /// <summary>Jobs by state and queue, and the silos with what they run.</summary>
     Task<JobStats> GetStatsAsync(CancellationToken cancellationToken = default);
 

@@ -36,7 +36,7 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
         var traceParent = Activity.Current?.Id;
         requests = requests.Select(r => r is null ? r! : r with
         {
-            Id = r.Id ?? JobIds.New(r.UniqueKey),
+            Id = r.Id ?? JobIds.For(r),
             TraceParent = r.TraceParent ?? traceParent,
         }).ToList();
 
@@ -89,6 +89,38 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
             ? result.Queue!
             : throw new JobValidationException(result.Errors.Select(e => new JobValidationError(0, "queue", "invalid_settings", e)).ToList());
     }
+
+    public async Task<BatchResponse> EnqueueBatchAsync(BatchRequest batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+
+        // The id is fixed before the first try: a retry after a lost answer finds the batch instead of making another.
+        batch = batch with { Id = batch.Id ?? Guid.CreateVersion7().ToString("N") };
+        var notAfter = time.GetUtcNow() + options.Value.CallTimeout * 2 / 3;
+        var response = await CallWithRetryAsync(m => m.EnqueueBatchAsync(batch, notAfter), options.Value.CallTimeout, cancellationToken);
+        return response.Accepted ? response : throw new JobValidationException(response.Errors);
+    }
+
+    public Task<BatchView?> GetBatchAsync(string id, CancellationToken cancellationToken = default) =>
+        CallWithRetryAsync(m => m.GetBatchAsync(id), options.Value.CallTimeout, cancellationToken);
+
+    public Task<IReadOnlyList<ScheduleView>> GetSchedulesAsync(CancellationToken cancellationToken = default) =>
+        CallWithRetryAsync(m => m.GetSchedulesAsync(), options.Value.CallTimeout, cancellationToken);
+
+    public Task<ScheduleView?> GetScheduleAsync(string id, CancellationToken cancellationToken = default) =>
+        CallWithRetryAsync(m => m.GetScheduleAsync(id), options.Value.CallTimeout, cancellationToken);
+
+    public async Task<ScheduleView> PutScheduleAsync(ScheduleDefinition schedule, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        var result = await CallWithRetryAsync(m => m.PutScheduleAsync(schedule), options.Value.CallTimeout, cancellationToken);
+        return result.Status == JobCommandStatus.Ok
+            ? result.Schedule!
+            : throw new JobValidationException(result.Errors.Select(e => new JobValidationError(0, "schedule", "invalid_schedule", e)).ToList());
+    }
+
+    public Task<ScheduleResult> ScheduleCommandAsync(string id, ScheduleCommand command, CancellationToken cancellationToken = default) =>
+        CallAsync(m => m.ScheduleCommandAsync(id, command), options.Value.CallTimeout, cancellationToken);
 
     public Task<JobStats> GetStatsAsync(CancellationToken cancellationToken = default) =>
         CallWithRetryAsync(m => m.GetStatsAsync(), options.Value.CallTimeout, cancellationToken);

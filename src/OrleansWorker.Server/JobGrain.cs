@@ -1,18 +1,16 @@
 using Orleans.Concurrency;
-using Orleans.GrainDirectory;
 using OrleansWorker.Execution;
 
 namespace OrleansWorker;
 
 /// <summary>
 /// One attempt of a job as a grain activation: activated on the silo that claimed the attempt (a stateless worker is
-/// placed locally; its directory is this silo's memory, <see cref="LocalAttemptDirectory"/>), it runs the handler,
+/// placed locally, and <see cref="Hosting.LocalOnlyGrainDirectory"/> answers its directory lookups at once), it runs the handler,
 /// stores the outcome and deactivates. Cancel and progress reach it through the store and the dispatcher of its silo,
 /// not by grain address, so nothing about a job ever waits on an activation or a directory partition that lives on a
 /// silo that vanished.
 /// </summary>
 [StatelessWorker(1)]
-[GrainDirectory(LocalAttemptDirectory.Name)]
 [GrainType("ow-attempt")]
 internal sealed class JobGrain(JobEngine engine, AttemptRunner runner) : Grain, IJobGrain
 {

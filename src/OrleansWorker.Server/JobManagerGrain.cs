@@ -11,16 +11,119 @@ namespace OrleansWorker;
 [StatelessWorker]
 [Reentrant]
 [GrainType("ow-jobs")]
-internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handlers) : Grain, IJobManagerGrain
+internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handlers, RecurringJobs schedules) : Grain, IJobManagerGrain
 {
     public async Task<EnqueueResponse> EnqueueAsync(IReadOnlyList<JobRequest> requests, DateTimeOffset? notAfter)
     {
-        var errors = JobValidator.Validate(requests, engine.Options, handlers.Contains, handlers.Types, engine.Time.GetUtcNow(), NewId, out var jobs, engine.Store.Shards);
+        var errors = JobValidator.Validate(requests, engine.Options, handlers.Contains, handlers.Types, engine.Time.GetUtcNow(), NewId, out var jobs, engine.Store.Shards, engine.Store.Keys.ShardOf);
+        if (errors.Count == 0)
+        {
+            errors = await Guard(UnknownDependenciesAsync(jobs));
+        }
+
         if (errors.Count > 0)
         {
             return new EnqueueResponse([], errors);
         }
 
+        Stamp(jobs, notAfter);
+        var stored = await Guard(engine.EnqueueAsync(jobs));
+        if (stored.Any(r => r is null))
+        {
+            // One request shares one deadline, so either every job of it expired or none did.
+            throw new JobServiceUnavailableException($"The submission reached the store after its deadline ({notAfter:O}); nothing was stored.");
+        }
+
+        var results = stored.Select(r => r!).ToList();
+        Submitted(jobs, results);
+        return new EnqueueResponse(results, []);
+    }
+
+    public async Task<BatchResponse> EnqueueBatchAsync(BatchRequest batch, DateTimeOffset? notAfter)
+    {
+        var now = engine.Time.GetUtcNow();
+        var id = batch.Id ?? NewId();
+        var errors = new List<JobValidationError>();
+        if (!IsBatchId(id))
+        {
+            errors.Add(new JobValidationError(-1, "id", "invalid_batch_id", $"The batch id '{id}' must be 1–{ScheduleRules.MaxIdLength} characters of [A-Za-z0-9._-]."));
+        }
+
+        if (batch.Jobs is not { Count: >= 1 and <= MaxBatchSize })
+        {
+            errors.Add(new JobValidationError(-1, "jobs", "batch_size", $"A batch has 1–{MaxBatchSize} jobs (was {batch.Jobs?.Count ?? 0})."));
+        }
+
+        if (errors.Count > 0)
+        {
+            return new BatchResponse(null, [], errors);
+        }
+
+        // Members share the batch's shard: their ids are {batch}::{n}, or the caller's with that prefix.
+        var requests = batch.Jobs!.Select((r, n) => r is null ? r! : r with { Id = r.Id ?? $"{id}::{n}" }).ToList();
+        for (var n = 0; n < requests.Count; n++)
+        {
+            if (requests[n]?.Id is { } member && !member.StartsWith(id + "::", StringComparison.Ordinal))
+            {
+                errors.Add(new JobValidationError(n, "id", "id_outside_batch", $"A batch member's id starts with the batch id and '::' ('{id}::…'); was '{member}'."));
+            }
+            else if (requests[n]?.Id == JobStore.BatchCompletionId(id))
+            {
+                errors.Add(new JobValidationError(n, "id", "reserved_id", $"'{JobStore.BatchCompletionId(id)}' is the id of the batch's completion job."));
+            }
+        }
+
+        errors.AddRange(JobValidator.Validate(requests, engine.Options, handlers.Contains, handlers.Types, now, NewId, out var jobs, engine.Store.Shards, engine.Store.Keys.ShardOf));
+        if (batch.Completion is { } completion)
+        {
+            var completionErrors = JobValidator.Validate([completion with { Id = JobStore.BatchCompletionId(id) }], engine.Options, handlers.Contains, handlers.Types, now, NewId, out _);
+            errors.AddRange(completionErrors.Select(e => e with { Index = -1, Field = "completion." + e.Field }));
+            if (completion.DependsOn is { Count: > 0 } || completion.RunAt is not null || completion.Delay is not null)
+            {
+                errors.Add(new JobValidationError(-1, "completion", "invalid_completion", "The completion job runs when the batch finished: it has no dependsOn, runAt or delaySeconds."));
+            }
+        }
+
+        if (errors.Count == 0)
+        {
+            errors.AddRange(await Guard(UnknownDependenciesAsync(jobs)));
+        }
+
+        if (errors.Count > 0)
+        {
+            return new BatchResponse(null, [], errors);
+        }
+
+        for (var i = 0; i < jobs.Count; i++)
+        {
+            jobs[i] = jobs[i] with { BatchId = id };
+        }
+
+        Stamp(jobs, notAfter);
+        var (_, stored) = await Guard(engine.Store.InsertBatchAsync(id, batch.Completion, jobs, now));
+        if (stored.Any(r => r is null))
+        {
+            throw new JobServiceUnavailableException($"The batch reached the store after its deadline ({notAfter:O}); its jobs were not stored.");
+        }
+
+        var results = stored.Select(r => r!).ToList();
+        Submitted(jobs, results);
+        return new BatchResponse(await GetBatchAsync(id), results, []);
+    }
+
+    public async Task<BatchView?> GetBatchAsync(string id) => IsBatchId(id) && await Guard(engine.Store.BatchAsync(id)) is { } batch ? batch.View : null;
+
+    public Task<ScheduleResult> PutScheduleAsync(ScheduleDefinition schedule) => Guard(schedules.PutAsync(schedule));
+
+    public Task<ScheduleView?> GetScheduleAsync(string id) => Guard(schedules.GetAsync(id));
+
+    public Task<IReadOnlyList<ScheduleView>> GetSchedulesAsync() => Guard(schedules.ListAsync());
+
+    public Task<ScheduleResult> ScheduleCommandAsync(string id, ScheduleCommand command) => Guard(schedules.CommandAsync(id, command));
+
+    /// <summary>Sequence numbers, the deadline, and the trace the attempts hang below.</summary>
+    private void Stamp(List<NewJob> jobs, DateTimeOffset? notAfter)
+    {
         var current = Activity.Current;
         var seq = engine.Sequence.Next(jobs.Count);
         for (var i = 0; i < jobs.Count; i++)
@@ -35,15 +138,11 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
 
             jobs[i] = jobs[i] with { NotAfter = notAfter, Seq = seq + i };
         }
+    }
 
-        var stored = await Guard(engine.EnqueueAsync(jobs));
-        if (stored.Any(r => r is null))
-        {
-            // One request shares one deadline, so either every job of it expired or none did.
-            throw new JobServiceUnavailableException($"The submission reached the store after its deadline ({notAfter:O}); nothing was stored.");
-        }
-
-        var results = stored.Select(r => r!).ToList();
+    /// <summary>Counts what was stored; settles new waiting jobs whose dependencies may have finished already.</summary>
+    private void Submitted(List<NewJob> jobs, List<EnqueueResult> results)
+    {
         var created = results.Count(r => r.Created);
         if (created > 0)
         {
@@ -57,10 +156,41 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
                 // Answered with another job: the one that holds the unique key.
                 engine.Instruments.Deduplicated(jobs[i].Queue, 1);
             }
+            else if (results[i].Created && jobs[i].DependsOn.Count > 0)
+            {
+                engine.FollowUps.SettleSoon(jobs[i].Id);
+            }
+        }
+    }
+
+    /// <summary>Dependencies outside the submission that are not in the store: one error per job naming them.</summary>
+    private async Task<List<JobValidationError>> UnknownDependenciesAsync(List<NewJob> jobs)
+    {
+        var external = JobValidator.ExternalDependencies(jobs);
+        var errors = new List<JobValidationError>();
+        if (external.Count == 0)
+        {
+            return errors;
         }
 
-        return new EnqueueResponse(results, []);
+        var found = await engine.Store.LoadAsync(external);
+        var missing = external.Where((_, i) => found[i] is null).ToHashSet(StringComparer.Ordinal);
+        for (var i = 0; i < jobs.Count; i++)
+        {
+            var unknown = jobs[i].DependsOn.Where(missing.Contains).ToList();
+            if (unknown.Count > 0)
+            {
+                errors.Add(new JobValidationError(i, "dependsOn", "unknown_dependency", $"No job has the id {string.Join(", ", unknown.Select(u => $"'{u}'"))} (dependencies must exist, or come earlier in the same submission)."));
+            }
+        }
+
+        return errors;
     }
+
+    private static bool IsBatchId(string id) =>
+        id.Length is >= 1 and <= ScheduleRules.MaxIdLength && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+
+    private const int MaxBatchSize = 10_000;
 
     public Task<JobView?> GetAsync(string id) => Guard(engine.Store.GetAsync(id));
 

@@ -48,6 +48,12 @@ internal sealed record ClaimedAttempt
     /// <summary>The claim holds one of its queue's concurrency permits, to give back when the attempt ends.</summary>
     [Id(17)] public bool HoldsPermit { get; init; }
 
+    /// <summary>The batch the job belongs to.</summary>
+    [Id(18)] public string? BatchId { get; init; }
+
+    /// <summary>Some job waited for this one when it was claimed.</summary>
+    [Id(19)] public bool HasDependents { get; init; }
+
     /// <summary>The grain key of this attempt: job id and claim token.</summary>
     public string GrainKey => $"{JobId}@{ClaimToken}";
 }

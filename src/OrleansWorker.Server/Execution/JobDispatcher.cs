@@ -20,6 +20,8 @@ internal sealed partial class JobDispatcher(
     JobEngine engine,
     IGrainFactory grains,
     IClusterMembershipService membership,
+    RecurringJobs schedules,
+    IEnumerable<Hosting.CodeSchedule> codeSchedules,
     ILogger<JobDispatcher> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
     private readonly CancellationTokenSource _stopClaiming = new();
@@ -39,6 +41,9 @@ internal sealed partial class JobDispatcher(
     private int _shardCursor;
 
     private TimeSpan RenewInterval => engine.Options.LeaseDuration / 5;
+
+    /// <summary>How often every silo settles waiting jobs and checks open batches from the store (the fast path does it at once).</summary>
+    private static readonly TimeSpan FollowUpSweepInterval = TimeSpan.FromSeconds(3);
 
     /// <summary>Whether this silo holds a valid lease (false while it is cut off from the store for longer than a lease).</summary>
     public bool HasLease => !_leaseLost;
@@ -73,6 +78,7 @@ internal sealed partial class JobDispatcher(
         }
 
         store.SettingsChanged += OnSettingsChanged;
+        await schedules.EnsureAsync(codeSchedules.Select(c => c.Definition));
         var known = await engine.RefreshQueueSettingsAsync();
         _queues = known.Keys.Order(StringComparer.Ordinal).ToList();
         JobLog.DispatcherStarted(logger, engine.Owner, engine.Options.MaxConcurrentJobs,
@@ -722,7 +728,7 @@ internal sealed partial class JobDispatcher(
 
                 var jobs = await store.OwnerJobsAsync(owner);
                 var reason = $"The silo running the attempt ({JobStore.OwnerSilo(owner.Owner)}) died or lost its lease.";
-                var applied = jobs.Count == 0 ? [] : await store.ApplyAsync(jobs.Select(j => JobRules.Interrupted(j, reason, now)).ToList());
+                var applied = jobs.Count == 0 ? [] : await engine.ApplyAllAsync(jobs.Select(j => JobRules.Interrupted(j, reason, now)).ToList());
                 await store.ForgetOwnerAsync(owner);
                 if (jobs.Count > 0)
                 {
@@ -767,10 +773,25 @@ internal sealed partial class JobDispatcher(
         var nextPurge = engine.Time.GetUtcNow() + TimeSpan.FromSeconds(10);
         var nextCount = engine.Time.GetUtcNow();
         var nextQueues = engine.Time.GetUtcNow() + TimeSpan.FromSeconds(5);
+        var nextSweep = engine.Time.GetUtcNow() + FollowUpSweepInterval;
         while (!token.IsCancellationRequested)
         {
             var now = engine.Time.GetUtcNow();
             var sleep = options.PollInterval;
+            await StepAsync("schedules", async () =>
+            {
+                if (await schedules.FireDueAsync() is { } nextTick && nextTick - engine.Time.GetUtcNow() < sleep)
+                {
+                    sleep = Max(nextTick - engine.Time.GetUtcNow(), TimeSpan.FromMilliseconds(5));
+                }
+            });
+
+            if (now >= nextSweep)
+            {
+                nextSweep = now + FollowUpSweepInterval;
+                await StepAsync("follow-ups", engine.FollowUps.SweepAsync);
+            }
+
             await StepAsync("promote", async () =>
             {
                 var (due, nextDue) = await engine.Store.DueAsync(now, 1000);

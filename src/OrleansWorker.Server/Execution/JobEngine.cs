@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansWorker.Hosting;
 using OrleansWorker.Storage;
@@ -14,7 +15,7 @@ internal sealed class JobEngine : IAsyncDisposable
     private readonly GroupCommitter<JobTransition, ApplyOutcome> _transitions;
     private int _epoch = 1;
 
-    public JobEngine(JobStore store, IOptions<WorkerOptions> options, TimeProvider time, AttemptTracker tracker, JobInstruments instruments, ILocalSiloDetails silo)
+    public JobEngine(JobStore store, IOptions<WorkerOptions> options, TimeProvider time, AttemptTracker tracker, JobInstruments instruments, ILocalSiloDetails silo, ILoggerFactory loggers)
     {
         Store = store;
         Options = options.Value;
@@ -28,7 +29,11 @@ internal sealed class JobEngine : IAsyncDisposable
         instruments.Queues = Queues;
         _inserts = new(WriteInsertsAsync, Math.Max(1, Options.WriteBatchSize / 16));
         _transitions = new(async batch => await Store.ApplyAsync(batch), Options.WriteBatchSize);
+        FollowUps = new JobFollowUps(this, loggers.CreateLogger("OrleansWorker.Jobs"));
     }
+
+    /// <summary>Dependents and batches of jobs that finished.</summary>
+    public JobFollowUps FollowUps { get; }
 
     public JobStore Store { get; }
 
@@ -79,8 +84,32 @@ internal sealed class JobEngine : IAsyncDisposable
     /// <summary>Stores new jobs (group-committed with other submissions on this silo).</summary>
     public Task<EnqueueResult?[]> EnqueueAsync(IReadOnlyList<NewJob> jobs) => _inserts.SubmitAsync(jobs);
 
-    /// <summary>Applies a decided transition (group-committed).</summary>
-    public Task<ApplyOutcome> ApplyAsync(JobTransition transition) => _transitions.SubmitAsync(transition);
+    /// <summary>Applies a decided transition (group-committed), then its follow-ups (dependents, batch).</summary>
+    public async Task<ApplyOutcome> ApplyAsync(JobTransition transition)
+    {
+        var outcome = await _transitions.SubmitAsync(transition);
+        if (outcome == ApplyOutcome.Applied)
+        {
+            FollowUps.OnApplied(transition);
+        }
+
+        return outcome;
+    }
+
+    /// <summary>Applies transitions in one store call, then the follow-ups of those that applied.</summary>
+    public async Task<IReadOnlyList<ApplyOutcome>> ApplyAllAsync(IReadOnlyList<JobTransition> transitions)
+    {
+        var outcomes = await Store.ApplyAsync(transitions);
+        for (var i = 0; i < transitions.Count; i++)
+        {
+            if (outcomes[i] == ApplyOutcome.Applied)
+            {
+                FollowUps.OnApplied(transitions[i]);
+            }
+        }
+
+        return outcomes;
+    }
 
     public Task<JobCommandResult> CancelAsync(string id) => CommandAsync(id, JobRules.Cancel);
 

@@ -22,6 +22,9 @@ public sealed class JobInstruments
     private readonly Histogram<double> _queueWait;
     private readonly Counter<long> _limitHits;
     private readonly Counter<long> _deduplicated;
+    private readonly Counter<long> _scheduleFires;
+    private readonly Counter<long> _scheduleMisfires;
+    private readonly Counter<long> _scheduleSkips;
     private long _queued;
     private long _succeeded;
     private long _failed;
@@ -40,6 +43,9 @@ public sealed class JobInstruments
         meter.CreateObservableGauge("worker_jobs_queued", () => Volatile.Read(ref _queued), description: "Jobs in state Queued, cluster-wide, as last counted by this silo.");
         _limitHits = meter.CreateCounter<long>("worker_queue_limit_hits", description: "Claims that got fewer jobs than they could take because of a queue's concurrency limit or rate limit, by queue and kind.");
         _deduplicated = meter.CreateCounter<long>("worker_jobs_deduplicated", description: "Submissions answered with an existing job because of their unique key, by queue.");
+        _scheduleFires = meter.CreateCounter<long>("worker_schedule_fires", description: "Jobs submitted by recurring jobs' ticks, by schedule.");
+        _scheduleMisfires = meter.CreateCounter<long>("worker_schedule_misfires", description: "Ticks of recurring jobs missed by more than the misfire threshold (not fired), by schedule.");
+        _scheduleSkips = meter.CreateCounter<long>("worker_schedule_skips", description: "Ticks skipped because the previous tick's job had not finished (overlap Skip), by schedule.");
         meter.CreateObservableGauge("worker_queue_paused", () => Queues?.All.Select(q => new Measurement<int>(q.Value.Paused ? 1 : 0, new KeyValuePair<string, object?>("queue", q.Key))) ?? [],
             description: "1 while a queue is paused, by queue.");
     }
@@ -86,4 +92,10 @@ public sealed class JobInstruments
     internal void LimitHit(string queue, string kind) => _limitHits.Add(1, new TagList { { "queue", queue }, { "kind", kind } });
 
     internal void Deduplicated(string queue, long count) => _deduplicated.Add(count, new TagList { { "queue", queue } });
+
+    internal void ScheduleFired(string schedule) => _scheduleFires.Add(1, new TagList { { "schedule", schedule } });
+
+    internal void ScheduleMisfired(string schedule, int ticks) => _scheduleMisfires.Add(ticks, new TagList { { "schedule", schedule } });
+
+    internal void ScheduleSkipped(string schedule) => _scheduleSkips.Add(1, new TagList { { "schedule", schedule } });
 }

@@ -91,4 +91,25 @@ internal static partial class JobLog
 
     [LoggerMessage(1029, LogLevel.Warning, "Queue {Queue} paused until {Until}: a handler reported that a remote side rate-limited it")]
     public static partial void QueuePausedByHandler(ILogger logger, string queue, DateTimeOffset until);
+
+    [LoggerMessage(1030, LogLevel.Warning, "Follow-up of job {JobId} ({Step}) failed; the sweep will retry it")]
+    public static partial void FollowUpFailed(ILogger logger, Exception exception, string jobId, string step);
+
+    [LoggerMessage(1031, LogLevel.Information, "Job {JobId} {Outcome}: its dependencies settled")]
+    public static partial void DependenciesSettled(ILogger logger, string jobId, JobState outcome);
+
+    [LoggerMessage(1032, LogLevel.Information, "Batch {BatchId} finished ({Succeeded} succeeded, {DeadLettered} dead-lettered, {Cancelled} cancelled of {Total}); completion job {CompletionJobId}")]
+    public static partial void BatchFinished(ILogger logger, string batchId, int succeeded, int deadLettered, int cancelled, int total, string completionJobId);
+
+    [LoggerMessage(1033, LogLevel.Information, "Schedule {ScheduleId} fired for {Tick}: job {JobId}")]
+    public static partial void ScheduleFired(ILogger logger, string scheduleId, DateTimeOffset tick, string jobId);
+
+    [LoggerMessage(1034, LogLevel.Warning, "Schedule {ScheduleId} missed {Count} tick(s) by more than the misfire threshold ({Policy})")]
+    public static partial void ScheduleMisfired(ILogger logger, string scheduleId, int count, MisfirePolicy policy);
+
+    [LoggerMessage(1035, LogLevel.Information, "Schedule {ScheduleId} skipped its tick at {Tick}: job {JobId} of the previous tick is still {State}")]
+    public static partial void ScheduleSkipped(ILogger logger, string scheduleId, DateTimeOffset tick, string jobId, JobState state);
+
+    [LoggerMessage(1036, LogLevel.Information, "Schedule {ScheduleId} {Change}: {Cron} ({TimeZone}), next tick {Next}")]
+    public static partial void ScheduleChanged(ILogger logger, string scheduleId, string change, string cron, string timeZone, DateTimeOffset? next);
 }

@@ -39,7 +39,52 @@ internal static class JobRules
     /// <summary>What is known of a job from its claim (it is Running, owned by the claimer, under the claim token).</summary>
     public static JobSnapshot FromClaim(ClaimedAttempt claim) => new(
         claim.JobId, claim.Type, claim.Queue, claim.Priority, claim.Seq, JobState.Running, claim.ClaimToken, claim.Attempt, claim.MaxAttempts,
-        claim.Interruptions, claim.MaxInterruptions, claim.Owner, CancelRequested: false, RunAt: null, FinishedAt: null, claim.CreatedAt, claim.StartedAt);
+        claim.Interruptions, claim.MaxInterruptions, claim.Owner, CancelRequested: false, RunAt: null, FinishedAt: null, claim.CreatedAt, claim.StartedAt)
+    {
+        BatchId = claim.BatchId,
+        HasDependents = claim.HasDependents,
+    };
+
+    /// <summary>
+    /// A Waiting job whose dependencies (some of them) finished: it ends Cancelled, naming the dependency, as soon as one
+    /// ended DeadLettered or Cancelled or was deleted — unless it continues on failure; it is ready (or scheduled, if it
+    /// has a start time still ahead) once none is pending. Null while it still waits.
+    /// </summary>
+    /// <param name="waiting">The waiting job.</param>
+    /// <param name="finished">Dependencies found finished (their state) or gone (null).</param>
+    /// <param name="stillPending">Dependencies not finished yet.</param>
+    /// <param name="now">Now.</param>
+    public static JobTransition? DependenciesSettled(JobSnapshot waiting, IReadOnlyList<(string Id, JobState? State)> finished, long stillPending, DateTimeOffset now)
+    {
+        if (waiting.State != JobState.Waiting)
+        {
+            return null;
+        }
+
+        if (!waiting.ContinueOnDependencyFailure)
+        {
+            foreach (var (id, state) in finished)
+            {
+                if (state != JobState.Succeeded)
+                {
+                    var what = state is { } s ? $"ended {s}" : "was deleted";
+                    return new JobTransition(waiting, JobState.Cancelled, now)
+                    {
+                        Error = new JobError("DependencyFailed", $"Job {id}, which this job depends on, {what}."),
+                    };
+                }
+            }
+        }
+
+        if (stillPending > 0)
+        {
+            return null;
+        }
+
+        return waiting.RunAt is { } at && at > now
+            ? new JobTransition(waiting, JobState.Scheduled, now) { RunAt = at }
+            : new JobTransition(waiting, JobState.Queued, now);
+    }
 
     /// <summary>The job after an attempt ended on its silo.</summary>
     public static JobTransition AttemptEnded(ClaimedAttempt claim, AttemptEnd end, DateTimeOffset now, RetrySettings retry, double random01)

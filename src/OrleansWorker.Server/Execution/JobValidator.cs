@@ -13,6 +13,7 @@ internal static class JobValidator
     public const int MaxPriority = 1000;
     public const int MaxAttemptsLimit = 100;
     public const string DefaultQueue = "default";
+    public const int MaxDependencies = 1000;
 
     /// <summary>Whether <paramref name="value"/> is 1–200 characters of <c>[A-Za-z0-9._:-]</c>.</summary>
     public static bool IsValidName(string? value)
@@ -41,8 +42,10 @@ internal static class JobValidator
         DateTimeOffset now,
         Func<string> newId,
         out List<NewJob> jobs,
-        int shards = 1)
+        int shards = 1,
+        Func<string, int>? shardOf = null)
     {
+        shardOf ??= _ => 0;
         var errors = new List<JobValidationError>();
         jobs = new List<NewJob>(requests.Count);
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -131,6 +134,53 @@ internal static class JobValidator
                     : $"uniqueForSeconds must be 0..2592000 (was {uniqueFor.TotalSeconds}).");
             }
 
+            var dependsOn = r.DependsOn ?? [];
+            if (dependsOn.Count > MaxDependencies)
+            {
+                Fail("dependsOn", "too_many_dependencies", $"A job depends on at most {MaxDependencies} jobs (was {dependsOn.Count}).");
+            }
+
+            foreach (var dependency in dependsOn)
+            {
+                if (!IsValidName(dependency))
+                {
+                    Fail("dependsOn", "invalid_dependency", $"The dependency id '{Truncate(dependency ?? "")}' must be 1–{MaxIdLength} characters of [A-Za-z0-9._:-].");
+                }
+                else if (dependency == r.Id)
+                {
+                    Fail("dependsOn", "self_dependency", $"Job '{dependency}' cannot depend on itself.");
+                }
+                else if (LaterInSubmission(requests, i, dependency))
+                {
+                    Fail("dependsOn", "dependency_order", $"'{dependency}' comes later in this submission: list a job after the jobs it depends on (so no cycle can form).");
+                }
+            }
+
+            if (dependsOn.Count != dependsOn.Distinct(StringComparer.Ordinal).Count())
+            {
+                Fail("dependsOn", "duplicate_dependency", "dependsOn names a job more than once.");
+            }
+
+            if (shards > 1 && dependsOn.Count > 0 && errors.Count == before)
+            {
+                // A job, its pending set and its dependencies' dependents sets live on one shard (one atomic step).
+                var shard = shardOf(dependsOn[0]);
+                if (dependsOn.Any(d => shardOf(d) != shard))
+                {
+                    Fail("dependsOn", "dependencies_across_shards",
+                        $"With the jobs spread over {shards} shards, a job's dependencies must share a shard: give them ids with a common prefix before '::' (e.g. 'order-42::a', 'order-42::b').");
+                }
+                else if (r.Id is { } own && shardOf(own) != shard)
+                {
+                    Fail("id", "id_outside_dependency_shard",
+                        $"With the jobs spread over {shards} shards, a job with dependencies must let the server choose its id or use one with the same prefix before '::' as its dependencies ('{ShardPrefix(dependsOn[0])}::…').");
+                }
+                else if (r.UniqueKey is not null)
+                {
+                    Fail("uniqueKey", "unique_key_with_dependencies", $"With the jobs spread over {shards} shards, a job with dependencies cannot also have a uniqueKey (each decides the job's shard).");
+                }
+            }
+
             if (r.Payload is not null)
             {
                 var bytes = Encoding.UTF8.GetByteCount(r.Payload);
@@ -156,7 +206,7 @@ internal static class JobValidator
             }
 
             jobs.Add(new NewJob(
-                Id: r.Id ?? (r.UniqueKey is { } key ? JobIds.New(key) : newId()),
+                Id: r.Id ?? (r.UniqueKey is { } key ? JobIds.New(key) : dependsOn.Count > 0 && shards > 1 ? $"{ShardPrefix(dependsOn[0])}::{newId()}" : newId()),
                 Type: r.Type,
                 Queue: r.Queue ?? DefaultQueue,
                 Priority: r.Priority,
@@ -170,6 +220,8 @@ internal static class JobValidator
                 MaxInterruptions = options.MaxInterruptions,
                 UniqueKey = r.UniqueKey,
                 UniqueFor = r.UniqueFor ?? TimeSpan.Zero,
+                DependsOn = dependsOn,
+                ContinueOnDependencyFailure = r.ContinueOnDependencyFailure,
             });
         }
 
@@ -179,6 +231,29 @@ internal static class JobValidator
         }
 
         return errors;
+    }
+
+    /// <summary>The part of an id that decides its shard: before the first '::', or all of it.</summary>
+    public static string ShardPrefix(string id) => id.IndexOf("::", StringComparison.Ordinal) is > 0 and var end ? id[..end] : id;
+
+    /// <summary>The dependencies of a submission that are not in it (they must exist in the store).</summary>
+    public static IReadOnlyList<string> ExternalDependencies(IReadOnlyList<NewJob> jobs)
+    {
+        var inSubmission = jobs.Select(j => j.Id).ToHashSet(StringComparer.Ordinal);
+        return jobs.SelectMany(j => j.DependsOn).Where(d => !inSubmission.Contains(d)).Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    private static bool LaterInSubmission(IReadOnlyList<JobRequest> requests, int index, string id)
+    {
+        for (var k = index + 1; k < requests.Count; k++)
+        {
+            if (requests[k]?.Id == id)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>A unique key: 1–200 printable characters, no whitespace, no '|' (the store's separator).</summary>

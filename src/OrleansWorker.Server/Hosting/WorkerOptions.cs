@@ -70,6 +70,12 @@ public sealed class WorkerOptions
     /// <summary>Register the built-in handlers <c>noop</c>, <c>echo</c>, <c>sleep</c> and <c>fail</c>. Default: true.</summary>
     public bool BuiltInHandlers { get; set; } = true;
 
+    /// <summary>
+    /// How late a recurring job's tick may fire (the cluster was down or busy): a tick later than this is a misfire,
+    /// handled by the schedule's <see cref="MisfirePolicy"/>. Default: 1 minute.
+    /// </summary>
+    public TimeSpan ScheduleMisfireThreshold { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Largest number of jobs one store call writes (group commit). Default: 512.</summary>
     public int WriteBatchSize { get; set; } = 512;
 }

@@ -4,7 +4,6 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
-using Orleans.Runtime.Hosting;
 using OrleansWorker.Execution;
 using OrleansWorker.Handlers;
 using OrleansWorker.Storage;
@@ -48,7 +47,7 @@ public static class WorkerSiloBuilderExtensions
         services.Configure<GrainDirectoryOptions>(o => o.CacheSize = Math.Min(o.CacheSize, 10_000));
 
         // Placing an attempt or job-manager grain must not ask a remote directory partition (which may be cut off).
-        services.AddSingleton<Orleans.Runtime.GrainDirectory.IGrainDirectoryResolver, LocalOnlyGrainDirectory>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Orleans.Runtime.GrainDirectory.IGrainDirectoryResolver, LocalOnlyGrainDirectory>());
 
         services.TryAddSingleton(sp =>
         {
@@ -58,13 +57,13 @@ public static class WorkerSiloBuilderExtensions
             JobLog.StoreOpened(sp.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansWorker.Store"), backend.Description.Engine, backend.Description.Location, backend.Description.Durability);
             return store;
         });
-        services.AddGrainDirectory(LocalAttemptDirectory.Name, (_, _) => new LocalAttemptDirectory());
         services.TryAddSingleton<AttemptTracker>();
         services.TryAddSingleton(sp => new JobInstruments(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), sp.GetRequiredService<AttemptTracker>()));
         services.TryAddSingleton<JobEngine>();
         services.TryAddSingleton<AttemptRunner>();
         services.TryAddSingleton<JobHandlerRegistry>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WorkerOptions>, JobRegistrationValidator>());
+        services.TryAddSingleton<RecurringJobs>();
         services.TryAddSingleton<JobDispatcher>();
         services.TryAddSingleton(sp => new JobStoreHealth(sp.GetRequiredService<JobStore>(), sp.GetRequiredService<JobDispatcher>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ILifecycleParticipant<ISiloLifecycle>, JobDispatcher>(sp => sp.GetRequiredService<JobDispatcher>()));
@@ -195,6 +194,48 @@ public sealed class OrleansWorkerBuilder
         return this;
     }
 
+    /// <summary>
+    /// Defines a recurring job in code: created at start if absent, updated if its definition changed (an operator's
+    /// pause is kept). The cron, time zone and dates are checked now; the job's type when the silo starts.
+    /// </summary>
+    public OrleansWorkerBuilder AddRecurringJob(ScheduleDefinition schedule)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        var errors = ScheduleRules.Validate(schedule);
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException($"Recurring job '{schedule.Id}' is not valid: {string.Join(" ", errors)}", nameof(schedule));
+        }
+
+        var existing = Services.Select(d => d.ImplementationInstance).OfType<CodeSchedule>().FirstOrDefault(c => c.Definition.Id == schedule.Id);
+        if (existing is not null && existing.Definition != schedule)
+        {
+            throw new ArgumentException($"Recurring job '{schedule.Id}' is defined twice, differently.", nameof(schedule));
+        }
+
+        if (existing is null)
+        {
+            Services.AddSingleton(new CodeSchedule(schedule));
+        }
+
+        return this;
+    }
+
+    /// <summary>Defines a recurring job of type <paramref name="jobType"/> in code (see <see cref="AddRecurringJob(ScheduleDefinition)"/>).</summary>
+    /// <param name="id">The schedule's id; its jobs' ids are <c>{id}::{tick}</c>.</param>
+    /// <param name="cron">5 fields (minute hour day month weekday), or 6 with seconds first.</param>
+    /// <param name="jobType">The job type each tick submits.</param>
+    /// <param name="payloadJson">The payload of each tick's job (JSON), or null.</param>
+    /// <param name="timeZone">IANA time zone the cron is read in.</param>
+    public OrleansWorkerBuilder AddRecurringJob(string id, string cron, string jobType, string? payloadJson = null, string timeZone = "UTC") =>
+        AddRecurringJob(new ScheduleDefinition { Id = id, Cron = cron, TimeZone = timeZone, Job = new JobRequest(jobType, payloadJson) });
+
+    /// <summary>Defines a recurring job run by <typeparamref name="THandler"/> with <paramref name="payload"/> (serialized with <see cref="JobContext.JsonOptions"/>).</summary>
+    public OrleansWorkerBuilder AddRecurringJob<THandler>(string id, string cron, object? payload = null, string timeZone = "UTC")
+        where THandler : class =>
+        AddRecurringJob(id, cron, JobRegistration.For(typeof(THandler), null).Name,
+            payload is null ? null : System.Text.Json.JsonSerializer.Serialize(payload, JobContext.JsonOptions), timeZone);
+
     /// <summary>Registers the built-in handlers <c>noop</c>, <c>echo</c> (result = payload), <c>sleep</c> (<c>{"ms": n}</c>) and <c>fail</c> (<c>{"times": n}</c>).</summary>
     public OrleansWorkerBuilder AddBuiltInHandlers() =>
         AddJob<NoopHandler>("noop").AddJob<EchoHandler>("echo").AddJob<SleepHandler>("sleep").AddJob<FailHandler>("fail");
@@ -231,3 +272,6 @@ public sealed class OrleansWorkerBuilder
         return true;
     }
 }
+
+/// <summary>A recurring job defined in code (<see cref="OrleansWorkerBuilder.AddRecurringJob(ScheduleDefinition)"/>).</summary>
+internal sealed record CodeSchedule(ScheduleDefinition Definition);

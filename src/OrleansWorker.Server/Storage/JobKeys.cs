@@ -85,6 +85,30 @@ internal sealed class JobKeys
 
     public string Paused(int shard) => _tags[shard] + ":paused";
 
+    /// <summary>Set: the jobs that wait for job <paramref name="id"/>.</summary>
+    public string Dependents(int shard, string id) => _tags[shard] + ":dep:" + id;
+
+    /// <summary>Set: the jobs job <paramref name="id"/> still waits for.</summary>
+    public string Pending(int shard, string id) => _tags[shard] + ":pend:" + id;
+
+    /// <summary>Hash: a batch (total, completion job, state).</summary>
+    public string Batch(int shard, string id) => _tags[shard] + ":b:" + id;
+
+    /// <summary>Set: a batch's members that ended in <paramref name="state"/>.</summary>
+    public string BatchMembers(int shard, string id, JobState state) => $"{_tags[shard]}:b:{id}:{state}";
+
+    /// <summary>Sorted set: batches not finished yet (created ms).</summary>
+    public string OpenBatches(int shard) => _tags[shard] + ":bopen";
+
+    /// <summary>Hash: a recurring job (definition, next and last fire, token).</summary>
+    public string Schedule(int shard, string id) => _tags[shard] + ":sd:" + id;
+
+    /// <summary>Sorted set: active schedules by next tick (ms).</summary>
+    public string ScheduleDue(int shard) => _tags[shard] + ":sdue";
+
+    /// <summary>Sorted set: every schedule (created ms).</summary>
+    public string Schedules(int shard) => _tags[shard] + ":sall";
+
     /// <summary>Hash of a shard: unique key → the id of the job that holds it.</summary>
     public string Unique(int shard) => _tags[shard] + ":uniq";
 
@@ -115,13 +139,14 @@ internal static class JobFields
         MaxAttempts = "maxAtt", MaxInterruptions = "maxIntr", Timeout = "tmo", Created = "created", TraceParent = "tp",
         State = "state", Since = "since", Attempt = "att", Interruptions = "intr", RunAt = "runAt", Started = "started",
         Finished = "fin", Owner = "owner", Token = "tok", Cancel = "cancel", Progress = "prog", ProgressMessage = "progMsg",
-        Result = "result", ErrorType = "errT", ErrorMessage = "errM", History = "hist", LastInterruptedToken = "intrTok", UniqueKey = "uniq", UniqueFor = "uniqFor";
+        Result = "result", ErrorType = "errT", ErrorMessage = "errM", History = "hist", LastInterruptedToken = "intrTok", UniqueKey = "uniq", UniqueFor = "uniqFor",
+        DependsOn = "deps", ContinueOnFailure = "depCont", HasDependents = "hasDeps", ScheduleId = "sched", BatchId = "batch";
 
     /// <summary>What a claim returns of each job, after its new attempt number.</summary>
-    public static readonly string[] Claimed = [Type, Payload, MaxAttempts, MaxInterruptions, Timeout, Since, TraceParent, Priority, Seq, Interruptions, Created];
+    public static readonly string[] Claimed = [Type, Payload, MaxAttempts, MaxInterruptions, Timeout, Since, TraceParent, Priority, Seq, Interruptions, Created, BatchId, HasDependents];
 
     /// <summary>What decisions about a job need (see <see cref="JobSnapshot"/>).</summary>
-    public static readonly string[] Snapshot = [Id, Type, Queue, Priority, Seq, State, Token, Attempt, MaxAttempts, Interruptions, MaxInterruptions, Owner, Cancel, RunAt, Finished, Created, Since];
+    public static readonly string[] Snapshot = [Id, Type, Queue, Priority, Seq, State, Token, Attempt, MaxAttempts, Interruptions, MaxInterruptions, Owner, Cancel, RunAt, Finished, Created, Since, BatchId, HasDependents, ContinueOnFailure];
 }
 
 /// <summary>Sequence numbers for first-in first-out order: milliseconds since the epoch × 4096 + a counter, never repeating in a process.</summary>

@@ -29,6 +29,18 @@ internal sealed record NewJob(
 
     /// <summary>How long after it finished the job still holds its unique key.</summary>
     public TimeSpan UniqueFor { get; init; }
+
+    /// <summary>The jobs it waits for (it starts Waiting).</summary>
+    public IReadOnlyList<string> DependsOn { get; init; } = [];
+
+    /// <summary>Run once the dependencies finished, whatever their outcome.</summary>
+    public bool ContinueOnDependencyFailure { get; init; }
+
+    /// <summary>The recurring job that submitted it.</summary>
+    public string? ScheduleId { get; init; }
+
+    /// <summary>The batch it belongs to.</summary>
+    public string? BatchId { get; init; }
 }
 
 /// <summary>What decisions about a stored job need to know, read in one go (<see cref="JobFields.Snapshot"/>).</summary>
@@ -49,7 +61,17 @@ internal sealed record JobSnapshot(
     DateTimeOffset? RunAt,
     DateTimeOffset? FinishedAt,
     DateTimeOffset CreatedAt,
-    DateTimeOffset Since);
+    DateTimeOffset Since)
+{
+    /// <summary>The batch it belongs to.</summary>
+    public string? BatchId { get; init; }
+
+    /// <summary>Some job waits for this one (set when the first dependent was submitted).</summary>
+    public bool HasDependents { get; init; }
+
+    /// <summary>It runs once its dependencies finished, whatever their outcome.</summary>
+    public bool ContinueOnDependencyFailure { get; init; }
+}
 
 /// <summary>What a transition does besides changing state.</summary>
 internal enum TransitionKind

@@ -82,7 +82,7 @@ internal sealed class JobStore : IAsyncDisposable
                 var uniqueGuard = job.UniqueKey is null ? 0 : expiredGuard + 1;
                 if (r.IsApplied)
                 {
-                    results[indexes[k]] = new EnqueueResult(job.Id, job.RunAt is null ? JobState.Queued : JobState.Scheduled, Created: true);
+                    results[indexes[k]] = new EnqueueResult(job.Id, job.DependsOn.Count > 0 ? JobState.Waiting : job.RunAt is null ? JobState.Queued : JobState.Scheduled, Created: true);
                 }
                 else if (r.FailedGuard == expiredGuard)
                 {
@@ -117,10 +117,13 @@ internal sealed class JobStore : IAsyncDisposable
             unit.UniqueFree(Keys.Unique(shard), uniqueKey, Keys.JobPrefix(shard), job.CreatedAt.ToUnixTimeMilliseconds());
         }
 
+        // Dependencies are not guarded here: the submission checked they exist, and one deleted since is found when
+        // the job is settled (it then ends Cancelled, naming it), so a submission is never half stored.
         unit.KeyAbsent(key, JobFields.State);
+
         var created = Ms(job.CreatedAt);
         var seq = job.Seq;
-        var state = job.RunAt is null ? JobState.Queued : JobState.Scheduled;
+        var state = job.DependsOn.Count > 0 ? JobState.Waiting : job.RunAt is null ? JobState.Queued : JobState.Scheduled;
         var fields = new List<string>(40)
         {
             JobFields.Id, job.Id, JobFields.Type, job.Type, JobFields.Queue, job.Queue, JobFields.Priority, Num(job.Priority),
@@ -155,8 +158,39 @@ internal sealed class JobStore : IAsyncDisposable
             unit.HashSet(Keys.Unique(shard), unique, job.Id);
         }
 
+        if (job.ScheduleId is { } schedule)
+        {
+            fields.Add(JobFields.ScheduleId);
+            fields.Add(schedule);
+        }
+
+        if (job.BatchId is { } batch)
+        {
+            fields.Add(JobFields.BatchId);
+            fields.Add(batch);
+        }
+
+        if (job.DependsOn.Count > 0)
+        {
+            fields.Add(JobFields.DependsOn);
+            fields.Add(System.Text.Json.JsonSerializer.Serialize(job.DependsOn, JobContext.JsonOptions));
+            if (job.ContinueOnDependencyFailure)
+            {
+                fields.Add(JobFields.ContinueOnFailure);
+                fields.Add("1");
+            }
+        }
+
         unit.HashSet(key, [.. fields]);
-        if (job.RunAt is { } due)
+        if (job.DependsOn.Count > 0)
+        {
+            unit.SortedSetAdd(Keys.Waiting(shard), job.CreatedAt.ToUnixTimeMilliseconds(), job.Id).SetAdd(Keys.Pending(shard, job.Id), [.. job.DependsOn]);
+            foreach (var dependency in job.DependsOn)
+            {
+                unit.SetAdd(Keys.Dependents(shard, dependency), job.Id).HashSet(Keys.JobPrefix(shard) + dependency, JobFields.HasDependents, "1");
+            }
+        }
+        else if (job.RunAt is { } due)
         {
             unit.SortedSetAdd(Keys.Scheduled(shard), due.ToUnixTimeMilliseconds(), job.Id);
         }
@@ -208,6 +242,8 @@ internal sealed class JobStore : IAsyncDisposable
                 Seq = Long(f[9]),
                 Interruptions = Int(f[10]),
                 CreatedAt = FromMs(Long(f[11])),
+                BatchId = NullIfEmpty(f[12]),
+                HasDependents = f[13] == "1",
                 Owner = owner,
                 StartedAt = now,
             };
@@ -257,7 +293,7 @@ internal sealed class JobStore : IAsyncDisposable
                 return unit;
 
             case TransitionKind.Delete:
-                unit.Delete(key).SortedSetRemove(Keys.All(shard), job.Id);
+                unit.Delete(key).SortedSetRemove(Keys.All(shard), job.Id).Delete(Keys.Dependents(shard, job.Id)).Delete(Keys.Pending(shard, job.Id));
                 if (job.State.IsFinished())
                 {
                     unit.SortedSetRemove(Keys.Finished(shard, job.State, job.Queue), job.Id);
@@ -282,7 +318,7 @@ internal sealed class JobStore : IAsyncDisposable
                 unit.SortedSetRemove(Keys.Scheduled(shard), job.Id);
                 break;
             case JobState.Waiting:
-                unit.SortedSetRemove(Keys.Waiting(shard), job.Id);
+                unit.SortedSetRemove(Keys.Waiting(shard), job.Id).Delete(Keys.Pending(shard, job.Id));
                 break;
             case JobState.Running:
                 // The owner's run set is cleaned lazily by the owner (with its next claim or lease renewal).
@@ -315,6 +351,22 @@ internal sealed class JobStore : IAsyncDisposable
                 break;
             default:
                 throw new InvalidOperationException($"A transition cannot move a job to {t.To}.");
+        }
+
+        if (job.BatchId is { } batch)
+        {
+            // A batch counts its finished members by outcome, in the same step as the outcome itself.
+            foreach (var final in FinishedStates)
+            {
+                if (final == t.To)
+                {
+                    unit.SetAdd(Keys.BatchMembers(shard, batch, final), job.Id);
+                }
+                else if (job.State == final || t.To.IsFinished())
+                {
+                    unit.SetRemove(Keys.BatchMembers(shard, batch, final), job.Id);
+                }
+            }
         }
 
         if (t.Attempt is { } attempt)
@@ -641,6 +693,283 @@ internal sealed class JobStore : IAsyncDisposable
         };
     }
 
+    // ---------------------------------------------------------------- continuations
+
+    /// <summary>The jobs that wait for <paramref name="id"/>.</summary>
+    public async Task<string[]> DependentsAsync(string id)
+    {
+        var batch = _kv.CreateReadBatch();
+        var members = batch.SetMembers(Keys.Dependents(Keys.ShardOf(id), id));
+        await batch.ExecuteAsync();
+        return await members;
+    }
+
+    /// <summary>What <paramref name="waiting"/> still waits for.</summary>
+    public async Task<string[]> PendingAsync(string waiting)
+    {
+        var batch = _kv.CreateReadBatch();
+        var members = batch.SetMembers(Keys.Pending(Keys.ShardOf(waiting), waiting));
+        await batch.ExecuteAsync();
+        return await members;
+    }
+
+    /// <summary>Drops finished <paramref name="dependencies"/> from what <paramref name="waiting"/> waits for; returns how many it still waits for.</summary>
+    public async Task<long> DropDependenciesAsync(string waiting, IReadOnlyList<string> dependencies)
+    {
+        var shard = Keys.ShardOf(waiting);
+        if (dependencies.Count > 0)
+        {
+            await _kv.ApplyAsync([new KvUnit().SetRemove(Keys.Pending(shard, waiting), [.. dependencies])]);
+        }
+
+        var batch = _kv.CreateReadBatch();
+        var left = batch.SetLength(Keys.Pending(shard, waiting));
+        await batch.ExecuteAsync();
+        return await left;
+    }
+
+    /// <summary>Waiting jobs, oldest first, at most <paramref name="max"/> per shard.</summary>
+    public async Task<IReadOnlyList<string>> WaitingAsync(int max)
+    {
+        var batch = _kv.CreateReadBatch();
+        var waiting = Enumerable.Range(0, Shards).Select(s => batch.RangeByRank(Keys.Waiting(s), 0, max)).ToList();
+        await batch.ExecuteAsync();
+        var ids = new List<string>();
+        foreach (var w in waiting)
+        {
+            ids.AddRange((await w).Select(e => e.Member));
+        }
+
+        return ids;
+    }
+
+    // ---------------------------------------------------------------- batches
+
+    /// <summary>
+    /// Stores a batch and its members in one step (the members share the batch's shard). A batch id that exists is
+    /// left as it is (the members' results say Created = false).
+    /// </summary>
+    public async Task<(bool Created, EnqueueResult?[] Jobs)> InsertBatchAsync(string id, JobRequest? completion, IReadOnlyList<NewJob> members, DateTimeOffset now)
+    {
+        await RegisterQueuesAsync(members.Select(j => j.Queue));
+        var shard = Keys.ShardOf(id);
+        var units = new List<KvUnit>(members.Count + 2)
+        {
+            new KvUnit().KeyAbsent(Keys.Batch(shard, id), "state")
+                .HashSet(Keys.Batch(shard, id), "id", id, "total", Num(members.Count), "state", "open", "created", Ms(now),
+                    "completion", completion is null ? "" : System.Text.Json.JsonSerializer.Serialize(completion, JobContext.JsonOptions))
+                .SortedSetAdd(Keys.OpenBatches(shard), now.ToUnixTimeMilliseconds(), id),
+        };
+        var ready = new HashSet<string>(StringComparer.Ordinal);
+        units.AddRange(members.Select(job => InsertUnit(shard, job, ready)));
+        units.AddRange(ready.Select(queue => new KvUnit().Publish(_kv.Channel, "r|" + queue)));
+        var applied = await _kv.ApplyAsync(units);
+        var results = new EnqueueResult?[members.Count];
+        for (var i = 0; i < members.Count; i++)
+        {
+            var r = applied[i + 1];
+            results[i] = r.IsApplied
+                ? new EnqueueResult(members[i].Id, members[i].DependsOn.Count > 0 ? JobState.Waiting : members[i].RunAt is null ? JobState.Queued : JobState.Scheduled, true)
+                : r.FailedGuard == (members[i].NotAfter is null ? 0 : 1) ? null
+                : new EnqueueResult(members[i].Id, ParseState(r.Value), false);
+        }
+
+        return (applied[0].IsApplied, results);
+    }
+
+    /// <summary>A batch's record and its counts by outcome, or null.</summary>
+    public async Task<(BatchView View, JobRequest? Completion, bool Closed)?> BatchAsync(string id)
+    {
+        var shard = Keys.ShardOf(id);
+        var batch = _kv.CreateReadBatch();
+        var record = batch.HashGetAll(Keys.Batch(shard, id));
+        var counts = FinishedStates.Select(state => batch.SetLength(Keys.BatchMembers(shard, id, state))).ToList();
+        await batch.ExecuteAsync();
+        var f = await record;
+        if (f.Count == 0)
+        {
+            return null;
+        }
+
+        var (succeeded, dead, cancelled) = ((int)await counts[0], (int)await counts[1], (int)await counts[2]);
+        var completion = f.GetValueOrDefault("completion") is { Length: > 0 } json ? System.Text.Json.JsonSerializer.Deserialize<JobRequest>(json, JobContext.JsonOptions) : null;
+        var total = Int(f.GetValueOrDefault("total"));
+        return (new BatchView
+        {
+            Id = id,
+            Total = total,
+            Succeeded = succeeded,
+            DeadLettered = dead,
+            Cancelled = cancelled,
+            Finished = succeeded + dead + cancelled >= total,
+            CompletionJobId = completion is null ? null : BatchCompletionId(id),
+            CreatedAt = FromMs(Long(f.GetValueOrDefault("created"))),
+        }, completion, f.GetValueOrDefault("state") == "done");
+    }
+
+    /// <summary>The id of a batch's completion job.</summary>
+    public static string BatchCompletionId(string batchId) => batchId + "::complete";
+
+    /// <summary>Closes a finished batch and submits its completion job, in one step; false when it was closed already.</summary>
+    public async Task<bool> CloseBatchAsync(string id, NewJob? completion)
+    {
+        var shard = Keys.ShardOf(id);
+        var units = new List<KvUnit>();
+        var ready = new HashSet<string>(StringComparer.Ordinal);
+        if (completion is not null)
+        {
+            await RegisterQueuesAsync([completion.Queue]);
+
+            // Only while the batch is open: a completion job deleted after the batch closed is not submitted again.
+            units.Add(InsertUnit(shard, completion, ready).FieldEquals(Keys.Batch(shard, id), "state", "open"));
+        }
+
+        units.Add(new KvUnit().FieldEquals(Keys.Batch(shard, id), "state", "open")
+            .HashSet(Keys.Batch(shard, id), "state", "done").SortedSetRemove(Keys.OpenBatches(shard), id));
+        units.AddRange(ready.Select(queue => new KvUnit().Publish(_kv.Channel, "r|" + queue)));
+        var applied = await _kv.ApplyAsync(units);
+        return applied[completion is null ? 0 : 1].IsApplied;
+    }
+
+    /// <summary>Batches still open (oldest first, at most <paramref name="max"/> per shard).</summary>
+    public async Task<IReadOnlyList<string>> OpenBatchesAsync(int max)
+    {
+        var batch = _kv.CreateReadBatch();
+        var open = Enumerable.Range(0, Shards).Select(s => batch.RangeByRank(Keys.OpenBatches(s), 0, max)).ToList();
+        await batch.ExecuteAsync();
+        var ids = new List<string>();
+        foreach (var o in open)
+        {
+            ids.AddRange((await o).Select(e => e.Member));
+        }
+
+        return ids;
+    }
+
+    // ---------------------------------------------------------------- recurring jobs
+
+    /// <summary>A stored schedule: its definition, next and last fire, last job, and token.</summary>
+    internal sealed record StoredSchedule(ScheduleDefinition Definition, DateTimeOffset? Next, DateTimeOffset? Last, string? LastJobId, string Token, DateTimeOffset Created);
+
+    public async Task<StoredSchedule?> ScheduleAsync(string id) => (await SchedulesAsync([id]))[0];
+
+    public async Task<StoredSchedule?[]> SchedulesAsync(IReadOnlyList<string> ids)
+    {
+        var batch = _kv.CreateReadBatch();
+        var reads = ids.Select(id => batch.HashGetAll(Keys.Schedule(Keys.ShardOf(id), id))).ToList();
+        await batch.ExecuteAsync();
+        var result = new StoredSchedule?[ids.Count];
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var f = await reads[i];
+            if (f.Count == 0 || !f.TryGetValue("def", out var def))
+            {
+                continue;
+            }
+
+            DateTimeOffset? Time(string name) => f.GetValueOrDefault(name) is { Length: > 0 } v ? FromMs(Long(v)) : null;
+            result[i] = new StoredSchedule(System.Text.Json.JsonSerializer.Deserialize<ScheduleDefinition>(def, JobContext.JsonOptions)!,
+                Time("next"), Time("last"), NullIfEmpty(f.GetValueOrDefault("lastJob")), f.GetValueOrDefault("tok") ?? "", Time("created") ?? DateTimeOffset.UnixEpoch);
+        }
+
+        return result;
+    }
+
+    /// <summary>Every schedule id, in creation order.</summary>
+    public async Task<IReadOnlyList<string>> ScheduleIdsAsync()
+    {
+        var batch = _kv.CreateReadBatch();
+        var all = Enumerable.Range(0, Shards).Select(s => batch.RangeByRank(Keys.Schedules(s), 0, 100_000)).ToList();
+        await batch.ExecuteAsync();
+        var ids = new List<KvScored>();
+        foreach (var a in all)
+        {
+            ids.AddRange(await a);
+        }
+
+        return ids.OrderBy(e => e.Score).ThenBy(e => e.Member, StringComparer.Ordinal).Select(e => e.Member).ToList();
+    }
+
+    /// <summary>Schedules due by <paramref name="now"/>, and when the next one is due.</summary>
+    public async Task<(IReadOnlyList<string> Due, DateTimeOffset? Next)> DueSchedulesAsync(DateTimeOffset now, int max)
+    {
+        var batch = _kv.CreateReadBatch();
+        var due = Enumerable.Range(0, Shards).Select(s => batch.RangeByScore(Keys.ScheduleDue(s), double.NegativeInfinity, now.ToUnixTimeMilliseconds(), false, 0, max)).ToList();
+        var next = Enumerable.Range(0, Shards).Select(s => batch.RangeByRank(Keys.ScheduleDue(s), 0, 1)).ToList();
+        await batch.ExecuteAsync();
+        var ids = new List<string>();
+        DateTimeOffset? earliest = null;
+        for (var s = 0; s < Shards; s++)
+        {
+            ids.AddRange((await due[s]).Select(e => e.Member));
+            if ((await next[s]) is [var first, ..])
+            {
+                var at = FromMs((long)first.Score);
+                earliest = earliest is null || at < earliest ? at : earliest;
+            }
+        }
+
+        return (ids, earliest);
+    }
+
+    /// <summary>
+    /// Writes a schedule if it still has <paramref name="expectedToken"/> ("": it must not exist yet), with its next
+    /// tick (null: not due, while paused or ended), optionally with a job submitted in the same step
+    /// (<paramref name="job"/>, created only if its id is free) and the last fire. Returns whether the schedule changed
+    /// and whether the job was created.
+    /// </summary>
+    public async Task<(bool Written, bool JobCreated)> WriteScheduleAsync(ScheduleDefinition definition, string expectedToken, DateTimeOffset? next,
+        DateTimeOffset created, NewJob? job = null, DateTimeOffset? lastFire = null)
+    {
+        var shard = Keys.ShardOf(definition.Id);
+        var key = Keys.Schedule(shard, definition.Id);
+        var units = new List<KvUnit>();
+        var ready = new HashSet<string>(StringComparer.Ordinal);
+        if (job is not null)
+        {
+            await RegisterQueuesAsync([job.Queue]);
+
+            // The tick's job only with the schedule as it was read: a silo that read it before another fired it submits nothing.
+            units.Add(InsertUnit(shard, job, ready).FieldEquals(key, "tok", expectedToken));
+        }
+
+        var unit = new KvUnit().FieldEquals(key, "tok", expectedToken);
+        var fields = new List<string>
+        {
+            "def", System.Text.Json.JsonSerializer.Serialize(definition, JobContext.JsonOptions), "next", next is { } n ? Ms(n) : "", "tok", Tokens.Text(Tokens.Next()),
+            "created", Ms(created),
+        };
+        if (lastFire is { } last && job is not null)
+        {
+            fields.AddRange(["last", Ms(last), "lastJob", job.Id]);
+        }
+
+        unit.HashSet(key, [.. fields]).SortedSetAdd(Keys.Schedules(shard), created.ToUnixTimeMilliseconds(), definition.Id);
+
+        if (next is { } due)
+        {
+            unit.SortedSetAdd(Keys.ScheduleDue(shard), due.ToUnixTimeMilliseconds(), definition.Id);
+        }
+        else
+        {
+            unit.SortedSetRemove(Keys.ScheduleDue(shard), definition.Id);
+        }
+
+        units.Add(unit);
+        units.AddRange(ready.Select(queue => new KvUnit().Publish(_kv.Channel, "r|" + queue)));
+        var applied = await _kv.ApplyAsync(units);
+        return (applied[job is null ? 0 : 1].IsApplied, job is not null && applied[0].IsApplied);
+    }
+
+    /// <summary>Deletes a schedule if it still has <paramref name="expectedToken"/>.</summary>
+    public async Task<bool> DeleteScheduleAsync(string id, string expectedToken)
+    {
+        var shard = Keys.ShardOf(id);
+        var unit = new KvUnit().FieldEquals(Keys.Schedule(shard, id), "tok", expectedToken)
+            .Delete(Keys.Schedule(shard, id)).SortedSetRemove(Keys.ScheduleDue(shard), id).SortedSetRemove(Keys.Schedules(shard), id);
+        return (await _kv.ApplyAsync([unit]))[0].IsApplied;
+    }
+
     // ---------------------------------------------------------------- maintenance reads
 
     /// <summary>Scheduled jobs due by <paramref name="now"/> (at most <paramref name="max"/> per shard), and when the next one is due.</summary>
@@ -961,7 +1290,12 @@ internal sealed class JobStore : IAsyncDisposable
             RunAt: f[13] is { Length: > 0 } r ? FromMs(Long(r)) : null,
             FinishedAt: f[14] is { Length: > 0 } fin ? FromMs(Long(fin)) : null,
             CreatedAt: FromMs(Long(f[15])),
-            Since: FromMs(Long(f[16])));
+            Since: FromMs(Long(f[16])))
+        {
+            BatchId = NullIfEmpty(f[17]),
+            HasDependents = f[18] == "1",
+            ContinueOnDependencyFailure = f[19] == "1",
+        };
     }
 
     internal static JobView ToView(Dictionary<string, string> f)
@@ -995,6 +1329,10 @@ internal sealed class JobStore : IAsyncDisposable
             Attempts = StoredAttempt.DeserializeList(S(JobFields.History)),
             CancelRequested = S(JobFields.Cancel) == "1",
             Silo = state == JobState.Running ? OwnerSilo(S(JobFields.Owner)) : null,
+            ScheduleId = S(JobFields.ScheduleId),
+            BatchId = S(JobFields.BatchId),
+            DependsOn = S(JobFields.DependsOn) is { } deps ? System.Text.Json.JsonSerializer.Deserialize<string[]>(deps, JobContext.JsonOptions) ?? [] : [],
+            UniqueKey = S(JobFields.UniqueKey),
         };
     }
 

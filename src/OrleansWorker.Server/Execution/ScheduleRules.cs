@@ -1,0 +1,157 @@
+using System.Globalization;
+using Cronos;
+
+namespace OrleansWorker.Execution;
+
+/// <summary>What a due schedule does now: fire a tick (or not), and its next tick.</summary>
+/// <param name="Fire">The tick to submit a job for, or null.</param>
+/// <param name="Next">The tick after that (null: none left, it ended).</param>
+/// <param name="Misfired">Ticks given up because the cluster missed them by more than the misfire threshold.</param>
+/// <param name="SkippedForOverlap">The tick was due but skipped: the previous tick's job had not finished.</param>
+internal sealed record ScheduleDecision(DateTimeOffset? Fire, DateTimeOffset? Next, int Misfired, bool SkippedForOverlap);
+
+/// <summary>
+/// The rules of recurring jobs, pure: parsing (Cronos; 5 fields, or 6 with seconds), the next tick in a time zone
+/// (daylight saving as Cronos documents it: a tick in a skipped hour runs once the clocks jumped, an ambiguous one
+/// runs once), what a late tick does (fired if it is late by no more than the misfire threshold; older ones are
+/// misfires: <see cref="MisfirePolicy.FireOnce"/> fires the latest of them once, <see cref="MisfirePolicy.Skip"/> none),
+/// overlap, and the id of a tick's job.
+/// </summary>
+internal static class ScheduleRules
+{
+    /// <summary>Ticks a misfire scan walks at most (a per-second schedule down for eleven days).</summary>
+    private const int MaxScan = 1_000_000;
+
+    public const int MaxIdLength = 100;
+
+    /// <summary>The id of the job a tick submits: <c>{schedule}::{tick as yyyyMMddTHHmmssZ}</c> — one job per tick, whoever fires it.</summary>
+    public static string JobId(string scheduleId, DateTimeOffset tick) =>
+        string.Create(CultureInfo.InvariantCulture, $"{scheduleId}::{tick.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}");
+
+    /// <summary>The id of a job submitted by "trigger now".</summary>
+    public static string TriggerJobId(string scheduleId, DateTimeOffset now) =>
+        string.Create(CultureInfo.InvariantCulture, $"{scheduleId}::manual-{now.UtcDateTime:yyyyMMdd'T'HHmmssfff'Z'}");
+
+    /// <summary>Parses a cron expression of 5 fields, or 6 with seconds first.</summary>
+    public static CronExpression ParseCron(string cron)
+    {
+        var fields = cron.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
+        return fields switch
+        {
+            5 => CronExpression.Parse(cron, CronFormat.Standard),
+            6 => CronExpression.Parse(cron, CronFormat.IncludeSeconds),
+            _ => throw new CronFormatException($"A cron expression has 5 fields (minute hour day month weekday) or 6 (seconds first); '{cron}' has {fields}."),
+        };
+    }
+
+    /// <summary>Checks a definition: id, cron, time zone, dates; every problem, with the values.</summary>
+    public static List<string> Validate(ScheduleDefinition schedule)
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrEmpty(schedule.Id) || schedule.Id.Length > MaxIdLength || !schedule.Id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+        {
+            errors.Add($"The schedule id '{schedule.Id}' must be 1–{MaxIdLength} characters of [A-Za-z0-9._-].");
+        }
+
+        try
+        {
+            ParseCron(schedule.Cron ?? "");
+        }
+        catch (CronFormatException ex)
+        {
+            errors.Add($"cron '{schedule.Cron}' is not valid: {ex.Message}");
+        }
+
+        if (!TryZone(schedule.TimeZone, out _))
+        {
+            errors.Add($"timeZone '{schedule.TimeZone}' is not a known IANA time zone (e.g. UTC, Europe/London, America/New_York).");
+        }
+
+        if (schedule.StartAt is { } start && schedule.EndAt is { } end && end <= start)
+        {
+            errors.Add($"endAt ({end:O}) must be after startAt ({start:O}).");
+        }
+
+        if (schedule.Job.Id is not null || schedule.Job.RunAt is not null || schedule.Job.Delay is not null || schedule.Job.DependsOn is { Count: > 0 })
+        {
+            errors.Add("The job of a schedule has no id, runAt, delaySeconds or dependsOn of its own: each tick's job id is derived from the schedule and the tick.");
+        }
+
+        return errors;
+    }
+
+    public static bool TryZone(string id, out TimeZoneInfo zone)
+    {
+        try
+        {
+            zone = TimeZoneInfo.FindSystemTimeZoneById(string.IsNullOrEmpty(id) ? "UTC" : id);
+            return true;
+        }
+        catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException)
+        {
+            zone = TimeZoneInfo.Utc;
+            return false;
+        }
+    }
+
+    /// <summary>The first tick strictly after <paramref name="after"/> within the schedule's start and end, or null.</summary>
+    public static DateTimeOffset? NextTick(ScheduleDefinition schedule, DateTimeOffset after)
+    {
+        var cron = ParseCron(schedule.Cron);
+        TryZone(schedule.TimeZone, out var zone);
+        if (schedule.StartAt is { } start && after < start)
+        {
+            after = start.AddTicks(-1);
+        }
+
+        var next = cron.GetNextOccurrence(after, zone, inclusive: false);
+        return next is { } n && schedule.EndAt is { } end && n > end ? null : next;
+    }
+
+    /// <summary>
+    /// What a schedule whose stored next tick is <paramref name="due"/> does at <paramref name="now"/>.
+    /// <paramref name="previousJob"/> is the state of the job of its last fire (for the overlap rule).
+    /// </summary>
+    public static ScheduleDecision Decide(ScheduleDefinition schedule, DateTimeOffset due, DateTimeOffset now, TimeSpan misfireThreshold, JobState? previousJob)
+    {
+        if (due > now)
+        {
+            return new ScheduleDecision(null, due, 0, false);
+        }
+
+        DateTimeOffset? fire = due;
+        var misfired = 0;
+        if (now - due > misfireThreshold)
+        {
+            // Missed by more than the threshold: the latest tick that is due, and how many were missed.
+            var cron = ParseCron(schedule.Cron);
+            TryZone(schedule.TimeZone, out var zone);
+            var latest = due;
+            var count = 0;
+            foreach (var tick in cron.GetOccurrences(due, now, zone, fromInclusive: true, toInclusive: true))
+            {
+                if (schedule.EndAt is { } end && tick > end)
+                {
+                    break;
+                }
+
+                latest = tick;
+                if (++count >= MaxScan)
+                {
+                    break;
+                }
+            }
+
+            (fire, misfired) = schedule.Misfire == MisfirePolicy.FireOnce ? ((DateTimeOffset?)latest, Math.Max(0, count - 1)) : ((DateTimeOffset?)null, count);
+            var after = schedule.Misfire == MisfirePolicy.FireOnce ? latest : now;
+            return Overlap(schedule, fire, NextTick(schedule, after), misfired, previousJob);
+        }
+
+        return Overlap(schedule, fire, NextTick(schedule, due), misfired, previousJob);
+    }
+
+    private static ScheduleDecision Overlap(ScheduleDefinition schedule, DateTimeOffset? fire, DateTimeOffset? next, int misfired, JobState? previousJob) =>
+        fire is not null && schedule.Overlap == OverlapPolicy.Skip && previousJob is { } state && !state.IsFinished()
+            ? new ScheduleDecision(null, next, misfired, SkippedForOverlap: true)
+            : new ScheduleDecision(fire, next, misfired, false);
+}
