@@ -31,12 +31,16 @@ internal sealed class PrometheusJobMetrics : IHostedService, IDisposable
         var limitHits = Metrics.CreateCounter("worker_queue_limit_hits_total", "Claims that got fewer jobs than they could take because of a queue's concurrency or rate limit.", ["queue", "kind"]);
         var deduplicated = Metrics.CreateCounter("worker_jobs_deduplicated_total", "Submissions answered with an existing job because of their unique key.", ["queue"]);
 
+        var waiting = Metrics.CreateGauge("worker_jobs_waiting", "Jobs in state Waiting (for dependencies), cluster-wide, as last counted by this silo.");
+        var schedules = Metrics.CreateGauge("worker_schedules", "Recurring jobs defined, cluster-wide, as last counted by this silo.");
         var fires = Metrics.CreateCounter("worker_schedule_fires_total", "Jobs submitted by recurring jobs' ticks.", ["schedule"]);
         var misfires = Metrics.CreateCounter("worker_schedule_misfires_total", "Ticks of recurring jobs missed by more than the misfire threshold (not fired).", ["schedule"]);
         var skips = Metrics.CreateCounter("worker_schedule_skips_total", "Ticks skipped because the previous tick's job had not finished.", ["schedule"]);
 
         _sinks = new(StringComparer.Ordinal)
         {
+            ["worker_jobs_waiting"] = (v, _) => waiting.Set(v),
+            ["worker_schedules"] = (v, _) => schedules.Set(v),
             ["worker_schedule_fires"] = (v, t) => fires.WithLabels(Tag(t, "schedule")).Inc(v),
             ["worker_schedule_misfires"] = (v, t) => misfires.WithLabels(Tag(t, "schedule")).Inc(v),
             ["worker_schedule_skips"] = (v, t) => skips.WithLabels(Tag(t, "schedule")).Inc(v),

@@ -820,7 +820,12 @@ internal sealed partial class JobDispatcher(
             if (now >= nextCount)
             {
                 nextCount = now + TimeSpan.FromSeconds(5);
-                await StepAsync("count", async () => engine.Instruments.SetQueued(await engine.Store.CountQueuedAsync()));
+                await StepAsync("count", async () =>
+                {
+                    engine.Instruments.SetQueued(await engine.Store.CountQueuedAsync());
+                    var (waiting, schedules) = await engine.Store.CountWaitingAndSchedulesAsync();
+                    engine.Instruments.SetWaitingAndSchedules(waiting, schedules);
+                });
             }
 
             if (now >= nextPurge)

@@ -26,6 +26,8 @@ public sealed class JobInstruments
     private readonly Counter<long> _scheduleMisfires;
     private readonly Counter<long> _scheduleSkips;
     private long _queued;
+    private long _waiting;
+    private long _schedules;
     private long _succeeded;
     private long _failed;
 
@@ -41,6 +43,8 @@ public sealed class JobInstruments
         _queueWait = meter.CreateHistogram<double>("worker_job_queue_wait_seconds", description: "Time from ready to attempt start.");
         meter.CreateObservableGauge("worker_jobs_in_flight", () => tracker.InFlight, description: "Attempts running on this silo.");
         meter.CreateObservableGauge("worker_jobs_queued", () => Volatile.Read(ref _queued), description: "Jobs in state Queued, cluster-wide, as last counted by this silo.");
+        meter.CreateObservableGauge("worker_jobs_waiting", () => Volatile.Read(ref _waiting), description: "Jobs in state Waiting (for dependencies), cluster-wide, as last counted by this silo.");
+        meter.CreateObservableGauge("worker_schedules", () => Volatile.Read(ref _schedules), description: "Recurring jobs defined, cluster-wide, as last counted by this silo.");
         _limitHits = meter.CreateCounter<long>("worker_queue_limit_hits", description: "Claims that got fewer jobs than they could take because of a queue's concurrency limit or rate limit, by queue and kind.");
         _deduplicated = meter.CreateCounter<long>("worker_jobs_deduplicated", description: "Submissions answered with an existing job because of their unique key, by queue.");
         _scheduleFires = meter.CreateCounter<long>("worker_schedule_fires", description: "Jobs submitted by recurring jobs' ticks, by schedule.");
@@ -85,6 +89,12 @@ public sealed class JobInstruments
     internal void QueueWait(string queue, double seconds) => _queueWait.Record(seconds, new TagList { { "queue", queue } });
 
     internal void SetQueued(long count) => Volatile.Write(ref _queued, count);
+
+    internal void SetWaitingAndSchedules(long waiting, long schedules)
+    {
+        Volatile.Write(ref _waiting, waiting);
+        Volatile.Write(ref _schedules, schedules);
+    }
 
     /// <summary>The queues' settings, for the paused gauge (set by the engine).</summary>
     internal QueueSettingsCache? Queues { get; set; }

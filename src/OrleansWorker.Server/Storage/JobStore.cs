@@ -1194,6 +1194,16 @@ internal sealed class JobStore : IAsyncDisposable
         return (await Task.WhenAll(counts)).Sum();
     }
 
+    /// <summary>Jobs Waiting for dependencies, and recurring jobs (schedules), cluster-wide.</summary>
+    public async Task<(long Waiting, long Schedules)> CountWaitingAndSchedulesAsync()
+    {
+        var batch = _kv.CreateReadBatch();
+        var waiting = Enumerable.Range(0, Shards).Select(s => batch.SortedSetLength(Keys.Waiting(s))).ToList();
+        var schedules = Enumerable.Range(0, Shards).Select(s => batch.SortedSetLength(Keys.Schedules(s))).ToList();
+        await batch.ExecuteAsync();
+        return ((await Task.WhenAll(waiting)).Sum(), (await Task.WhenAll(schedules)).Sum());
+    }
+
     /// <summary>Every job running now (owned by a live or revoked owner and still Running).</summary>
     public async Task<IReadOnlyList<JobSnapshot>> RunningAsync()
     {
