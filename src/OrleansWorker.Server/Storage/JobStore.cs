@@ -103,10 +103,19 @@ internal sealed class JobStore : IAsyncDisposable
         return results;
     }
 
-    private KvUnit InsertUnit(int shard, NewJob job, HashSet<string> ready)
+    /// <param name="shard">The job's shard.</param>
+    /// <param name="job">The job.</param>
+    /// <param name="ready">Collects the queues that get a ready job (to notify).</param>
+    /// <param name="precondition">A guard of the caller's, checked before the job's own (a schedule's token, a batch still open).</param>
+    private KvUnit InsertUnit(int shard, NewJob job, HashSet<string> ready, (string Key, string Field, string Value)? precondition = null)
     {
         var key = Keys.JobPrefix(shard) + job.Id;
         var unit = new KvUnit();
+        if (precondition is { } p)
+        {
+            unit.FieldEquals(p.Key, p.Field, p.Value);
+        }
+
         if (job.NotAfter is { } notAfter)
         {
             unit.ClockAtMost(notAfter.ToUnixTimeMilliseconds());
@@ -821,7 +830,7 @@ internal sealed class JobStore : IAsyncDisposable
             await RegisterQueuesAsync([completion.Queue]);
 
             // Only while the batch is open: a completion job deleted after the batch closed is not submitted again.
-            units.Add(InsertUnit(shard, completion, ready).FieldEquals(Keys.Batch(shard, id), "state", "open"));
+            units.Add(InsertUnit(shard, completion, ready, (Keys.Batch(shard, id), "state", "open")));
         }
 
         units.Add(new KvUnit().FieldEquals(Keys.Batch(shard, id), "state", "open")
@@ -930,7 +939,7 @@ internal sealed class JobStore : IAsyncDisposable
             await RegisterQueuesAsync([job.Queue]);
 
             // The tick's job only with the schedule as it was read: a silo that read it before another fired it submits nothing.
-            units.Add(InsertUnit(shard, job, ready).FieldEquals(key, "tok", expectedToken));
+            units.Add(InsertUnit(shard, job, ready, (key, "tok", expectedToken)));
         }
 
         var unit = new KvUnit().FieldEquals(key, "tok", expectedToken);

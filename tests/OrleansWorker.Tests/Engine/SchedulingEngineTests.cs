@@ -1,0 +1,323 @@
+using Microsoft.Extensions.Time.Testing;
+using OrleansWorker.Execution;
+using OrleansWorker.Storage;
+using OrleansWorker.Storage.Kv;
+using OrleansWorker.Tests.Storage;
+using OrleansWorker.Tests.Infrastructure;
+
+namespace OrleansWorker.Tests.Engine;
+
+/// <summary>
+/// Recurring jobs, continuations and batches in the engine's core on a real embedded store, the clock a
+/// <c>FakeTimeProvider</c>: ticks, daylight saving, misfires, overlap, two silos racing, dependents and batch completion.
+/// </summary>
+public abstract class SchedulingEngineTests : IAsyncLifetime
+{
+    private static readonly DateTimeOffset Start = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+    private EngineHarness _silo = null!;
+
+    /// <summary>A new backend (a store of its own) on the given clock.</summary>
+    internal abstract IKvBackend CreateBackend(FakeTimeProvider time);
+
+    public Task InitializeAsync()
+    {
+        _silo = EngineHarness.Create(CreateBackend, Start);
+        return Task.CompletedTask;
+    }
+
+    public virtual async Task DisposeAsync() => await _silo.DisposeAsync();
+
+    private static ScheduleDefinition Every(string id, string cron, string timeZone = "UTC", MisfirePolicy misfire = MisfirePolicy.FireOnce, OverlapPolicy overlap = OverlapPolicy.Allow) =>
+        new() { Id = id, Cron = cron, TimeZone = timeZone, Job = new JobRequest("noop", "{\"n\":1}") { Queue = "cron" }, Misfire = misfire, Overlap = overlap };
+
+    private async Task<List<string>> JobsOfAsync(string schedule)
+    {
+        var page = await _silo.Store.ListAsync(new JobListQuery { Limit = 1000 });
+        return page.Items.Where(j => j.ScheduleId == schedule).Select(j => j.Id).Order(StringComparer.Ordinal).ToList();
+    }
+
+    [Fact]
+    public async Task EverySecond_OneJobPerTick_EvenWithTwoSilosFiringAtOnce()
+    {
+        await using var other = _silo.Twin();
+        var put = await _silo.Schedules.PutAsync(Every("tick", "*/1 * * * * *"));
+        Assert.Equal(JobCommandStatus.Ok, put.Status);
+        Assert.Equal(Start.AddSeconds(1), put.Schedule!.NextFire);
+        Assert.Empty(await JobsOfAsync("tick"));
+
+        for (var i = 1; i <= 10; i++)
+        {
+            _silo.Time.Advance(TimeSpan.FromSeconds(1));
+            await Task.WhenAll(_silo.Schedules.FireDueAsync(), other.Schedules.FireDueAsync(), _silo.Schedules.FireDueAsync());
+        }
+
+        var expected = Enumerable.Range(1, 10).Select(i => ScheduleRules.JobId("tick", Start.AddSeconds(i))).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(expected, await JobsOfAsync("tick"));
+        var view = await _silo.Schedules.GetAsync("tick");
+        Assert.Equal(Start.AddSeconds(10), view!.LastFire);
+        Assert.Equal(ScheduleRules.JobId("tick", Start.AddSeconds(10)), view.LastJobId);
+        Assert.Equal(JobState.Queued, view.LastJobState);
+        Assert.Equal(Start.AddSeconds(11), view.NextFire);
+        Assert.Equal("tick", (await _silo.Store.GetAsync(expected[0]))!.ScheduleId);
+    }
+
+    [Fact]
+    public async Task LateByLessThanTheThreshold_EveryMissedTickStillFires()
+    {
+        await _silo.Schedules.PutAsync(Every("catchup", "*/1 * * * * *"));
+        _silo.Time.Advance(TimeSpan.FromSeconds(5)); // a silo busy for 5 s: within the 1 min misfire threshold
+        await _silo.Schedules.FireDueAsync();
+        Assert.Equal(Enumerable.Range(1, 5).Select(i => ScheduleRules.JobId("catchup", Start.AddSeconds(i))).ToList(), await JobsOfAsync("catchup"));
+    }
+
+    [Fact]
+    public async Task SpringForward_ATickInTheSkippedHourRunsOnceAtTheJump()
+    {
+        // America/New_York, 2026-03-08: 02:00 EST → 03:00 EDT. 02:30 does not exist that day.
+        await using var dst = EngineHarness.Create(CreateBackend, new DateTimeOffset(2026, 3, 7, 12, 0, 0, TimeSpan.Zero));
+        var put = await dst.Schedules.PutAsync(Every("nightly", "0 30 2 * * *", "America/New_York"));
+        Assert.Equal(new DateTimeOffset(2026, 3, 8, 7, 0, 0, TimeSpan.Zero), put.Schedule!.NextFire); // 03:00 EDT
+
+        dst.Time.SetUtcNow(new DateTimeOffset(2026, 3, 8, 7, 0, 0, TimeSpan.Zero));
+        await dst.Schedules.FireDueAsync();
+        var view = await dst.Schedules.GetAsync("nightly");
+        Assert.Equal("nightly::20260308T070000Z", view!.LastJobId);
+        Assert.Equal(new DateTimeOffset(2026, 3, 9, 6, 30, 0, TimeSpan.Zero), view.NextFire); // 02:30 EDT the next day
+    }
+
+    [Fact]
+    public async Task FallBack_AnAmbiguousTickRunsOnce()
+    {
+        // America/New_York, 2026-11-01: 02:00 EDT → 01:00 EST. 01:30 happens twice (05:30Z and 06:30Z); a daily job runs once.
+        var day = new DateTimeOffset(2026, 10, 31, 12, 0, 0, TimeSpan.Zero);
+        await using var dst = EngineHarness.Create(CreateBackend, day);
+        var put = await dst.Schedules.PutAsync(Every("nightly", "0 30 1 * * *", "America/New_York"));
+        Assert.Equal(new DateTimeOffset(2026, 11, 1, 5, 30, 0, TimeSpan.Zero), put.Schedule!.NextFire);
+
+        for (var t = day; t < new DateTimeOffset(2026, 11, 1, 12, 0, 0, TimeSpan.Zero); t = t.AddMinutes(15))
+        {
+            dst.Time.SetUtcNow(t);
+            await dst.Schedules.FireDueAsync();
+        }
+
+        var fired = (await dst.Store.ListAsync(new JobListQuery { Limit = 100 })).Items.Select(j => j.Id).ToList();
+        Assert.Equal(["nightly::20261101T053000Z"], fired);
+        Assert.Equal(new DateTimeOffset(2026, 11, 2, 6, 30, 0, TimeSpan.Zero), (await dst.Schedules.GetAsync("nightly"))!.NextFire); // 01:30 EST
+    }
+
+    [Theory]
+    [InlineData(MisfirePolicy.FireOnce)]
+    [InlineData(MisfirePolicy.Skip)]
+    public async Task DownForTenMinutes_MisfirePolicyDecides(MisfirePolicy policy)
+    {
+        await _silo.Schedules.PutAsync(Every("minutely", "* * * * *", misfire: policy));
+        Assert.Equal(Start.AddMinutes(1), (await _silo.Schedules.GetAsync("minutely"))!.NextFire);
+
+        _silo.Time.Advance(TimeSpan.FromMinutes(10) + TimeSpan.FromSeconds(30)); // the cluster was down: ticks 12:01 … 12:10 missed
+        await _silo.Schedules.FireDueAsync();
+
+        var jobs = await JobsOfAsync("minutely");
+        if (policy == MisfirePolicy.FireOnce)
+        {
+            Assert.Equal([ScheduleRules.JobId("minutely", Start.AddMinutes(10))], jobs); // once, for the latest missed tick
+        }
+        else
+        {
+            Assert.Empty(jobs);
+        }
+
+        Assert.Equal(Start.AddMinutes(11), (await _silo.Schedules.GetAsync("minutely"))!.NextFire); // then it continues
+    }
+
+    [Fact]
+    public async Task OverlapSkip_SkipsTicksWhileThePreviousJobIsUnfinished()
+    {
+        await _silo.Schedules.PutAsync(Every("slow", "*/1 * * * * *", overlap: OverlapPolicy.Skip));
+        _silo.Time.Advance(TimeSpan.FromSeconds(1));
+        await _silo.Schedules.FireDueAsync();
+        var first = Assert.Single(await JobsOfAsync("slow"));
+
+        var claim = Assert.Single(await _silo.ClaimAsync(10, "cron"));
+        for (var i = 0; i < 3; i++)
+        {
+            _silo.Time.Advance(TimeSpan.FromSeconds(1));
+            await _silo.Schedules.FireDueAsync();
+        }
+
+        Assert.Equal([first], await JobsOfAsync("slow")); // still running: three ticks skipped
+
+        await _silo.EndAsync(claim, AttemptOutcome.Succeeded);
+        _silo.Time.Advance(TimeSpan.FromSeconds(1));
+        await _silo.Schedules.FireDueAsync();
+        Assert.Equal([first, ScheduleRules.JobId("slow", Start.AddSeconds(5))], await JobsOfAsync("slow"));
+    }
+
+    [Fact]
+    public async Task PauseResumeTrigger()
+    {
+        await _silo.Schedules.PutAsync(Every("ctl", "*/1 * * * * *"));
+        var paused = await _silo.Schedules.CommandAsync("ctl", ScheduleCommand.Pause);
+        Assert.True(paused.Schedule!.Definition.Paused);
+        Assert.Null(paused.Schedule.NextFire);
+
+        _silo.Time.Advance(TimeSpan.FromSeconds(5));
+        await _silo.Schedules.FireDueAsync();
+        Assert.Empty(await JobsOfAsync("ctl"));
+
+        var triggered = await _silo.Schedules.CommandAsync("ctl", ScheduleCommand.Trigger);
+        Assert.Equal(JobCommandStatus.Ok, triggered.Status);
+        Assert.Equal(ScheduleRules.TriggerJobId("ctl", Start.AddSeconds(5)), Assert.Single(await JobsOfAsync("ctl")));
+
+        var resumed = await _silo.Schedules.CommandAsync("ctl", ScheduleCommand.Resume);
+        Assert.Equal(Start.AddSeconds(6), resumed.Schedule!.NextFire); // the next tick after the resume, not the paused ones
+
+        // Re-putting the same definition (a restart defining it in code) keeps the operator's pause.
+        await _silo.Schedules.CommandAsync("ctl", ScheduleCommand.Pause);
+        await _silo.Schedules.EnsureAsync([Every("ctl", "*/1 * * * * *")]);
+        Assert.True((await _silo.Schedules.GetAsync("ctl"))!.Definition.Paused);
+
+        Assert.Equal(JobCommandStatus.Ok, (await _silo.Schedules.CommandAsync("ctl", ScheduleCommand.Delete)).Status);
+        Assert.Null(await _silo.Schedules.GetAsync("ctl"));
+        Assert.Equal(JobCommandStatus.NotFound, (await _silo.Schedules.CommandAsync("ctl", ScheduleCommand.Trigger)).Status);
+    }
+
+    [Fact]
+    public async Task InvalidDefinitions_AreRefusedWithEveryReason()
+    {
+        var result = await _silo.Schedules.PutAsync(new ScheduleDefinition
+        {
+            Id = "bad id", Cron = "61 * * * *", TimeZone = "Mars/Olympus", Job = new JobRequest("nope") { Delay = TimeSpan.FromSeconds(1) },
+        });
+        Assert.Equal(JobCommandStatus.Invalid, result.Status);
+        var all = string.Join("\n", result.Errors);
+        Assert.Contains("schedule id 'bad id'", all, StringComparison.Ordinal);
+        Assert.Contains("cron '61 * * * *'", all, StringComparison.Ordinal);
+        Assert.Contains("Mars/Olympus", all, StringComparison.Ordinal);
+        Assert.Contains("'nope'", all, StringComparison.Ordinal);
+        Assert.Contains("delaySeconds", all, StringComparison.Ordinal);
+        Assert.Empty(await _silo.Schedules.ListAsync());
+    }
+
+    [Fact]
+    public async Task FanIn_WaitsForEveryDependency_ThenRuns()
+    {
+        await Insert(Job("a", queue: "q1"), Job("b", queue: "q2"), Job("c", queue: "q3") with { DependsOn = ["a", "b"] });
+        Assert.Equal(JobState.Waiting, (await _silo.Store.GetAsync("c"))!.State);
+
+        Assert.Equal(["a"], await _silo.RunReadyAsync(AttemptOutcome.Succeeded, "q1"));
+        await _silo.Engine.FollowUps.SweepAsync();
+        Assert.Equal(JobState.Waiting, (await _silo.Store.GetAsync("c"))!.State); // b still pending
+
+        Assert.Equal(["b"], await _silo.RunReadyAsync(AttemptOutcome.Succeeded, "q2"));
+        await Poll.UntilAsync(async () => (await _silo.Store.GetAsync("c"))!.State == JobState.Queued, TimeSpan.FromSeconds(10), "c was not released by the fast path after its last dependency succeeded");
+        Assert.Equal(["c"], await _silo.RunReadyAsync(AttemptOutcome.Succeeded, "q3"));
+    }
+
+    [Fact]
+    public async Task AFailedDependency_CancelsTheDependentNamingIt_UnlessItContinuesOnFailure()
+    {
+        await Insert(Job("a"), Job("strict") with { DependsOn = ["a"] }, Job("lenient") with { DependsOn = ["a"], ContinueOnDependencyFailure = true });
+        Assert.Equal(["a"], await _silo.RunReadyAsync(AttemptOutcome.Failed));
+        Assert.Equal(JobState.DeadLettered, (await _silo.Store.GetAsync("a"))!.State);
+
+        await _silo.Engine.FollowUps.SweepAsync(); // what a silo's sweep does if the fast path died with its silo
+        var strict = await _silo.Store.GetAsync("strict");
+        Assert.Equal(JobState.Cancelled, strict!.State);
+        Assert.Contains("Job a", strict.LastError!.Message, StringComparison.Ordinal);
+        Assert.Contains("DeadLettered", strict.LastError.Message, StringComparison.Ordinal);
+        Assert.Equal(JobState.Queued, (await _silo.Store.GetAsync("lenient"))!.State);
+    }
+
+    [Fact]
+    public async Task ADependencyFinishedBeforeTheDependentWasStored_IsSettledByTheSweep()
+    {
+        await Insert(Job("early"));
+        await _silo.RunReadyAsync();
+        await Insert(Job("late") with { DependsOn = ["early"] });
+        Assert.Equal(JobState.Waiting, (await _silo.Store.GetAsync("late"))!.State);
+        await _silo.Engine.FollowUps.SweepAsync();
+        Assert.Equal(JobState.Queued, (await _silo.Store.GetAsync("late"))!.State);
+    }
+
+    [Fact]
+    public async Task Batch_ClosesOnceWhenEveryMemberFinished_AndSubmitsItsCompletionOnce()
+    {
+        var members = Enumerable.Range(0, 5).Select(i => Job($"b1::{i}") with { BatchId = "b1" }).ToList();
+        var (created, results) = await _silo.Store.InsertBatchAsync("b1", new JobRequest("echo") { Queue = "done" }, members, _silo.Time.GetUtcNow());
+        Assert.True(created);
+        Assert.All(results, r => Assert.True(r!.Created));
+
+        var claims = await _silo.ClaimAsync();
+        Assert.Equal(5, claims.Count);
+        for (var i = 0; i < 4; i++)
+        {
+            await _silo.EndAsync(claims[i], AttemptOutcome.Succeeded);
+        }
+
+        await _silo.Engine.FollowUps.SweepAsync();
+        var open = (await _silo.Store.BatchAsync("b1"))!.Value;
+        Assert.False(open.View.Finished);
+        Assert.Equal(4, open.View.Succeeded);
+        Assert.Null(await _silo.Store.GetAsync(JobStore.BatchCompletionId("b1")));
+
+        await _silo.EndAsync(claims[4], AttemptOutcome.Failed, permanent: true);
+        await Poll.UntilAsync(async () => await _silo.Store.GetAsync(JobStore.BatchCompletionId("b1")) is not null, TimeSpan.FromSeconds(10), "the completion job was not submitted");
+        var done = (await _silo.Store.BatchAsync("b1"))!.Value;
+        Assert.True(done.View.Finished && done.Closed);
+        Assert.Equal((4, 1, 0), (done.View.Succeeded, done.View.DeadLettered, done.View.Cancelled));
+        var completion = await _silo.Store.GetAsync(JobStore.BatchCompletionId("b1"));
+        Assert.Equal("done", completion!.Queue);
+        Assert.Contains("\"succeeded\":4", completion.Payload, StringComparison.Ordinal);
+        Assert.Contains("\"deadLettered\":1", completion.Payload, StringComparison.Ordinal);
+
+        // A sweep (every silo runs one) and the completion job's deletion change nothing: it was submitted once.
+        await _silo.RunReadyAsync(AttemptOutcome.Succeeded, "done");
+        await _silo.Engine.DeleteAsync(JobStore.BatchCompletionId("b1"));
+        await _silo.Engine.FollowUps.SweepAsync();
+        await _silo.Engine.FollowUps.CheckBatchAsync("b1");
+        Assert.Null(await _silo.Store.GetAsync(JobStore.BatchCompletionId("b1")));
+    }
+
+    private async Task Insert(params NewJob[] jobs)
+    {
+        var results = await _silo.Store.InsertAsync(jobs);
+        Assert.All(results, r => Assert.True(r!.Created));
+    }
+
+    private NewJob Job(string id, string queue = "default") =>
+        new(id, "noop", queue, 0, null, 1, TimeSpan.FromSeconds(30), null, _silo.Time.GetUtcNow(), null) { Seq = _silo.Engine.Sequence.Next(1), MaxInterruptions = 3 };
+}
+
+/// <summary>On the embedded engine (SQLite).</summary>
+public sealed class EmbeddedSchedulingEngineTests : SchedulingEngineTests
+{
+    private readonly List<string> _directories = [];
+
+    internal override IKvBackend CreateBackend(FakeTimeProvider time)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "ow-sched-" + Guid.NewGuid().ToString("N"));
+        _directories.Add(directory);
+        return new SqliteKvBackend(directory, EmbeddedDurability.Commit, 1024 * 1024, time, exclusive: false);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        foreach (var directory in _directories)
+        {
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+}
+
+/// <summary>On a real redis-server (the Lua interpreter of the same units).</summary>
+public sealed class RedisSchedulingEngineTests(RedisFixture redis) : SchedulingEngineTests, IClassFixture<RedisFixture>
+{
+    internal override IKvBackend CreateBackend(FakeTimeProvider time) => new RedisKvBackend(redis.Connection, "{t" + Guid.NewGuid().ToString("N")[..8] + "}:n");
+}
