@@ -253,4 +253,114 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
         await AssertProblemAsync(await _http.PostAsync("/jobs", Json("""{"type":"noop","uniqueKey":"has space"}""")), HttpStatusCode.BadRequest, "The uniqueKey 'has space' must be");
         await AssertProblemAsync(await _http.PostAsync("/jobs", Json("""{"type":"noop","uniqueForSeconds":10}""")), HttpStatusCode.BadRequest, "uniqueForSeconds needs a uniqueKey");
     }
+
+    [Fact]
+    public async Task Schedules_PutGetListPauseResumeTriggerDelete()
+    {
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/schedules/http-sched")).StatusCode);
+        using (var put = await _http.PutAsync("/schedules/http-sched", Json("""{"cron":"0 3 * * *","timeZone":"Europe/London","job":{"type":"echo","payload":{"r":1},"queue":"reports","maxAttempts":2}}""")))
+        {
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+            var body = await put.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(("0 3 * * *", "Europe/London", "echo", "reports"), (body.GetProperty("cron").GetString(), body.GetProperty("timeZone").GetString(),
+                body.GetProperty("job").GetProperty("type").GetString(), body.GetProperty("job").GetProperty("queue").GetString()));
+            Assert.Equal(JsonValueKind.String, body.GetProperty("nextFire").ValueKind);
+            Assert.Equal(JsonValueKind.Null, body.GetProperty("lastFire").ValueKind);
+            Assert.Equal("FireOnce", body.GetProperty("misfire").GetString());
+        }
+
+        var list = await _http.GetFromJsonAsync<JsonElement>("/schedules");
+        Assert.Contains(list.EnumerateArray(), s => s.GetProperty("id").GetString() == "http-sched");
+
+        var paused = await (await _http.PostAsync("/schedules/http-sched/pause", null)).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(paused.GetProperty("paused").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, paused.GetProperty("nextFire").ValueKind);
+
+        using (var trigger = await _http.PostAsync("/schedules/http-sched/trigger", null))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, trigger.StatusCode);
+            var body = await trigger.Content.ReadFromJsonAsync<JsonElement>();
+            var jobId = body.GetProperty("lastFire").GetProperty("jobId").GetString()!;
+            Assert.StartsWith("http-sched::manual-", jobId, StringComparison.Ordinal);
+            var job = await WaitFinishedAsync(jobId);
+            Assert.Equal(("Succeeded", "http-sched", 1), (job.GetProperty("state").GetString(), job.GetProperty("scheduleId").GetString(), job.GetProperty("result").GetProperty("r").GetInt32()));
+        }
+
+        var resumed = await (await _http.PostAsync("/schedules/http-sched/resume", null)).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.False(resumed.GetProperty("paused").GetBoolean());
+        Assert.Equal(HttpStatusCode.NoContent, (await _http.DeleteAsync("/schedules/http-sched")).StatusCode);
+        await AssertProblemAsync(await _http.GetAsync("/schedules/http-sched"), HttpStatusCode.NotFound, "No schedule has the id 'http-sched'");
+        await AssertProblemAsync(await _http.PostAsync("/schedules/http-sched/trigger", null), HttpStatusCode.NotFound, "No schedule has the id 'http-sched'");
+    }
+
+    [Theory]
+    [InlineData("""{"cron":"61 * * * *","job":{"type":"noop"}}""", "cron '61 * * * *' is not valid")]
+    [InlineData("""{"cron":"* * *","job":{"type":"noop"}}""", "has 3")]
+    [InlineData("""{"cron":"0 3 * * *","timeZone":"Mars/Olympus","job":{"type":"noop"}}""", "timeZone 'Mars/Olympus' is not a known IANA time zone")]
+    [InlineData("""{"cron":"0 3 * * *","job":{"type":"no-such-type"}}""", "job.type: No handler is registered for job type 'no-such-type'")]
+    [InlineData("""{"cron":"0 3 * * *","misfire":"Sometimes","job":{"type":"noop"}}""", "not valid JSON for this request")]
+    [InlineData("""{"job":{"type":"noop"}}""", "at least 'cron' and 'job'")]
+    public async Task Schedules_BadDefinitions_Are400WithTheReason(string body, string reason)
+    {
+        await AssertProblemAsync(await _http.PutAsync("/schedules/bad-sched", Json(body)), HttpStatusCode.BadRequest, reason);
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/schedules/bad-sched")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Dependencies_ChainRunsInOrder_AndBadOnesAre400NamingThem()
+    {
+        using (var response = await _http.PostAsync("/jobs/batch", Json("""[{"type":"sleep","id":"dep-a","payload":{"ms":300}},{"type":"noop","id":"dep-b","dependsOn":["dep-a"],"queue":"other"}]""")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            var items = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal("Waiting", items[1].GetProperty("state").GetString());
+        }
+
+        var b = await WaitFinishedAsync("dep-b");
+        var a = await WaitFinishedAsync("dep-a");
+        Assert.Equal(("Succeeded", "Succeeded"), (a.GetProperty("state").GetString(), b.GetProperty("state").GetString()));
+        Assert.Equal("dep-a", b.GetProperty("dependsOn")[0].GetString());
+        Assert.True(b.GetProperty("startedAt").GetDateTimeOffset() >= a.GetProperty("finishedAt").GetDateTimeOffset(), "b started after a finished");
+
+        await AssertProblemAsync(await _http.PostAsync("/jobs", Json("""{"type":"noop","dependsOn":["no-such-job","dep-a"]}""")), HttpStatusCode.BadRequest, "No job has the id 'no-such-job'");
+        await AssertProblemAsync(await _http.PostAsync("/jobs/batch", Json("""[{"type":"noop","id":"cyc-1","dependsOn":["cyc-2"]},{"type":"noop","id":"cyc-2","dependsOn":["cyc-1"]}]""")),
+            HttpStatusCode.BadRequest, "'cyc-2' comes later in this submission");
+        await AssertProblemAsync(await _http.PostAsync("/jobs", Json("""{"type":"noop","id":"self","dependsOn":["self"]}""")), HttpStatusCode.BadRequest, "cannot depend on itself");
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/jobs/cyc-1")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Batches_RunTheCompletionJobOnceAllFinished()
+    {
+        using (var response = await _http.PostAsync("/batches", Json("""{"id":"http-batch","jobs":[{"type":"noop"},{"type":"fail","payload":{"times":9},"maxAttempts":1},{"type":"sleep","payload":{"ms":200}}],"completion":{"type":"echo","queue":"done"}}""")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            Assert.Equal("/batches/http-batch", response.Headers.Location?.OriginalString);
+            var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(3, body.GetProperty("batch").GetProperty("total").GetInt32());
+            Assert.Equal("http-batch::0,http-batch::1,http-batch::2", string.Join(",", body.GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("id").GetString())));
+        }
+
+        using var completion = await Poll.UntilAsync(() => _http.GetAsync("/jobs/http-batch::complete"), r => r.StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(30), "the batch's completion job");
+        var done = await WaitFinishedAsync("http-batch::complete");
+        var result = done.GetProperty("result");
+        Assert.Equal(("http-batch", 3, 2, 1, 0), (result.GetProperty("batchId").GetString(), result.GetProperty("total").GetInt32(), result.GetProperty("succeeded").GetInt32(),
+            result.GetProperty("deadLettered").GetInt32(), result.GetProperty("cancelled").GetInt32()));
+        var batch = await _http.GetFromJsonAsync<JsonElement>("/batches/http-batch");
+        Assert.True(batch.GetProperty("finished").GetBoolean());
+        Assert.Equal((2, 1, 0), (batch.GetProperty("states").GetProperty("Succeeded").GetInt32(), batch.GetProperty("states").GetProperty("DeadLettered").GetInt32(), batch.GetProperty("pending").GetInt32()));
+        Assert.Equal("http-batch", (await _http.GetFromJsonAsync<JsonElement>("/jobs/http-batch::0")).GetProperty("batchId").GetString());
+
+        await AssertProblemAsync(await _http.PostAsync("/batches", Json("""{"id":"bad batch","jobs":[{"type":"noop"}]}""")), HttpStatusCode.BadRequest, "The batch id 'bad batch'");
+        await AssertProblemAsync(await _http.PostAsync("/batches", Json("""{"jobs":[{"type":"noop","id":"elsewhere"}]}""")), HttpStatusCode.BadRequest, "starts with the batch id");
+        await AssertProblemAsync(await _http.PostAsync("/batches", Json("""{"jobs":[{"type":"noop"}],"completion":{"type":"nope"}}""")), HttpStatusCode.BadRequest, "'nope'");
+        await AssertProblemAsync(await _http.GetAsync("/batches/no-such-batch"), HttpStatusCode.NotFound, "No batch has the id 'no-such-batch'");
+
+        var openApi = await _http.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+        foreach (var path in new[] { "/schedules", "/schedules/{id}", "/schedules/{id}/trigger", "/batches", "/batches/{id}" })
+        {
+            Assert.True(openApi.GetProperty("paths").TryGetProperty(path, out _), $"OpenAPI documents {path}");
+        }
+
+    }
 }
