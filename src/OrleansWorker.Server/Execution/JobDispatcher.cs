@@ -87,6 +87,7 @@ internal sealed partial class JobDispatcher(
         _loops.Add(Task.Run(LeaseLoopAsync, CancellationToken.None));
         _loops.Add(Task.Run(LeaseWatchdogAsync, CancellationToken.None));
         _loops.Add(Task.Run(MaintenanceLoopAsync, CancellationToken.None));
+        _loops.Add(Task.Run(FollowUpLoopAsync, CancellationToken.None));
         _loops.Add(Task.Run(WatchMembershipAsync, CancellationToken.None));
     }
 
@@ -773,7 +774,6 @@ internal sealed partial class JobDispatcher(
         var nextPurge = engine.Time.GetUtcNow() + TimeSpan.FromSeconds(10);
         var nextCount = engine.Time.GetUtcNow();
         var nextQueues = engine.Time.GetUtcNow() + TimeSpan.FromSeconds(5);
-        var nextSweep = engine.Time.GetUtcNow() + FollowUpSweepInterval;
         while (!token.IsCancellationRequested)
         {
             var now = engine.Time.GetUtcNow();
@@ -786,11 +786,6 @@ internal sealed partial class JobDispatcher(
                 }
             });
 
-            if (now >= nextSweep)
-            {
-                nextSweep = now + FollowUpSweepInterval;
-                await StepAsync("follow-ups", engine.FollowUps.SweepAsync);
-            }
 
             await StepAsync("promote", async () =>
             {
@@ -851,6 +846,25 @@ internal sealed partial class JobDispatcher(
             {
                 break;
             }
+        }
+    }
+
+    /// <summary>The sweep of waiting jobs and open batches, in a loop of its own (it must not hold back promotions and ticks).</summary>
+    private async Task FollowUpLoopAsync()
+    {
+        var token = _stopAll.Token;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(FollowUpSweepInterval, engine.Time, token);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            await StepAsync("follow-ups", engine.FollowUps.SweepAsync);
         }
     }
 
