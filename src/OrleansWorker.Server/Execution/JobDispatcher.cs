@@ -554,6 +554,7 @@ internal sealed partial class JobDispatcher(
             }
 
             JobLog.LeaseLost(logger, owner, attempts.Count, since);
+            engine.Instruments.LeaseEvent("lost", attempts.Count);
         }
     }
 
@@ -627,6 +628,7 @@ internal sealed partial class JobDispatcher(
         }
 
         JobLog.Revoked(logger, owner, attempts.Count, next);
+        engine.Instruments.LeaseEvent("revoked", attempts.Count);
         await RefundAsync(engine.Time.GetUtcNow());
     }
 
@@ -662,6 +664,7 @@ internal sealed partial class JobDispatcher(
         if (refunded > 0)
         {
             JobLog.Refunded(logger, refunded);
+            engine.Instruments.InterruptionsRefunded(refunded);
         }
 
         // A refund applies once: drop those whose interruption is recorded and given back (or that never will be).
@@ -705,6 +708,7 @@ internal sealed partial class JobDispatcher(
                     if (JobStore.OwnerSilo(owner.Owner) is { } silo && dead.Contains(silo) && await store.RevokeAsync(owner, now, leaseEndedBy: null))
                     {
                         JobLog.RevokedDeadSilo(logger, owner.Owner);
+                        engine.Instruments.OwnerRevoked("dead");
                     }
                 }
             }
@@ -716,6 +720,7 @@ internal sealed partial class JobDispatcher(
                     if (owner.Owner != engine.Owner && await store.RevokeAsync(owner, now, leaseEndedBy: now))
                     {
                         JobLog.RevokedExpired(logger, owner.Owner, now - leaseEnd);
+                        engine.Instruments.OwnerRevoked("lease_expired");
                     }
                 }
             }
