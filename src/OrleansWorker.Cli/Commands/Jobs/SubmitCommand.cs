@@ -90,49 +90,7 @@ internal static class SubmitCommand
     }
 
     /// <summary>The payload from <c>--payload</c>, a file or stdin, checked to be JSON before anything is sent.</summary>
-    internal static JsonElement? ReadPayload(string? inline, string? file, TextReader stdin)
-    {
-        string text;
-        string source;
-        if (inline is not null)
-        {
-            (text, source) = (inline, "--payload");
-        }
-        else if (file == "-")
-        {
-            (text, source) = (stdin.ReadToEnd(), "standard input");
-        }
-        else if (file is not null)
-        {
-            if (!File.Exists(file))
-            {
-                throw new UsageException($"the payload file '{file}' does not exist.");
-            }
-
-            try
-            {
-                (text, source) = (File.ReadAllText(file), $"'{file}'");
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                throw new UsageException($"cannot read the payload file '{file}': {ex.Message}");
-            }
-        }
-        else
-        {
-            return null;
-        }
-
-        try
-        {
-            using var document = JsonDocument.Parse(text);
-            return document.RootElement.Clone();
-        }
-        catch (JsonException ex)
-        {
-            throw new UsageException($"the payload from {source} is not valid JSON: {ex.Message}");
-        }
-    }
+    internal static JsonElement? ReadPayload(string? inline, string? file, TextReader stdin) => JsonInput.Read(inline, file, stdin, "payload");
 
     private static void WriteSubmitted(IAnsiConsole console, ApiResult<JobView> submitted)
     {
