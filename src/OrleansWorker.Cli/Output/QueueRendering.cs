@@ -10,7 +10,13 @@ namespace OrleansWorker.Cli.Output;
 internal static class QueueRendering
 {
     /// <summary>The states in the order a job goes through them; a state the server adds later is shown after these.</summary>
-    private static readonly string[] StateOrder = ["Queued", "Scheduled", "Waiting", "Running", "Succeeded", "DeadLettered", "Cancelled"];
+    private static readonly string[] StateOrder = ["Queued", "Running", "Succeeded", "DeadLettered", "Cancelled"];
+
+    /// <summary>
+    /// States the server counts for the whole cluster only (one index per shard, not per queue): <c>GET /queues</c> reports
+    /// them as 0 for every queue, so a table would show a misleading 0. <c>--json</c> still prints what the server sent.
+    /// </summary>
+    private static readonly string[] NotCountedPerQueue = ["Scheduled", "Waiting"];
 
     /// <summary>The <c>ow queues list</c> table.</summary>
     public static void WriteList(IAnsiConsole console, IReadOnlyList<QueueView> queues)
@@ -67,5 +73,5 @@ internal static class QueueRendering
     private static long Count(QueueView queue, string state) => queue.States.TryGetValue(state, out var n) ? n : 0;
 
     private static List<string> States(IEnumerable<QueueView> queues) =>
-        [.. StateOrder, .. queues.SelectMany(q => q.States.Keys).Where(k => !StateOrder.Contains(k)).Distinct().Order(StringComparer.Ordinal)];
+        [.. StateOrder, .. queues.SelectMany(q => q.States.Keys).Where(k => !StateOrder.Contains(k) && !NotCountedPerQueue.Contains(k)).Distinct().Order(StringComparer.Ordinal)];
 }
