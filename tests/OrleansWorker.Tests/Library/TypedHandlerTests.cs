@@ -143,6 +143,23 @@ public sealed class RegistrationTests
         Assert.Throws<InvalidOperationException>(() => silo.AddOrleansWorker(w => w.UseRedisJobStore("localhost")));
     }
 
+    [Theory]
+    [InlineData(null, 10.0)] // Orleans' default (30 s) is capped: each attempt's undisposed activation timer lives this long
+    [InlineData(4.0, 4.0)] // a shorter timeout set by the host is kept
+    public void ActivationTimeout_IsCappedAt10Seconds_UnlessTheHostSetsLess(double? hostSeconds, double expectedSeconds)
+    {
+        var services = new ServiceCollection();
+        if (hostSeconds is { } seconds)
+        {
+            services.Configure<Orleans.Configuration.GrainCollectionOptions>(o => o.ActivationTimeout = TimeSpan.FromSeconds(seconds));
+        }
+
+        Assert.Equal(TimeSpan.FromSeconds(30), new Orleans.Configuration.GrainCollectionOptions().ActivationTimeout);
+        new FakeSiloBuilder(services).AddOrleansWorker(w => w.UseEmbeddedJobStore());
+        using var provider = services.BuildServiceProvider();
+        Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), provider.GetRequiredService<IOptions<Orleans.Configuration.GrainCollectionOptions>>().Value.ActivationTimeout);
+    }
+
     [Fact]
     public void AddJob_OfATypeThatIsNoHandler_IsRefusedAtOnce()
     {
