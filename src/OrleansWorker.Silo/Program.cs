@@ -7,11 +7,13 @@ var builder = WebApplication.CreateBuilder(args);
 builder.UseDefaultPort(4000);
 builder.AddServiceDefaults(defaultServiceName: "worker");
 builder.AddWorkerSilo();
+builder.Services.AddAntiforgery();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapOrleansWorker();
-app.MapOrleansDashboard(routePrefix: "/dashboard").AddEndpointFilter<ApiKeyFilter>();
+var ui = app.MapOrleansWorkerDashboard("/ui", o => app.Configuration.GetSection(OrleansWorkerDashboardOptions.SectionName).Bind(o));
+app.MapOrleansDashboard(routePrefix: "/dashboard").RequireDashboardAccess(ui, "Orleans dashboard");
 app.Run();
 
 /// <summary>The worker host's entry point (public for WebApplicationFactory).</summary>
