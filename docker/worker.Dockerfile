@@ -19,11 +19,18 @@ COPY src/ src/
 RUN dotnet publish src/OrleansWorker.Silo/OrleansWorker.Silo.csproj -c Release -o /app --no-restore
 
 ############################ runtime ############################
-FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
+# Ubuntu 24.04 "noble", named: `10.0` is the same image today, but the package names below are noble's.
+FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble AS runtime
 
-# The aspnet image has no curl/wget; the HEALTHCHECK and the runbook's in-container checks need curl.
+# The aspnet image has no curl, wget, nslookup or ps. curl: the HEALTHCHECK. busybox (one 0.8 MB binary, libc only):
+# the runbook's in-container checks `wget`, `nslookup` and `ps`, linked by name into /usr/local/bin (first on PATH).
+# GNU wget + bind9-dnsutils + procps would add ~14 MB of binaries and libraries for the same three commands.
+# docs/runbook.md lists what the image has; tests/OrleansWorker.Tests/Processes/RunbookCommandsTests.cs runs the
+# runbook's in-container commands with these packages and links.
+ARG RUNBOOK_APPLETS="wget nslookup ps"
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends curl \
+    && apt-get install -y --no-install-recommends curl busybox \
+    && for applet in $RUNBOOK_APPLETS; do ln -s /bin/busybox "/usr/local/bin/$applet"; done \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -38,7 +38,11 @@ public static class JobIds
         if (request.UniqueKey is null && request.DependsOn is [var first, ..] && first is not null)
         {
             var end = first.IndexOf("::", StringComparison.Ordinal);
-            return $"{(end > 0 ? first[..end] : first)}::{Guid.CreateVersion7():N}";
+            var prefix = end > 0 ? first[..end] : first;
+            if (prefix.Length <= 160)
+            {
+                return $"{prefix}::{Guid.CreateVersion7():N}";
+            }
         }
 
         return New(request.UniqueKey);

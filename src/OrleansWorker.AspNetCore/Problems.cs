@@ -19,9 +19,10 @@ internal static class Problems
     public static IResult Validation(IReadOnlyList<JobValidationError> errors)
     {
         var tooLarge = errors.Any(e => e.Code == "payload_too_large");
+        var exists = errors.Any(e => e.Code == "batch_exists");
         return Create(
-            tooLarge ? StatusCodes.Status413PayloadTooLarge : StatusCodes.Status400BadRequest,
-            tooLarge ? "Payload too large" : "Invalid job request",
+            tooLarge ? StatusCodes.Status413PayloadTooLarge : exists ? StatusCodes.Status409Conflict : StatusCodes.Status400BadRequest,
+            tooLarge ? "Payload too large" : exists ? "Conflict" : "Invalid job request",
             string.Join(" ", errors.Select(e => e.Index >= 0 && (errors.Count > 1 || e.Index > 0) ? $"Item {e.Index}: {e.Message}" : e.Message)),
             new Dictionary<string, object?> { ["errors"] = errors.Select(e => new { index = e.Index, field = e.Field, code = e.Code, message = e.Message }).ToList() });
     }

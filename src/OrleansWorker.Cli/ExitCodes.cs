@@ -18,7 +18,7 @@ internal static class ExitCodes
     /// <summary>The server or the network failed (5xx, connection refused, no answer in time, unhealthy).</summary>
     public const int Unavailable = 3;
 
-    /// <summary>The job the command waited for ended unsuccessfully (DeadLettered or Cancelled).</summary>
+    /// <summary>The job the command waited for ended unsuccessfully (DeadLettered or Cancelled); for a batch, one of its jobs did.</summary>
     public const int JobFailed = 4;
 
     /// <summary>The wait timed out with the job unfinished.</summary>
@@ -30,12 +30,12 @@ internal static class ExitCodes
     /// <summary>Every code with its meaning, in order, for the help text.</summary>
     public static IReadOnlyList<(int Code, string Meaning)> All { get; } =
     [
-        (Success, "success (for submit --wait / wait: the job Succeeded)"),
-        (Usage, "usage or input error: bad option, missing file, invalid JSON payload (nothing was sent)"),
+        (Success, "success (for a wait: the job Succeeded; batches: every job Succeeded)"),
+        (Usage, "usage or input error: bad option, missing file, invalid JSON, no confirmation (nothing was sent)"),
         (Refused, "the server refused the request (4xx: validation, API key, not found, conflict)"),
         (Unavailable, "the server or the network failed (5xx, connection refused, timeout, unhealthy)"),
-        (JobFailed, "the job ended DeadLettered or Cancelled while the command waited for it"),
-        (WaitTimedOut, "the wait timed out with the job unfinished"),
+        (JobFailed, "the job ended DeadLettered or Cancelled while the command waited for it (batches: one of its jobs did)"),
+        (WaitTimedOut, "the wait timed out with the job (or batch) unfinished"),
         (Interrupted, "interrupted (Ctrl+C)"),
     ];
 }

@@ -1,16 +1,20 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
 using OrleansWorker.Cli.Commands;
+using OrleansWorker.Cli.Commands.Batches;
 using OrleansWorker.Cli.Commands.Jobs;
+using OrleansWorker.Cli.Commands.Queues;
+using OrleansWorker.Cli.Commands.Schedules;
 using OrleansWorker.Cli.Hosting;
 
 namespace OrleansWorker.Cli;
 
 /// <summary>
-/// The <c>ow</c> command tree. Each area contributes its commands: the job commands at the top level, <c>health</c>;
-/// command groups for later server features (<c>ow queues …</c> over <c>/queues</c>, <c>ow schedules …</c> over
-/// <c>/schedules</c>) are one more <c>XCommands.Create()</c> returning a <see cref="Command"/> with subcommands, over
-/// one more typed API class next to <see cref="Api.JobsApi"/>.
+/// The <c>ow</c> command tree. Each area contributes its commands: the job commands at the top level (the daily ones),
+/// then one group per endpoint group (<c>ow queues …</c> over <c>/queues</c>, <c>ow schedules …</c> over
+/// <c>/schedules</c>, <c>ow batches …</c> over <c>/batches</c>), each an <c>XCommands.Create()</c> returning a
+/// <see cref="Command"/> with subcommands over a typed API class next to <see cref="Api.JobsApi"/>; and <c>health</c>.
 /// </summary>
 internal static class OwApp
 {
@@ -25,6 +29,9 @@ internal static class OwApp
             root.Subcommands.Add(command);
         }
 
+        root.Subcommands.Add(QueueCommands.Create());
+        root.Subcommands.Add(ScheduleCommands.Create());
+        root.Subcommands.Add(BatchCommands.Create());
         root.Subcommands.Add(HealthCommand.Create());
         var help = ExitCodesHelpAction.Install(root);
 
@@ -49,12 +56,27 @@ internal static class OwApp
                 terminal.WriteError(error.Message);
             }
 
-            var command = parse.CommandResult.Command;
-            var path = command is RootCommand ? "ow" : "ow " + command.Name;
-            terminal.WriteErrorLine($"Run '{path} --help' for usage.");
+            terminal.WriteErrorLine($"Run '{CommandPath(parse.CommandResult)} --help' for usage.");
             return ExitCodes.Usage;
         }
 
         return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(2) });
+    }
+
+    /// <summary>"ow", "ow submit", "ow queues set": the command as typed, from the root down.</summary>
+    private static string CommandPath(CommandResult result)
+    {
+        var names = new List<string>();
+        for (SymbolResult? current = result; current is not null; current = current.Parent)
+        {
+            if (current is CommandResult { Command: not RootCommand } command)
+            {
+                names.Add(command.Command.Name);
+            }
+        }
+
+        names.Add("ow");
+        names.Reverse();
+        return string.Join(' ', names);
     }
 }

@@ -71,6 +71,11 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
             {
                 errors.Add(new JobValidationError(n, "id", "reserved_id", $"'{JobStore.BatchCompletionId(id)}' is the id of the batch's completion job."));
             }
+
+            if (requests[n]?.UniqueKey is not null)
+            {
+                errors.Add(new JobValidationError(n, "uniqueKey", "unique_key_in_batch", "A batch member has no uniqueKey: every member of a batch is stored (deduplicate the batch by its id)."));
+            }
         }
 
         errors.AddRange(JobValidator.Validate(requests, engine.Options, handlers.Contains, handlers.Types, now, NewId, out var jobs, engine.Store.Shards, engine.Store.Keys.ShardOf));
@@ -78,9 +83,9 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
         {
             var completionErrors = JobValidator.Validate([completion with { Id = JobStore.BatchCompletionId(id) }], engine.Options, handlers.Contains, handlers.Types, now, NewId, out _);
             errors.AddRange(completionErrors.Select(e => e with { Index = -1, Field = "completion." + e.Field }));
-            if (completion.DependsOn is { Count: > 0 } || completion.RunAt is not null || completion.Delay is not null)
+            if (completion.DependsOn is { Count: > 0 } || completion.RunAt is not null || completion.Delay is not null || completion.UniqueKey is not null || completion.Id is not null)
             {
-                errors.Add(new JobValidationError(-1, "completion", "invalid_completion", "The completion job runs when the batch finished: it has no dependsOn, runAt or delaySeconds."));
+                errors.Add(new JobValidationError(-1, "completion", "invalid_completion", "The completion job runs once when the batch finished, as '{batch}::complete': it has no id, uniqueKey, dependsOn, runAt or delaySeconds."));
             }
         }
 
@@ -100,10 +105,23 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
         }
 
         Stamp(jobs, notAfter);
-        var (_, stored) = await Guard(engine.Store.InsertBatchAsync(id, batch.Completion, jobs, now));
-        if (stored.Any(r => r is null))
+        var (created, stored) = await Guard(engine.Store.InsertBatchAsync(id, batch.Completion, jobs, now));
+        if (stored is null || stored.Any(r => r is null))
         {
-            throw new JobServiceUnavailableException($"The batch reached the store after its deadline ({notAfter:O}); its jobs were not stored.");
+            throw new JobServiceUnavailableException($"The batch reached the store after its deadline ({notAfter:O}); nothing of it was stored.");
+        }
+
+        if (!created)
+        {
+            // The id exists: the same submission again (a retry after a lost answer) gets the batch as it is; other jobs get a conflict.
+            var existing = await Guard(engine.Store.BatchAsync(id));
+            var members = await Guard(engine.Store.LoadAsync(jobs.Select(j => j.Id).ToList()));
+            if (existing is { } b && b.View.Total == jobs.Count && members.All(m => m is not null && m.Id.StartsWith(id + "::", StringComparison.Ordinal)))
+            {
+                return new BatchResponse(b.View, members.Select(m => new EnqueueResult(m!.Id, m.State, false)).ToList(), []);
+            }
+
+            return new BatchResponse(null, [], [new JobValidationError(-1, "id", "batch_exists", $"A batch with the id '{id}' exists already, with other jobs; choose another id.")]);
         }
 
         var results = stored.Select(r => r!).ToList();

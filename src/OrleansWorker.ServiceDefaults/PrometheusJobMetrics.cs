@@ -33,12 +33,20 @@ internal sealed class PrometheusJobMetrics : IHostedService, IDisposable
 
         var waiting = Metrics.CreateGauge("worker_jobs_waiting", "Jobs in state Waiting (for dependencies), cluster-wide, as last counted by this silo.");
         var schedules = Metrics.CreateGauge("worker_schedules", "Recurring jobs defined, cluster-wide, as last counted by this silo.");
+        var leaseLost = Metrics.CreateCounter("worker_lease_lost_total", "Times this silo lost its lease or found itself revoked.", ["kind"]);
+        var abandoned = Metrics.CreateCounter("worker_attempts_abandoned_total", "Attempts abandoned because this silo lost its lease.", ["kind"]);
+        var refunded = Metrics.CreateCounter("worker_interruptions_refunded_total", "Interruptions given back to jobs after this silo found it had only been cut off.");
+        var revoked = Metrics.CreateCounter("worker_owners_revoked_total", "Other silos' owners this silo revoked and recovered jobs from.", ["reason"]);
         var fires = Metrics.CreateCounter("worker_schedule_fires_total", "Jobs submitted by recurring jobs' ticks.", ["schedule"]);
         var misfires = Metrics.CreateCounter("worker_schedule_misfires_total", "Ticks of recurring jobs missed by more than the misfire threshold (not fired).", ["schedule"]);
         var skips = Metrics.CreateCounter("worker_schedule_skips_total", "Ticks skipped because the previous tick's job had not finished.", ["schedule"]);
 
         _sinks = new(StringComparer.Ordinal)
         {
+            ["worker_lease_lost"] = (v, t) => leaseLost.WithLabels(Tag(t, "kind")).Inc(v),
+            ["worker_attempts_abandoned"] = (v, t) => abandoned.WithLabels(Tag(t, "kind")).Inc(v),
+            ["worker_interruptions_refunded"] = (v, _) => refunded.Inc(v),
+            ["worker_owners_revoked"] = (v, t) => revoked.WithLabels(Tag(t, "reason")).Inc(v),
             ["worker_jobs_waiting"] = (v, _) => waiting.Set(v),
             ["worker_schedules"] = (v, _) => schedules.Set(v),
             ["worker_schedule_fires"] = (v, t) => fires.WithLabels(Tag(t, "schedule")).Inc(v),

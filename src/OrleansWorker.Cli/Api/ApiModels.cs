@@ -32,6 +32,10 @@ internal sealed record JobView
     public int Interruptions { get; init; }
     public int MaxInterruptions { get; init; }
     public IReadOnlyList<JobAttemptView> Attempts { get; init; } = [];
+    public string? ScheduleId { get; init; }
+    public string? BatchId { get; init; }
+    public IReadOnlyList<string> DependsOn { get; init; } = [];
+    public string? UniqueKey { get; init; }
 
     /// <summary>Whether no attempt will start without a retry (Succeeded, DeadLettered, Cancelled).</summary>
     [JsonIgnore]
@@ -70,6 +74,10 @@ internal sealed record SubmitJobRequest
     public double? TimeoutSeconds { get; init; }
     public DateTimeOffset? RunAt { get; init; }
     public double? DelaySeconds { get; init; }
+    public string? UniqueKey { get; init; }
+    public double? UniqueForSeconds { get; init; }
+    public IReadOnlyList<string>? DependsOn { get; init; }
+    public bool? ContinueOnDependencyFailure { get; init; }
 }
 
 /// <summary>Filters of <c>GET /jobs</c>.</summary>
@@ -115,10 +123,131 @@ internal enum JobStateFilter
     Waiting,
 }
 
+/// <summary>A queue as <c>GET /queues/{name}</c> returns it: its settings and its jobs by state.</summary>
+internal sealed record QueueView
+{
+    public string Name { get; init; } = "";
+    public bool Paused { get; init; }
+    public DateTimeOffset? PausedUntil { get; init; }
+    public int? MaxConcurrency { get; init; }
+    public RateLimitView? RateLimit { get; init; }
+    public IReadOnlyDictionary<string, long> States { get; init; } = new Dictionary<string, long>();
+}
+
+/// <summary>At most <see cref="Limit"/> starts in any <see cref="PeriodSeconds"/> window.</summary>
+internal sealed record RateLimitView(int Limit, double PeriodSeconds);
+
+/// <summary>The body of <c>PUT /queues/{name}</c>: the settings as a whole, an absent member clears its setting.</summary>
+internal sealed record QueueSettingsRequest
+{
+    public bool? Paused { get; init; }
+    public int? MaxConcurrency { get; init; }
+    public RateLimitView? RateLimit { get; init; }
+}
+
+/// <summary>A schedule as <c>GET /schedules/{id}</c> returns it.</summary>
+internal sealed record ScheduleView
+{
+    public string Id { get; init; } = "";
+    public string Cron { get; init; } = "";
+    public string TimeZone { get; init; } = "";
+    public ScheduleJobView Job { get; init; } = new();
+    public bool Paused { get; init; }
+    public string Misfire { get; init; } = "";
+    public string Overlap { get; init; } = "";
+    public DateTimeOffset? StartAt { get; init; }
+    public DateTimeOffset? EndAt { get; init; }
+    public ScheduleFireView? LastFire { get; init; }
+    public DateTimeOffset? NextFire { get; init; }
+}
+
+/// <summary>The job template of a schedule.</summary>
+internal sealed record ScheduleJobView
+{
+    public string? Type { get; init; }
+    public JsonElement? Payload { get; init; }
+    public string? Queue { get; init; }
+    public int? Priority { get; init; }
+    public int? MaxAttempts { get; init; }
+    public double? TimeoutSeconds { get; init; }
+    public string? UniqueKey { get; init; }
+}
+
+/// <summary>The last tick a schedule fired, its job and that job's state (absent once the job was deleted).</summary>
+internal sealed record ScheduleFireView(DateTimeOffset At, string? JobId, string? State);
+
+/// <summary>The body of <c>PUT /schedules/{id}</c>: a recurring job as a whole.</summary>
+internal sealed record ScheduleRequest
+{
+    public required string Cron { get; init; }
+    public string? TimeZone { get; init; }
+    public required ScheduleJobRequest Job { get; init; }
+    public bool? Paused { get; init; }
+    public string? Misfire { get; init; }
+    public string? Overlap { get; init; }
+    public DateTimeOffset? StartAt { get; init; }
+    public DateTimeOffset? EndAt { get; init; }
+}
+
+/// <summary>The job template of <c>PUT /schedules/{id}</c>.</summary>
+internal sealed record ScheduleJobRequest
+{
+    public required string Type { get; init; }
+    public JsonElement? Payload { get; init; }
+    public string? Queue { get; init; }
+    public int? Priority { get; init; }
+    public int? MaxAttempts { get; init; }
+    public double? TimeoutSeconds { get; init; }
+}
+
+/// <summary>A batch as <c>GET /batches/{id}</c> returns it.</summary>
+internal sealed record BatchView
+{
+    public string Id { get; init; } = "";
+    public int Total { get; init; }
+
+    /// <summary>Members that finished, by final state (Succeeded, DeadLettered, Cancelled).</summary>
+    public IReadOnlyDictionary<string, int> States { get; init; } = new Dictionary<string, int>();
+    public int Pending { get; init; }
+    public bool Finished { get; init; }
+    public string? CompletionJobId { get; init; }
+    public DateTimeOffset? CreatedAt { get; init; }
+
+    /// <summary>Members that ended in <paramref name="state"/>.</summary>
+    public int Count(string state) => States.TryGetValue(state, out var n) ? n : 0;
+
+    /// <summary>Members that ended DeadLettered or Cancelled.</summary>
+    [JsonIgnore]
+    public int Failed => Count(JobStates.DeadLettered) + Count(JobStates.Cancelled);
+}
+
+/// <summary>The answer of <c>POST /batches</c>: the batch and each member as submitted.</summary>
+internal sealed record BatchCreatedView(BatchView? Batch, IReadOnlyList<BatchItemView> Jobs);
+
+/// <summary>One member as submitted: its id, its state and whether this submission created it.</summary>
+internal sealed record BatchItemView(string Id, string State, bool Created);
+
+/// <summary>The body of <c>POST /batches</c>; the members are passed as the file has them, so every job field goes through.</summary>
+internal sealed record BatchRequest
+{
+    public string? Id { get; init; }
+    public required JsonElement Jobs { get; init; }
+    public JsonElement? Completion { get; init; }
+}
+
 /// <summary>System.Text.Json source generation for the API types: no reflection, camelCase as the server writes.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(JobView))]
 [JsonSerializable(typeof(JobPage))]
 [JsonSerializable(typeof(SubmitJobRequest))]
 [JsonSerializable(typeof(HealthReport))]
+[JsonSerializable(typeof(List<QueueView>))]
+[JsonSerializable(typeof(QueueView))]
+[JsonSerializable(typeof(QueueSettingsRequest))]
+[JsonSerializable(typeof(List<ScheduleView>))]
+[JsonSerializable(typeof(ScheduleView))]
+[JsonSerializable(typeof(ScheduleRequest))]
+[JsonSerializable(typeof(BatchView))]
+[JsonSerializable(typeof(BatchCreatedView))]
+[JsonSerializable(typeof(BatchRequest))]
 internal sealed partial class ApiJson : JsonSerializerContext;

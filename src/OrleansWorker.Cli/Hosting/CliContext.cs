@@ -1,5 +1,6 @@
 using System.CommandLine;
 using OrleansWorker.Cli.Api;
+using Spectre.Console;
 
 namespace OrleansWorker.Cli.Hosting;
 
@@ -33,6 +34,22 @@ internal sealed class CliContext : IDisposable
     public ApiClient Api => _api.Value;
     public JobsApi Jobs => new(Api);
     public HealthApi Health => new(Api);
+    public QueuesApi Queues => new(Api);
+    public SchedulesApi Schedules => new(Api);
+    public BatchesApi Batches => new(Api);
+
+    /// <summary>A note for people: on stdout normally, on stderr under --json so that stdout stays one JSON document.</summary>
+    public void Note(string text)
+    {
+        if (Json)
+        {
+            Terminal.Error.WriteLine(text);
+        }
+        else
+        {
+            Terminal.Console.WriteLine(text);
+        }
+    }
 
     public T? Get<T>(Option<T> option) => Parse.GetValue(option);
 

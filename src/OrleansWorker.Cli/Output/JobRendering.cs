@@ -33,6 +33,10 @@ internal static class JobRendering
         Text("run at", Time(job.RunAt));
         Text("started", Time(job.StartedAt));
         Text("finished", Time(job.FinishedAt) + Duration(job.StartedAt, job.FinishedAt, " ({0})"));
+        Text("depends on", job.DependsOn.Count > 0 ? string.Join(", ", job.DependsOn) : null);
+        Text("unique key", job.UniqueKey);
+        Text("schedule", job.ScheduleId);
+        Text("batch", job.BatchId);
         Text("silo", job.Silo);
         Text("trace id", job.TraceId);
         if (job.Progress is { } progress)
@@ -92,6 +96,7 @@ internal static class JobRendering
         JobStates.DeadLettered => "[red]DeadLettered[/]",
         JobStates.Cancelled => "[yellow]Cancelled[/]",
         "Running" => "[blue]Running[/]",
+        "Waiting" => "[grey]Waiting[/]",
         _ => Markup.Escape(state),
     };
 

@@ -87,6 +87,7 @@ internal sealed partial class JobDispatcher(
         _loops.Add(Task.Run(LeaseLoopAsync, CancellationToken.None));
         _loops.Add(Task.Run(LeaseWatchdogAsync, CancellationToken.None));
         _loops.Add(Task.Run(MaintenanceLoopAsync, CancellationToken.None));
+        _loops.Add(Task.Run(FollowUpLoopAsync, CancellationToken.None));
         _loops.Add(Task.Run(WatchMembershipAsync, CancellationToken.None));
     }
 
@@ -553,6 +554,7 @@ internal sealed partial class JobDispatcher(
             }
 
             JobLog.LeaseLost(logger, owner, attempts.Count, since);
+            engine.Instruments.LeaseEvent("lost", attempts.Count);
         }
     }
 
@@ -626,6 +628,7 @@ internal sealed partial class JobDispatcher(
         }
 
         JobLog.Revoked(logger, owner, attempts.Count, next);
+        engine.Instruments.LeaseEvent("revoked", attempts.Count);
         await RefundAsync(engine.Time.GetUtcNow());
     }
 
@@ -661,6 +664,7 @@ internal sealed partial class JobDispatcher(
         if (refunded > 0)
         {
             JobLog.Refunded(logger, refunded);
+            engine.Instruments.InterruptionsRefunded(refunded);
         }
 
         // A refund applies once: drop those whose interruption is recorded and given back (or that never will be).
@@ -704,6 +708,7 @@ internal sealed partial class JobDispatcher(
                     if (JobStore.OwnerSilo(owner.Owner) is { } silo && dead.Contains(silo) && await store.RevokeAsync(owner, now, leaseEndedBy: null))
                     {
                         JobLog.RevokedDeadSilo(logger, owner.Owner);
+                        engine.Instruments.OwnerRevoked("dead");
                     }
                 }
             }
@@ -715,6 +720,7 @@ internal sealed partial class JobDispatcher(
                     if (owner.Owner != engine.Owner && await store.RevokeAsync(owner, now, leaseEndedBy: now))
                     {
                         JobLog.RevokedExpired(logger, owner.Owner, now - leaseEnd);
+                        engine.Instruments.OwnerRevoked("lease_expired");
                     }
                 }
             }
@@ -773,7 +779,6 @@ internal sealed partial class JobDispatcher(
         var nextPurge = engine.Time.GetUtcNow() + TimeSpan.FromSeconds(10);
         var nextCount = engine.Time.GetUtcNow();
         var nextQueues = engine.Time.GetUtcNow() + TimeSpan.FromSeconds(5);
-        var nextSweep = engine.Time.GetUtcNow() + FollowUpSweepInterval;
         while (!token.IsCancellationRequested)
         {
             var now = engine.Time.GetUtcNow();
@@ -786,11 +791,6 @@ internal sealed partial class JobDispatcher(
                 }
             });
 
-            if (now >= nextSweep)
-            {
-                nextSweep = now + FollowUpSweepInterval;
-                await StepAsync("follow-ups", engine.FollowUps.SweepAsync);
-            }
 
             await StepAsync("promote", async () =>
             {
@@ -851,6 +851,25 @@ internal sealed partial class JobDispatcher(
             {
                 break;
             }
+        }
+    }
+
+    /// <summary>The sweep of waiting jobs and open batches, in a loop of its own (it must not hold back promotions and ticks).</summary>
+    private async Task FollowUpLoopAsync()
+    {
+        var token = _stopAll.Token;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(FollowUpSweepInterval, engine.Time, token);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            await StepAsync("follow-ups", engine.FollowUps.SweepAsync);
         }
     }
 

@@ -9,7 +9,7 @@ namespace OrleansWorker.Execution;
 /// </summary>
 /// <remarks>
 /// Two paths, one outcome. The fast path runs right after this silo stored a final state of a job that had dependents
-/// or a batch. The sweep (every few seconds, on every silo) settles every Waiting job and checks every open batch from
+/// (as its claim saw it: a dependent submitted while the job ran waits for the sweep) or a batch. The sweep (every few seconds, on every silo) settles every Waiting job and checks every open batch from
 /// the store alone, so a silo that died between storing an outcome and its follow-up delays it by a sweep, never loses
 /// it. Both are idempotent: a transition applies only to the job as it was read, a batch closes once, and a completion
 /// job has a fixed id.
@@ -18,6 +18,9 @@ internal sealed class JobFollowUps(JobEngine engine, ILogger logger)
 {
     /// <summary>Waiting jobs and open batches one sweep looks at, per shard.</summary>
     public const int SweepSize = 500;
+
+    private long _waitingCursor;
+    private long _batchCursor;
 
     /// <summary>Called with each transition this silo stored.</summary>
     public void OnApplied(JobTransition transition)
@@ -53,7 +56,11 @@ internal sealed class JobFollowUps(JobEngine engine, ILogger logger)
                 continue;
             }
 
-            var left = await engine.Store.DropDependenciesAsync(waiting, [id]);
+            // Only a dependency that lets the job run is dropped from its pending set: a failed one stays there until the
+            // job's cancellation is stored, so a settler that races this one, or the sweep after a crash, still sees it.
+            var left = Releases(job, state)
+                ? await engine.Store.DropDependenciesAsync(waiting, [id])
+                : (await engine.Store.PendingAsync(waiting)).Length;
             await ApplyAsync(JobRules.DependenciesSettled(job, [(id, state)], left, engine.Time.GetUtcNow()));
         }
     }
@@ -78,9 +85,13 @@ internal sealed class JobFollowUps(JobEngine engine, ILogger logger)
             }
         }
 
-        var left = finished.Count == 0 ? pending.Length : await engine.Store.DropDependenciesAsync(waiting, finished.Select(f => f.Id).ToList());
+        var released = finished.Where(f => Releases(job, f.State)).Select(f => f.Id).ToList();
+        var left = released.Count == 0 ? pending.Length : await engine.Store.DropDependenciesAsync(waiting, released);
         await ApplyAsync(JobRules.DependenciesSettled(job, finished, left, engine.Time.GetUtcNow()));
     }
+
+    /// <summary>Whether a finished dependency (null: deleted) no longer holds <paramref name="job"/> back.</summary>
+    private static bool Releases(JobSnapshot job, JobState? dependency) => dependency == JobState.Succeeded || job.ContinueOnDependencyFailure;
 
     /// <summary>Closes a batch whose members all finished, submitting its completion job in the same step.</summary>
     public async Task CheckBatchAsync(string batchId)
@@ -112,15 +123,23 @@ internal sealed class JobFollowUps(JobEngine engine, ILogger logger)
         }
     }
 
-    /// <summary>The sweep: every waiting job and open batch (up to <see cref="SweepSize"/> per shard).</summary>
+    /// <summary>
+    /// One step of the sweep: the next <see cref="SweepSize"/> waiting jobs and open batches per shard, moving on through
+    /// each set with a cursor (from the oldest again once it reached the end), so every one is looked at in turn however
+    /// many wait.
+    /// </summary>
     public async Task SweepAsync()
     {
-        foreach (var id in await engine.Store.WaitingAsync(SweepSize))
+        var waiting = await engine.Store.WaitingAsync(_waitingCursor, SweepSize);
+        _waitingCursor = waiting.Count < SweepSize ? 0 : _waitingCursor + SweepSize;
+        foreach (var id in waiting)
         {
             await GuardAsync(id, "sweep", () => SettleAsync(id));
         }
 
-        foreach (var batch in await engine.Store.OpenBatchesAsync(SweepSize))
+        var batches = await engine.Store.OpenBatchesAsync(_batchCursor, SweepSize);
+        _batchCursor = batches.Count < SweepSize ? 0 : _batchCursor + SweepSize;
+        foreach (var batch in batches)
         {
             await GuardAsync(batch, "sweep", () => CheckBatchAsync(batch));
         }

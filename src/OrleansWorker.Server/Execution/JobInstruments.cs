@@ -22,6 +22,10 @@ public sealed class JobInstruments
     private readonly Histogram<double> _queueWait;
     private readonly Counter<long> _limitHits;
     private readonly Counter<long> _deduplicated;
+    private readonly Counter<long> _leaseEvents;
+    private readonly Counter<long> _abandoned;
+    private readonly Counter<long> _refunds;
+    private readonly Counter<long> _revocations;
     private readonly Counter<long> _scheduleFires;
     private readonly Counter<long> _scheduleMisfires;
     private readonly Counter<long> _scheduleSkips;
@@ -47,6 +51,10 @@ public sealed class JobInstruments
         meter.CreateObservableGauge("worker_schedules", () => Volatile.Read(ref _schedules), description: "Recurring jobs defined, cluster-wide, as last counted by this silo.");
         _limitHits = meter.CreateCounter<long>("worker_queue_limit_hits", description: "Claims that got fewer jobs than they could take because of a queue's concurrency limit or rate limit, by queue and kind.");
         _deduplicated = meter.CreateCounter<long>("worker_jobs_deduplicated", description: "Submissions answered with an existing job because of their unique key, by queue.");
+        _leaseEvents = meter.CreateCounter<long>("worker_lease_lost", description: "Times this silo lost its lease (could not renew: 'lost') or found itself revoked by another silo ('revoked'), by kind.");
+        _abandoned = meter.CreateCounter<long>("worker_attempts_abandoned", description: "Attempts this silo abandoned because it lost its lease (other silos run those jobs), by kind.");
+        _refunds = meter.CreateCounter<long>("worker_interruptions_refunded", description: "Interruptions this silo gave back to jobs after it found it had only been cut off.");
+        _revocations = meter.CreateCounter<long>("worker_owners_revoked", description: "Other silos' owners this silo revoked and recovered jobs from, by reason (dead, lease_expired).");
         _scheduleFires = meter.CreateCounter<long>("worker_schedule_fires", description: "Jobs submitted by recurring jobs' ticks, by schedule.");
         _scheduleMisfires = meter.CreateCounter<long>("worker_schedule_misfires", description: "Ticks of recurring jobs missed by more than the misfire threshold (not fired), by schedule.");
         _scheduleSkips = meter.CreateCounter<long>("worker_schedule_skips", description: "Ticks skipped because the previous tick's job had not finished (overlap Skip), by schedule.");
@@ -108,4 +116,14 @@ public sealed class JobInstruments
     internal void ScheduleMisfired(string schedule, int ticks) => _scheduleMisfires.Add(ticks, new TagList { { "schedule", schedule } });
 
     internal void ScheduleSkipped(string schedule) => _scheduleSkips.Add(1, new TagList { { "schedule", schedule } });
+
+    internal void LeaseEvent(string kind, int abandonedAttempts)
+    {
+        _leaseEvents.Add(1, new TagList { { "kind", kind } });
+        _abandoned.Add(abandonedAttempts, new TagList { { "kind", kind } });
+    }
+
+    internal void InterruptionsRefunded(int count) => _refunds.Add(count);
+
+    internal void OwnerRevoked(string reason) => _revocations.Add(1, new TagList { { "reason", reason } });
 }

@@ -112,4 +112,10 @@ internal static partial class JobLog
 
     [LoggerMessage(1036, LogLevel.Information, "Schedule {ScheduleId} {Change}: {Cron} ({TimeZone}), next tick {Next}")]
     public static partial void ScheduleChanged(ILogger logger, string scheduleId, string change, string cron, string timeZone, DateTimeOffset? next);
+
+    [LoggerMessage(1037, LogLevel.Error, "Schedule {ScheduleId} failed to fire; the other schedules go on")]
+    public static partial void ScheduleFailed(ILogger logger, Exception exception, string scheduleId);
+
+    [LoggerMessage(1038, LogLevel.Error, "Schedule {ScheduleId} skipped its tick at {Tick}: its job is no longer valid ({Reason}); fix it with PUT /schedules/{ScheduleId}")]
+    public static partial void ScheduleTemplateInvalid(ILogger logger, string scheduleId, DateTimeOffset tick, string reason);
 }

@@ -154,6 +154,10 @@ internal static class JobValidator
                 {
                     Fail("dependsOn", "dependency_order", $"'{dependency}' comes later in this submission: list a job after the jobs it depends on (so no cycle can form).");
                 }
+                else if (requests.Take(i).Any(earlier => earlier?.Id == dependency && earlier.UniqueKey is not null))
+                {
+                    Fail("dependsOn", "unique_dependency", $"'{dependency}' has a uniqueKey, so it may be answered by another job: depend on it in a later submission, by the id it got.");
+                }
             }
 
             if (dependsOn.Count != dependsOn.Distinct(StringComparer.Ordinal).Count())
@@ -206,7 +210,7 @@ internal static class JobValidator
             }
 
             jobs.Add(new NewJob(
-                Id: r.Id ?? (r.UniqueKey is { } key ? JobIds.New(key) : dependsOn.Count > 0 && shards > 1 ? $"{ShardPrefix(dependsOn[0])}::{newId()}" : newId()),
+                Id: r.Id ?? (r.UniqueKey is null && dependsOn.Count > 0 && shards > 1 ? JobIds.For(r) : r.UniqueKey is { } key ? JobIds.New(key) : newId()),
                 Type: r.Type,
                 Queue: r.Queue ?? DefaultQueue,
                 Priority: r.Priority,

@@ -77,11 +77,20 @@ internal sealed class RecurringJobs(JobEngine engine, JobHandlerRegistry handler
                     (written, _) = await engine.Store.WriteScheduleAsync(definition with { Paused = true }, stored.Token, null, stored.Created);
                     break;
                 case ScheduleCommand.Resume:
+                    if (!definition.Paused)
+                    {
+                        return new ScheduleResult(JobCommandStatus.Ok, await ViewAsync(stored), []); // not paused: its next tick stays
+                    }
+
                     var resumed = definition with { Paused = false };
                     (written, _) = await engine.Store.WriteScheduleAsync(resumed, stored.Token, ScheduleRules.NextTick(resumed, now), stored.Created);
                     break;
                 case ScheduleCommand.Trigger:
-                    var job = TickJob(definition, ScheduleRules.TriggerJobId(id, now), now);
+                    if (!TryTickJob(definition, ScheduleRules.TriggerJobId(id, now), now, out var job, out var invalid))
+                    {
+                        return new ScheduleResult(JobCommandStatus.Invalid, await GetAsync(id), [$"The schedule's job is not valid: {invalid}"]);
+                    }
+
                     bool created;
                     (written, created) = await engine.Store.WriteScheduleAsync(definition, stored.Token, stored.Next, stored.Created, job, lastFire: now);
                     if (created)
@@ -150,7 +159,15 @@ internal sealed class RecurringJobs(JobEngine engine, JobHandlerRegistry handler
             {
                 if (stored[i] is { } schedule)
                 {
-                    await FireAsync(schedule, last[i]?.State, now);
+                    try
+                    {
+                        await FireAsync(schedule, last[i]?.State, now);
+                    }
+                    catch (Exception ex) when (ex is not (OperationCanceledException or StackExchange.Redis.RedisException or TimeoutException))
+                    {
+                        // One broken schedule must not hold back the others; the store being down stops the pass.
+                        JobLog.ScheduleFailed(logger, ex, schedule.Definition.Id);
+                    }
                 }
             }
         }
@@ -175,7 +192,6 @@ internal sealed class RecurringJobs(JobEngine engine, JobHandlerRegistry handler
         var errors = ScheduleRules.Validate(definition);
         if (definition.Job is null)
         {
-            errors.Add("job is required.");
             return errors;
         }
 
@@ -194,7 +210,15 @@ internal sealed class RecurringJobs(JobEngine engine, JobHandlerRegistry handler
         }
 
         var decision = ScheduleRules.Decide(definition, due, now, engine.Options.ScheduleMisfireThreshold, previous);
-        var job = decision.Fire is { } tick ? TickJob(definition, ScheduleRules.JobId(definition.Id, tick), now) : null;
+        NewJob? job = null;
+        if (decision.Fire is { } tick && !TryTickJob(definition, ScheduleRules.JobId(definition.Id, tick), now, out job, out var error))
+        {
+            // The stored template no longer passes (e.g. MaxPayloadBytes was lowered): the tick is skipped, not retried forever.
+            JobLog.ScheduleTemplateInvalid(logger, definition.Id, tick, error);
+            engine.Instruments.ScheduleSkipped(definition.Id);
+            decision = decision with { Fire = null };
+        }
+
         var (written, created) = await engine.Store.WriteScheduleAsync(definition, schedule.Token, decision.Next, schedule.Created, job, decision.Fire);
         if (!written)
         {
@@ -222,15 +246,17 @@ internal sealed class RecurringJobs(JobEngine engine, JobHandlerRegistry handler
     }
 
     /// <summary>The job of a tick, from the schedule's template (its type need not be known here: an unknown one dead-letters with the reason).</summary>
-    private NewJob TickJob(ScheduleDefinition definition, string id, DateTimeOffset now)
+    private bool TryTickJob(ScheduleDefinition definition, string id, DateTimeOffset now, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out NewJob? job, out string error)
     {
         var errors = JobValidator.Validate([definition.Job with { Id = id }], engine.Options, _ => true, [], now, () => id, out var jobs);
         if (errors.Count > 0)
         {
-            throw new InvalidOperationException($"The job of schedule {definition.Id} is not valid: {errors[0].Message}");
+            (job, error) = (null, errors[0].Message);
+            return false;
         }
 
-        return jobs[0] with { ScheduleId = definition.Id, Seq = engine.Sequence.Next(1) };
+        (job, error) = (jobs[0] with { ScheduleId = definition.Id, Seq = engine.Sequence.Next(1) }, "");
+        return true;
     }
 
     private async Task<ScheduleView> ViewAsync(JobStore.StoredSchedule stored) =>

@@ -72,9 +72,23 @@ internal static class ScheduleRules
             errors.Add($"endAt ({end:O}) must be after startAt ({start:O}).");
         }
 
-        if (schedule.Job.Id is not null || schedule.Job.RunAt is not null || schedule.Job.Delay is not null || schedule.Job.DependsOn is { Count: > 0 })
+        if (!Enum.IsDefined(schedule.Misfire))
         {
-            errors.Add("The job of a schedule has no id, runAt, delaySeconds or dependsOn of its own: each tick's job id is derived from the schedule and the tick.");
+            errors.Add($"misfire must be FireOnce or Skip (was {schedule.Misfire}).");
+        }
+
+        if (!Enum.IsDefined(schedule.Overlap))
+        {
+            errors.Add($"overlap must be Allow or Skip (was {schedule.Overlap}).");
+        }
+
+        if (schedule.Job is null)
+        {
+            errors.Add("job is required.");
+        }
+        else if (schedule.Job.Id is not null || schedule.Job.RunAt is not null || schedule.Job.Delay is not null || schedule.Job.DependsOn is { Count: > 0 } || schedule.Job.UniqueKey is not null)
+        {
+            errors.Add("The job of a schedule has no id, runAt, delaySeconds, dependsOn or uniqueKey of its own: each tick's job id is derived from the schedule and the tick (use overlap Skip to avoid running two at once).");
         }
 
         return errors;

@@ -63,10 +63,13 @@ internal sealed class JobStore : IAsyncDisposable
         {
             var units = new List<KvUnit>(indexes.Count + 1);
             var ready = new HashSet<string>(StringComparer.Ordinal);
+            var dependencies = new List<KvUnit>();
             foreach (var i in indexes)
             {
-                units.Add(InsertUnit(shard, jobs[i], ready));
+                units.Add(InsertUnit(shard, jobs[i], ready, dependencyUnits: dependencies));
             }
+
+            units.AddRange(dependencies);
 
             foreach (var queue in ready)
             {
@@ -107,7 +110,8 @@ internal sealed class JobStore : IAsyncDisposable
     /// <param name="job">The job.</param>
     /// <param name="ready">Collects the queues that get a ready job (to notify).</param>
     /// <param name="precondition">A guard of the caller's, checked before the job's own (a schedule's token, a batch still open).</param>
-    private KvUnit InsertUnit(int shard, NewJob job, HashSet<string> ready, (string Key, string Field, string Value)? precondition = null)
+    /// <param name="dependencyUnits">Collects the units that register a job with its dependencies (to apply after the inserts, in the same call).</param>
+    private KvUnit InsertUnit(int shard, NewJob job, HashSet<string> ready, (string Key, string Field, string Value)? precondition = null, List<KvUnit>? dependencyUnits = null)
     {
         var key = Keys.JobPrefix(shard) + job.Id;
         var unit = new KvUnit();
@@ -194,9 +198,17 @@ internal sealed class JobStore : IAsyncDisposable
         if (job.DependsOn.Count > 0)
         {
             unit.SortedSetAdd(Keys.Waiting(shard), job.CreatedAt.ToUnixTimeMilliseconds(), job.Id).SetAdd(Keys.Pending(shard, job.Id), [.. job.DependsOn]);
+            if (dependencyUnits is null)
+            {
+                throw new InvalidOperationException("A job with dependencies is inserted with its dependency units.");
+            }
+
             foreach (var dependency in job.DependsOn)
             {
-                unit.SetAdd(Keys.Dependents(shard, dependency), job.Id).HashSet(Keys.JobPrefix(shard) + dependency, JobFields.HasDependents, "1");
+                // Its own unit, only if the dependency exists (a deleted one must not come back as a stub) and the job was stored.
+                var dependencyKey = Keys.JobPrefix(shard) + dependency;
+                dependencyUnits.Add(new KvUnit().FieldNotEquals(dependencyKey, JobFields.State, "").FieldNotEquals(key, JobFields.State, "")
+                    .SetAdd(Keys.Dependents(shard, dependency), job.Id).HashSet(dependencyKey, JobFields.HasDependents, "1"));
             }
         }
         else if (job.RunAt is { } due)
@@ -737,11 +749,11 @@ internal sealed class JobStore : IAsyncDisposable
         return await left;
     }
 
-    /// <summary>Waiting jobs, oldest first, at most <paramref name="max"/> per shard.</summary>
-    public async Task<IReadOnlyList<string>> WaitingAsync(int max)
+    /// <summary>Waiting jobs, oldest first, from rank <paramref name="start"/>, at most <paramref name="max"/> per shard.</summary>
+    public async Task<IReadOnlyList<string>> WaitingAsync(long start, int max)
     {
         var batch = _kv.CreateReadBatch();
-        var waiting = Enumerable.Range(0, Shards).Select(s => batch.RangeByRank(Keys.Waiting(s), 0, max)).ToList();
+        var waiting = Enumerable.Range(0, Shards).Select(s => batch.RangeByRank(Keys.Waiting(s), start, max)).ToList();
         await batch.ExecuteAsync();
         var ids = new List<string>();
         foreach (var w in waiting)
@@ -755,35 +767,51 @@ internal sealed class JobStore : IAsyncDisposable
     // ---------------------------------------------------------------- batches
 
     /// <summary>
-    /// Stores a batch and its members in one step (the members share the batch's shard). A batch id that exists is
-    /// left as it is (the members' results say Created = false).
+    /// Stores a batch and its members in one step (the members share the batch's shard). A batch id that exists is left
+    /// as it is: Created = false and no member stored; Jobs = null when the call reached the store after its deadline.
     /// </summary>
-    public async Task<(bool Created, EnqueueResult?[] Jobs)> InsertBatchAsync(string id, JobRequest? completion, IReadOnlyList<NewJob> members, DateTimeOffset now)
+    public async Task<(bool Created, EnqueueResult?[]? Jobs)> InsertBatchAsync(string id, JobRequest? completion, IReadOnlyList<NewJob> members, DateTimeOffset now)
     {
         await RegisterQueuesAsync(members.Select(j => j.Queue));
         var shard = Keys.ShardOf(id);
-        var units = new List<KvUnit>(members.Count + 2)
+        // Members are stored only with the batch record of this very call (its nonce): a batch id that exists already
+        // gets no new members, whatever their ids.
+        var nonce = Tokens.Text(Tokens.Next());
+        var batchKey = Keys.Batch(shard, id);
+        var record = new KvUnit();
+        if (members.Count > 0 && members[0].NotAfter is { } notAfter)
         {
-            new KvUnit().KeyAbsent(Keys.Batch(shard, id), "state")
-                .HashSet(Keys.Batch(shard, id), "id", id, "total", Num(members.Count), "state", "open", "created", Ms(now),
-                    "completion", completion is null ? "" : System.Text.Json.JsonSerializer.Serialize(completion, JobContext.JsonOptions))
-                .SortedSetAdd(Keys.OpenBatches(shard), now.ToUnixTimeMilliseconds(), id),
-        };
+            record.ClockAtMost(notAfter.ToUnixTimeMilliseconds());
+        }
+
+        record.KeyAbsent(batchKey, "state")
+            .HashSet(batchKey, "id", id, "total", Num(members.Count), "state", "open", "created", Ms(now), "nonce", nonce,
+                "completion", completion is null ? "" : System.Text.Json.JsonSerializer.Serialize(completion, JobContext.JsonOptions))
+            .SortedSetAdd(Keys.OpenBatches(shard), now.ToUnixTimeMilliseconds(), id);
+        var units = new List<KvUnit>(members.Count + 2) { record };
         var ready = new HashSet<string>(StringComparer.Ordinal);
-        units.AddRange(members.Select(job => InsertUnit(shard, job, ready)));
+        var dependencies = new List<KvUnit>();
+        units.AddRange(members.Select(job => InsertUnit(shard, job, ready, (batchKey, "nonce", nonce), dependencies)));
+        units.AddRange(dependencies);
         units.AddRange(ready.Select(queue => new KvUnit().Publish(_kv.Channel, "r|" + queue)));
         var applied = await _kv.ApplyAsync(units);
+        if (!applied[0].IsApplied)
+        {
+            // Expired (the clock guard) or the id is taken: nothing of this call was stored.
+            return (false, members[0].NotAfter is not null && applied[0].FailedGuard == 1 ? null : []);
+        }
+
         var results = new EnqueueResult?[members.Count];
         for (var i = 0; i < members.Count; i++)
         {
             var r = applied[i + 1];
             results[i] = r.IsApplied
                 ? new EnqueueResult(members[i].Id, members[i].DependsOn.Count > 0 ? JobState.Waiting : members[i].RunAt is null ? JobState.Queued : JobState.Scheduled, true)
-                : r.FailedGuard == (members[i].NotAfter is null ? 0 : 1) ? null
+                : r.FailedGuard == (members[i].NotAfter is null ? 1 : 2) ? null
                 : new EnqueueResult(members[i].Id, ParseState(r.Value), false);
         }
 
-        return (applied[0].IsApplied, results);
+        return (true, results);
     }
 
     /// <summary>A batch's record and its counts by outcome, or null.</summary>
@@ -840,11 +868,11 @@ internal sealed class JobStore : IAsyncDisposable
         return applied[completion is null ? 0 : 1].IsApplied;
     }
 
-    /// <summary>Batches still open (oldest first, at most <paramref name="max"/> per shard).</summary>
-    public async Task<IReadOnlyList<string>> OpenBatchesAsync(int max)
+    /// <summary>Batches still open, oldest first, from rank <paramref name="start"/>, at most <paramref name="max"/> per shard.</summary>
+    public async Task<IReadOnlyList<string>> OpenBatchesAsync(long start, int max)
     {
         var batch = _kv.CreateReadBatch();
-        var open = Enumerable.Range(0, Shards).Select(s => batch.RangeByRank(Keys.OpenBatches(s), 0, max)).ToList();
+        var open = Enumerable.Range(0, Shards).Select(s => batch.RangeByRank(Keys.OpenBatches(s), start, max)).ToList();
         await batch.ExecuteAsync();
         var ids = new List<string>();
         foreach (var o in open)
@@ -1024,7 +1052,7 @@ internal sealed class JobStore : IAsyncDisposable
                     {
                         var key = Keys.JobPrefix(s) + e.Member;
                         units.Add(new KvUnit().FieldEquals(key, JobFields.State, state.ToString())
-                            .Delete(key).SortedSetRemove(Keys.Finished(s, state, queue), e.Member).SortedSetRemove(Keys.All(s), e.Member));
+                            .Delete(key).Delete(Keys.Dependents(s, e.Member)).SortedSetRemove(Keys.Finished(s, state, queue), e.Member).SortedSetRemove(Keys.All(s), e.Member));
                     }
                 }
 

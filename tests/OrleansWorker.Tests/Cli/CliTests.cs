@@ -10,7 +10,7 @@ namespace OrleansWorker.Tests.Cli;
 /// 3 unavailable, 4 job failed, 5 wait timed out).
 /// </summary>
 [Collection("processes")]
-public sealed class CliTests(OwTool ow) : IClassFixture<OwTool>
+public sealed partial class CliTests(OwTool ow) : IClassFixture<OwTool>
 {
     private static readonly TimeSpan JobDeadline = TimeSpan.FromSeconds(30);
 
@@ -47,7 +47,7 @@ public sealed class CliTests(OwTool ow) : IClassFixture<OwTool>
         var result = await ow.RunRawAsync(["--help"]);
 
         AssertExit(0, result);
-        foreach (var command in (string[])["submit", "get", "list", "wait", "cancel", "retry", "delete", "health"])
+        foreach (var command in (string[])["submit", "get", "list", "wait", "cancel", "retry", "delete", "queues", "schedules", "batches", "health"])
         {
             Assert.Contains($"  {command}", result.StandardOutput, StringComparison.Ordinal);
         }

@@ -59,7 +59,7 @@ internal sealed class EngineHarness : IAsyncDisposable
     }
 
     /// <summary>A second "silo" on the same store and the same clock.</summary>
-    public EngineHarness Twin(int port = 11112) => new(_backend, _prefix, ownsBackend: false, Time, port, null);
+    public EngineHarness Twin(int port = 11112, Action<WorkerOptions>? configure = null) => new(_backend, _prefix, ownsBackend: false, Time, port, configure);
 
     /// <summary>Claims up to <paramref name="max"/> ready jobs as this silo.</summary>
     public async Task<IReadOnlyList<ClaimedAttempt>> ClaimAsync(int max = 100, params string[] queues)
@@ -76,6 +76,13 @@ internal sealed class EngineHarness : IAsyncDisposable
             outcome == AttemptOutcome.Succeeded ? null : new JobError("Boom", "failed"), permanent);
         var (_, applied) = await Completion.ApplyAsync(JobRules.AttemptEnded(claim, end, Time.GetUtcNow(), Engine.Retry, 1.0), Engine.ApplyAsync);
         return applied;
+    }
+
+    /// <summary>Ends an attempt storing only its outcome, as a silo that died right after (no follow-ups).</summary>
+    public async Task EndWithoutFollowUpsAsync(ClaimedAttempt claim, AttemptOutcome outcome)
+    {
+        var end = new AttemptEnd(outcome, outcome == AttemptOutcome.Succeeded ? "null" : null, outcome == AttemptOutcome.Succeeded ? null : new JobError("Boom", "failed"), Permanent: true);
+        Assert.Equal(ApplyOutcome.Applied, (await Store.ApplyAsync([JobRules.AttemptEnded(claim, end, Time.GetUtcNow(), Engine.Retry, 1.0)]))[0]);
     }
 
     /// <summary>Runs every ready job of the listed queues to <paramref name="outcome"/>; returns their ids.</summary>

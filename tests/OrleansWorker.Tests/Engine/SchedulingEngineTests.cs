@@ -245,7 +245,7 @@ public abstract class SchedulingEngineTests : IAsyncLifetime
         var members = Enumerable.Range(0, 5).Select(i => Job($"b1::{i}") with { BatchId = "b1" }).ToList();
         var (created, results) = await _silo.Store.InsertBatchAsync("b1", new JobRequest("echo") { Queue = "done" }, members, _silo.Time.GetUtcNow());
         Assert.True(created);
-        Assert.All(results, r => Assert.True(r!.Created));
+        Assert.All(results!, r => Assert.True(r!.Created));
 
         var claims = await _silo.ClaimAsync();
         Assert.Equal(5, claims.Count);
@@ -276,6 +276,63 @@ public abstract class SchedulingEngineTests : IAsyncLifetime
         await _silo.Engine.FollowUps.SweepAsync();
         await _silo.Engine.FollowUps.CheckBatchAsync("b1");
         Assert.Null(await _silo.Store.GetAsync(JobStore.BatchCompletionId("b1")));
+    }
+
+    [Fact]
+    public async Task AFailureWhoseFollowUpWasLost_StillCancelsTheDependent_EvenIfAnotherDependencySettledFirst()
+    {
+        await Insert(Job("fa", queue: "q1"), Job("ok", queue: "q2"), Job("both") with { DependsOn = ["fa", "ok"] });
+        var failed = Assert.Single(await _silo.ClaimAsync(10, "q1"));
+        await _silo.EndWithoutFollowUpsAsync(failed, AttemptOutcome.Failed); // its silo died before the follow-up
+        Assert.Equal(JobState.DeadLettered, (await _silo.Store.GetAsync("fa"))!.State);
+
+        Assert.Equal(["ok"], await _silo.RunReadyAsync(AttemptOutcome.Succeeded, "q2")); // settles "both" right away
+        await Poll.UntilAsync(async () => (await _silo.Store.PendingAsync("both")).Length == 1, TimeSpan.FromSeconds(10), "the succeeded dependency to be dropped");
+        Assert.Equal(JobState.Waiting, (await _silo.Store.GetAsync("both"))!.State); // not released: "fa" is still pending
+
+        await _silo.Engine.FollowUps.SweepAsync();
+        var both = await _silo.Store.GetAsync("both");
+        Assert.Equal(JobState.Cancelled, both!.State);
+        Assert.Contains("Job fa", both.LastError!.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ADeletedDependency_LeavesNoStubBehind()
+    {
+        var results = await _silo.Store.InsertAsync([Job("orphan") with { DependsOn = ["gone"] }]);
+        Assert.True(results[0]!.Created);
+        Assert.Null(await _silo.Store.LoadAsync("gone")); // no hash made for the missing dependency
+        await _silo.Engine.FollowUps.SweepAsync();
+        var orphan = await _silo.Store.GetAsync("orphan");
+        Assert.Equal(JobState.Cancelled, orphan!.State);
+        Assert.Contains("was deleted", orphan.LastError!.Message, StringComparison.Ordinal);
+        Assert.True((await _silo.Store.InsertAsync([Job("gone")]))[0]!.Created); // the id is free
+    }
+
+    [Fact]
+    public async Task ABatchIdInUse_GetsNoNewMembers()
+    {
+        var first = await _silo.Store.InsertBatchAsync("b2", null, [Job("b2::0") with { BatchId = "b2" }], _silo.Time.GetUtcNow());
+        Assert.True(first.Created);
+        var again = await _silo.Store.InsertBatchAsync("b2", null, [Job("b2::0") with { BatchId = "b2" }, Job("b2::1") with { BatchId = "b2" }], _silo.Time.GetUtcNow());
+        Assert.False(again.Created);
+        Assert.Null(await _silo.Store.GetAsync("b2::1"));
+        Assert.Equal(1, (await _silo.Store.BatchAsync("b2"))!.Value.View.Total);
+    }
+
+    [Fact]
+    public async Task AScheduleWhoseJobNoLongerValidates_SkipsItsTick_AndTheOthersStillFire()
+    {
+        await _silo.Schedules.PutAsync(Every("big", "*/1 * * * * *") with { Job = new JobRequest("noop", "{\"padding\":\"" + new string('x', 100) + "\"}") });
+        await _silo.Schedules.PutAsync(Every("small", "*/1 * * * * *"));
+        await using var strict = _silo.Twin(configure: o => o.MaxPayloadBytes = 64); // a silo started with a lower payload cap
+        _silo.Time.Advance(TimeSpan.FromSeconds(1));
+        await strict.Schedules.FireDueAsync();
+
+        Assert.Empty(await JobsOfAsync("big"));
+        Assert.Single(await JobsOfAsync("small"));
+        Assert.Equal(Start.AddSeconds(2), (await _silo.Schedules.GetAsync("big"))!.NextFire); // moved on, not stuck
+        Assert.Equal(JobCommandStatus.Invalid, (await strict.Schedules.CommandAsync("big", ScheduleCommand.Trigger)).Status);
     }
 
     private async Task Insert(params NewJob[] jobs)

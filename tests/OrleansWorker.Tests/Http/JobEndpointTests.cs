@@ -351,6 +351,15 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
         Assert.Equal((2, 1, 0), (batch.GetProperty("states").GetProperty("Succeeded").GetInt32(), batch.GetProperty("states").GetProperty("DeadLettered").GetInt32(), batch.GetProperty("pending").GetInt32()));
         Assert.Equal("http-batch", (await _http.GetFromJsonAsync<JsonElement>("/jobs/http-batch::0")).GetProperty("batchId").GetString());
 
+        using (var same = await _http.PostAsync("/batches", Json("""{"id":"http-batch","jobs":[{"type":"noop"},{"type":"fail","payload":{"times":9},"maxAttempts":1},{"type":"sleep","payload":{"ms":200}}],"completion":{"type":"echo","queue":"done"}}""")))
+        {
+            Assert.Equal(HttpStatusCode.OK, same.StatusCode); // the same submission again: the batch as it is
+            Assert.All((await same.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("jobs").EnumerateArray(), j => Assert.False(j.GetProperty("created").GetBoolean()));
+        }
+
+        await AssertProblemAsync(await _http.PostAsync("/batches", Json("""{"id":"http-batch","jobs":[{"type":"noop"},{"type":"noop"},{"type":"noop"},{"type":"noop"}]}""")), HttpStatusCode.Conflict, "exists already");
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/jobs/http-batch::3")).StatusCode);
+        await AssertProblemAsync(await _http.PostAsync("/batches", Json("""{"jobs":[{"type":"noop","uniqueKey":"k"}]}""")), HttpStatusCode.BadRequest, "no uniqueKey");
         await AssertProblemAsync(await _http.PostAsync("/batches", Json("""{"id":"bad batch","jobs":[{"type":"noop"}]}""")), HttpStatusCode.BadRequest, "The batch id 'bad batch'");
         await AssertProblemAsync(await _http.PostAsync("/batches", Json("""{"jobs":[{"type":"noop","id":"elsewhere"}]}""")), HttpStatusCode.BadRequest, "starts with the batch id");
         await AssertProblemAsync(await _http.PostAsync("/batches", Json("""{"jobs":[{"type":"noop"}],"completion":{"type":"nope"}}""")), HttpStatusCode.BadRequest, "'nope'");

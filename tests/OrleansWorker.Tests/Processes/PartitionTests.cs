@@ -119,7 +119,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
         await using var cluster = await NamespacedCluster.StartAsync();
         try
         {
-            var (host1, _, inside, api) = await StartAsync(cluster);
+            var (host1, host2, inside, api) = await StartAsync(cluster);
             await SubmitAsync(api, SleepJobs("p", Queue, 600, 3000));
             var onInside = await RunningOnAsync(cluster, host1, inside, 50);
             var processedBefore = await MetricAsync(inside, "worker_jobs_processed_total");
@@ -158,6 +158,13 @@ public sealed class PartitionTests(ITestOutputHelper output)
             var jobs = await Poll.UntilAsync(() => NamespacedCluster.ListQueueAsync(api, Queue), l => l.Sum(j => j.GetProperty("interruptions").GetInt32()) == 0,
                 TimeSpan.FromSeconds(30), "the healed silo to give back the interruptions (every job's interruptions 0)");
             var refundedAfter = clock.Elapsed - restoredAfter;
+
+            // …and says so in its metrics; the host silos say they revoked it.
+            var lostMetric = await MetricAsync(inside, "worker_lease_lost_total");
+            var refundMetric = await MetricAsync(inside, "worker_interruptions_refunded_total");
+            var revokedMetric = await MetricAsync(host1, "worker_owners_revoked_total") + await MetricAsync(host2, "worker_owners_revoked_total");
+            Assert.True(lostMetric >= 1 && refundMetric >= 1 && revokedMetric >= 1,
+                $"metrics tell the partition: {inside.Name} worker_lease_lost_total {lostMetric}, worker_interruptions_refunded_total {refundMetric}; host silos worker_owners_revoked_total {revokedMetric}");
             Assert.Equal(600, jobs.Count);
             Assert.All(jobs, j => Assert.Equal("Succeeded", j.GetProperty("state").GetString()));
             var overTwo = jobs.Where(j => Attempt.Of(j).Count > 2).Select(Describe).ToList();

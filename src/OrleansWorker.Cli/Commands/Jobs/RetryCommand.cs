@@ -65,19 +65,11 @@ internal static class RetryCommand
         var query = new JobListQuery(nameof(JobStateFilter.DeadLettered), queue, null, ListCommand.MaxPage, null);
         var (views, _) = await ListCommand.ListAllAsync(context.Jobs, query, context.Cancellation);
         var ids = views.Where(v => v.State == JobStates.DeadLettered).Select(v => v.Id).Distinct(StringComparer.Ordinal).ToList();
-        Say(context, $"{ids.Count} dead-lettered job(s) in queue '{queue}'.");
-        if (ids.Count > 0 && !yes)
+        context.Note($"{ids.Count} dead-lettered job(s) in queue '{queue}'.");
+        if (ids.Count > 0)
         {
-            if (!context.Terminal.IsInputInteractive)
-            {
-                throw new UsageException($"not retrying {ids.Count} job(s) without confirmation: standard input is not a terminal; pass --yes.");
-            }
-
-            if (!await new ConfirmationPrompt($"Retry {ids.Count} job(s) of queue '{Markup.Escape(queue)}'?") { DefaultValue = false }
-                    .ShowAsync(context.Terminal.ErrorConsole, context.Cancellation))
-            {
-                throw new UsageException("not confirmed; nothing was retried.");
-            }
+            await Confirmation.RequireAsync(context, yes, $"Retry {ids.Count} job(s) of queue '{Markup.Escape(queue)}'?",
+                $"retrying {ids.Count} job(s)", "nothing was retried");
         }
 
         var retried = new ConcurrentBag<string>();
@@ -141,18 +133,5 @@ internal static class RetryCommand
         }
 
         return ExitCodes.Success;
-    }
-
-    /// <summary>A note for people: on stdout normally, on stderr under --json so that stdout stays one JSON document.</summary>
-    private static void Say(CliContext context, string text)
-    {
-        if (context.Json)
-        {
-            context.Terminal.Error.WriteLine(text);
-        }
-        else
-        {
-            context.Terminal.Console.WriteLine(text);
-        }
     }
 }

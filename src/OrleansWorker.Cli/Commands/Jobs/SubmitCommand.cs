@@ -22,14 +22,31 @@ internal static class SubmitCommand
         var timeout = new Option<double?>("--timeout") { Description = "The time limit of each attempt [default: the server's]", HelpName = "SECONDS" };
         var delay = new Option<double?>("--delay") { Description = "Run no earlier than this many seconds from now", HelpName = "SECONDS" };
         var runAt = new Option<DateTimeOffset?>("--run-at") { Description = "Run no earlier than this time (ISO 8601, e.g. 2027-01-31T08:00:00Z; the server takes up to a year ahead)", HelpName = "TIME" };
+        var dependsOn = new Option<string[]>("--depends-on")
+        {
+            Description = "Run only once this job succeeded (the job waits in state Waiting); repeat, or separate ids with commas, for several",
+            HelpName = "ID",
+        };
+        var continueOnFailure = new Option<bool>("--continue-on-failure")
+        {
+            Description = "With --depends-on: run once the dependencies finished whatever their outcome [default: a failed dependency cancels this job]",
+        };
+        var uniqueKey = new Option<string?>("--unique-key")
+        {
+            Description = "While a job with this key is unfinished (and --unique-for after), submitting another returns that job instead",
+            HelpName = "KEY",
+        };
+        var uniqueFor = new Option<double?>("--unique-for") { Description = "With --unique-key: keep deduplicating this long after the job finished", HelpName = "SECONDS" };
         var wait = new Option<bool>("--wait", "-w") { Description = "Then wait for the job as 'ow wait' does (exit code 4 when it fails)" };
         var waitTimeout = JobWaitFlow.TimeoutOption("--wait-timeout");
         timeout.MustBePositive();
         delay.MustBePositive();
+        uniqueFor.MustBePositive();
 
         var command = new Command("submit", "Submit a job")
         {
-            type, payload, payloadFile, id, queue, priority, maxAttempts, timeout, delay, runAt, wait, waitTimeout,
+            type, payload, payloadFile, id, queue, priority, maxAttempts, timeout, delay, runAt, dependsOn, continueOnFailure, uniqueKey, uniqueFor,
+            wait, waitTimeout,
         };
         command.Validators.Add(result =>
         {
@@ -47,6 +64,16 @@ internal static class SubmitCommand
             {
                 result.AddError("--wait-timeout needs --wait.");
             }
+
+            if (result.GetValue(continueOnFailure) && result.GetResult(dependsOn) is null)
+            {
+                result.AddError("--continue-on-failure needs --depends-on.");
+            }
+
+            if (result.GetResult(uniqueFor) is not null && result.GetResult(uniqueKey) is null)
+            {
+                result.AddError("--unique-for needs --unique-key.");
+            }
         });
 
         return command.Runs(async context =>
@@ -62,6 +89,10 @@ internal static class SubmitCommand
                 TimeoutSeconds = context.Get(timeout),
                 DelaySeconds = context.Get(delay),
                 RunAt = context.Get(runAt),
+                DependsOn = Ids(context.Get(dependsOn)),
+                ContinueOnDependencyFailure = context.Get(continueOnFailure) ? true : null,
+                UniqueKey = context.Get(uniqueKey),
+                UniqueForSeconds = context.Get(uniqueFor),
             };
 
             var submitted = await context.Jobs.SubmitAsync(request, context.Cancellation);
@@ -90,54 +121,21 @@ internal static class SubmitCommand
     }
 
     /// <summary>The payload from <c>--payload</c>, a file or stdin, checked to be JSON before anything is sent.</summary>
-    internal static JsonElement? ReadPayload(string? inline, string? file, TextReader stdin)
+    internal static JsonElement? ReadPayload(string? inline, string? file, TextReader stdin) => JsonInput.Read(inline, file, stdin, "payload");
+
+    /// <summary>The ids of every --depends-on, comma-separated lists split (job ids cannot hold commas), or null when none.</summary>
+    private static List<string>? Ids(string[]? values)
     {
-        string text;
-        string source;
-        if (inline is not null)
-        {
-            (text, source) = (inline, "--payload");
-        }
-        else if (file == "-")
-        {
-            (text, source) = (stdin.ReadToEnd(), "standard input");
-        }
-        else if (file is not null)
-        {
-            if (!File.Exists(file))
-            {
-                throw new UsageException($"the payload file '{file}' does not exist.");
-            }
-
-            try
-            {
-                (text, source) = (File.ReadAllText(file), $"'{file}'");
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                throw new UsageException($"cannot read the payload file '{file}': {ex.Message}");
-            }
-        }
-        else
-        {
-            return null;
-        }
-
-        try
-        {
-            using var document = JsonDocument.Parse(text);
-            return document.RootElement.Clone();
-        }
-        catch (JsonException ex)
-        {
-            throw new UsageException($"the payload from {source} is not valid JSON: {ex.Message}");
-        }
+        var ids = (values ?? []).SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+        return ids.Count == 0 ? null : ids;
     }
 
     private static void WriteSubmitted(IAnsiConsole console, ApiResult<JobView> submitted)
     {
         var job = submitted.Value;
-        var verb = submitted.Status == 200 ? "Job already exists" : "Submitted";
+        var verb = submitted.Status != 200 ? "Submitted"
+            : job.UniqueKey is { } key ? $"Job already exists for unique key '{Markup.Escape(key)}'"
+            : "Job already exists";
         console.MarkupLine($"{verb}: [bold]{Markup.Escape(job.Id)}[/] ({Markup.Escape(job.Type)}, queue {Markup.Escape(job.Queue)}) {JobRendering.State(job.State)}");
     }
 }
