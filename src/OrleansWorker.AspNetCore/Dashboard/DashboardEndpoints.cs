@@ -52,6 +52,7 @@ public static class DashboardEndpoints
         // Files and the sign-in page are open: they show nothing of the jobs.
         group.MapGet("/app.js", (HttpContext http) => DashboardAssets.Serve(http, "app.js"));
         group.MapGet("/app.css", (HttpContext http) => DashboardAssets.Serve(http, "app.css"));
+        group.MapGet("/signin.js", (HttpContext http) => DashboardAssets.Serve(http, "signin.js"));
         group.MapGet("/signin", (HttpContext http, IAntiforgery antiforgery, string? returnUrl) => SignInPage(http, antiforgery, returnUrl, error: null, StatusCodes.Status200OK));
         group.MapPost("/signin", (HttpContext http, IAntiforgery antiforgery) => SignInAsync(http, antiforgery, site));
         group.MapPost("/signout", SignOutAsync);

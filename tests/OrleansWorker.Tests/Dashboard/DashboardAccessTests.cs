@@ -82,7 +82,6 @@ public sealed class DashboardLocalOnlyTests(LocalOnlyDashboardFactory factory) :
 
     internal static async Task<JsonElement> ReadJsonAsync(HttpContext context)
     {
-        context.Response.Body.Position = 0;
         return await JsonSerializer.DeserializeAsync<JsonElement>(context.Response.Body);
     }
 }
