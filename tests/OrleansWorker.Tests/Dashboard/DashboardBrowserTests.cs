@@ -202,7 +202,7 @@ public sealed partial class DashboardUiTests : IClassFixture<DashboardBrowserFix
 
         await SignInAsync($"#/jobs/{id}");
         await Expect(_page.Locator("#job-state")).ToHaveTextAsync("Running");
-        await Expect(_page.Locator("#attempts td[data-outcome]")).ToHaveTextAsync("Running");
+        await Expect(_page.Locator("#attempts td[data-outcome=Running]")).ToHaveTextAsync("running");
         await ShotAsync("job-running");
 
         await _page.ClickAsync("[data-action=cancel]");

@@ -405,7 +405,12 @@
         ? h('section', { class: 'panel', id: 'progress' }, h('h2', { text: 'Progress' }),
           h('progress', { max: 100, value: job.progress.percent }), ` ${job.progress.percent}% `, h('span', { class: 'muted', text: job.progress.message || '' }))
         : null;
-      const attempts = (job.attempts || []).slice().reverse();
+      // The history holds ended attempts; the one running now is shown from the job itself.
+      const history = (job.attempts || []).slice();
+      if (job.state === 'Running' && job.startedAt && !history.some(a => a.number === job.attempt && !a.endedAt)) {
+        history.push({ number: job.attempt, silo: job.silo, startedAt: job.startedAt, endedAt: null, outcome: null, error: null });
+      }
+      const attempts = history.reverse();
       main.replaceChildren(
         h('h1', {}, 'Job ', h('code', { text: job.id }), h('span', { id: 'job-state' }, badge(job.state))),
         actionButtons(job),
