@@ -7,12 +7,12 @@ var builder = WebApplication.CreateBuilder(args);
 builder.UseDefaultPort(4000);
 builder.AddServiceDefaults(defaultServiceName: "worker");
 builder.AddWorkerSilo();
-builder.Services.AddAntiforgery();
+builder.Services.AddOrleansWorkerDashboard(builder.Configuration.GetSection(OrleansWorkerDashboardOptions.SectionName));
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapOrleansWorker();
-var ui = app.MapOrleansWorkerDashboard("/ui", o => app.Configuration.GetSection(OrleansWorkerDashboardOptions.SectionName).Bind(o));
+var ui = app.MapOrleansWorkerDashboard();
 app.MapOrleansDashboard(routePrefix: "/dashboard").RequireDashboardAccess(ui, "Orleans dashboard");
 app.Run();
 

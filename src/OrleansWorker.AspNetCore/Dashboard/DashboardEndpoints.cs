@@ -20,7 +20,8 @@ public static class DashboardEndpoints
     /// <summary>
     /// Maps the jobs dashboard at <paramref name="path"/> (<c>/ui</c>: open <c>/ui/</c>). It calls the job API mapped by
     /// <see cref="JobEndpoints.MapOrleansWorker"/> at <see cref="OrleansWorkerDashboardOptions.ApiPath"/>, by relative URLs, so it works
-    /// under a path base and behind a proxy that strips a prefix. Needs <c>builder.Services.AddAntiforgery()</c>.
+    /// under a path base and behind a proxy that strips a prefix. Needs <c>builder.Services.AddOrleansWorkerDashboard(...)</c>
+    /// (<see cref="DashboardServices.AddOrleansWorkerDashboard"/>), whose options it uses unless <paramref name="configure"/> is given.
     /// </summary>
     /// <remarks>
     /// Who may open it: with an API key (<see cref="OrleansWorkerApiOptions.ApiKey"/>), whoever signs in with it (or sends
@@ -39,11 +40,15 @@ public static class DashboardEndpoints
             throw new ArgumentException($"The dashboard's path must look like /ui: start with '/', not end with one, no route parameters (was '{path}').", nameof(path));
         }
 
-        var options = OrleansWorkerDashboardOptions.Create(configure);
-        if (app.ServiceProvider.GetService<IAntiforgery>() is null)
+        if (app.ServiceProvider.GetService<DashboardServicesMarker>() is null || app.ServiceProvider.GetService<IAntiforgery>() is null)
         {
-            throw new InvalidOperationException("The jobs dashboard protects its actions with ASP.NET Core anti-forgery: call builder.Services.AddAntiforgery() before Build().");
+            throw new InvalidOperationException("The jobs dashboard needs its services (anti-forgery, options): call builder.Services.AddOrleansWorkerDashboard(...) before Build().");
         }
+
+        // The registered options (validated at start, ValidateOnStart), or these with configure applied: checked here either way, every problem listed.
+        var options = configure is null
+            ? OrleansWorkerDashboardOptions.Check(app.ServiceProvider.GetRequiredService<IOptions<OrleansWorkerDashboardOptions>>().Value)
+            : OrleansWorkerDashboardOptions.Create(configure);
 
         var site = new DashboardSite(path, options, app.ServiceProvider);
         var settings = new DashboardSettings("jobs dashboard", site);

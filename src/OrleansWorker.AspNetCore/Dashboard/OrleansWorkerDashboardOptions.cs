@@ -4,7 +4,8 @@ namespace OrleansWorker.AspNetCore;
 
 /// <summary>
 /// Options of the jobs dashboard (<see cref="DashboardEndpoints.MapOrleansWorkerDashboard"/>); the shipped hosts bind them
-/// from <c>Worker:Dashboard</c>. Checked when the dashboard is mapped: every problem is reported at once.
+/// from <c>Worker:Dashboard</c> (<see cref="DashboardServices.AddOrleansWorkerDashboard"/>). Validated at start
+/// (ValidateOnStart) and when the dashboard is mapped: every problem is reported at once.
 /// </summary>
 public sealed class OrleansWorkerDashboardOptions
 {
@@ -79,6 +80,12 @@ public sealed class OrleansWorkerDashboardOptions
     {
         var options = new OrleansWorkerDashboardOptions();
         configure?.Invoke(options);
+        return Check(options);
+    }
+
+    /// <summary>Returns <paramref name="options"/>, or throws with every problem when they are invalid.</summary>
+    internal static OrleansWorkerDashboardOptions Check(OrleansWorkerDashboardOptions options)
+    {
         var errors = options.Validate();
         if (errors.Count > 0)
         {

@@ -98,3 +98,20 @@ public sealed class DashboardRemoteAccessTests(RemoteDashboardFactory factory) :
             TimeSpan.FromSeconds(20), "a start-up warning that the dashboard is open to anyone");
     }
 }
+
+/// <summary>The dashboard's options are checked when the host starts, every problem at once.</summary>
+public sealed class DashboardOptionsTests
+{
+    [Fact]
+    public void InvalidOptions_StopTheHostAtStart_NamingEveryProblem()
+    {
+        using var factory = new DashboardHostFactory(new()
+        {
+            ["Worker:Dashboard:TraceUrlTemplate"] = "grafana/{trace}",
+            ["Worker:Dashboard:SignInLifetime"] = "00:00:05",
+        });
+        var error = Assert.ThrowsAny<Exception>(() => factory.Server).ToString();
+        Assert.Contains("Worker:Dashboard:TraceUrlTemplate must contain {traceId}", error, StringComparison.Ordinal);
+        Assert.Contains("Worker:Dashboard:SignInLifetime must be 1 minute to 30 days", error, StringComparison.Ordinal);
+    }
+}

@@ -37,6 +37,8 @@
     return el;
   }
   const $ = (sel, root = document) => root.querySelector(sel);
+  // Replaces the page's content; absent parts (null) are left out rather than printed.
+  const show = (...parts) => main.replaceChildren(...parts.flat(Infinity).filter(p => p !== null && p !== undefined && p !== false));
   const fmtNum = n => (n ?? 0).toLocaleString('en-US');
   const badge = state => h('span', { class: `badge state-${state}`, 'data-state': state, text: state });
   const jobLink = id => h('a', { href: `#/jobs/${encodeURIComponent(id)}`, text: id });
@@ -411,7 +413,7 @@
         history.push({ number: job.attempt, silo: job.silo, startedAt: job.startedAt, endedAt: null, outcome: null, error: null });
       }
       const attempts = history.reverse();
-      main.replaceChildren(
+      show(
         h('h1', {}, 'Job ', h('code', { text: job.id }), h('span', { id: 'job-state' }, badge(job.state))),
         actionButtons(job),
         h('section', { class: 'panel' }, h('dl', { class: 'facts' }, facts.map(([k, v]) => [h('dt', { text: k }), h('dd', {}, v)]))),
