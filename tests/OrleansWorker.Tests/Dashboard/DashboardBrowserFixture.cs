@@ -6,12 +6,19 @@ namespace OrleansWorker.Tests.Dashboard;
 /// One worker on a real port and one headless Debian chromium driven by Playwright (its own browser download cannot work
 /// here, so the system's chromium is launched by path: <c>OW_CHROMIUM</c>, else <c>/usr/bin/chromium</c>).
 /// </summary>
-public sealed class DashboardBrowserFixture : IAsyncLifetime
+public class DashboardBrowserFixture : IAsyncLifetime
 {
     private IPlaywright? _playwright;
     private IBrowser? _browser;
 
-    public KestrelDashboardFactory Worker { get; } = new();
+    public DashboardBrowserFixture()
+        : this(new KestrelDashboardFactory())
+    {
+    }
+
+    protected DashboardBrowserFixture(KestrelDashboardFactory worker) => Worker = worker;
+
+    public KestrelDashboardFactory Worker { get; }
 
     public IBrowser Browser => _browser ?? throw new InvalidOperationException("Not started.");
 
@@ -51,3 +58,6 @@ public sealed class DashboardBrowserFixture : IAsyncLifetime
         await Worker.DisposeAsync();
     }
 }
+
+/// <summary>A worker served under the path base <c>/worker</c> (as behind a proxy) with a read-only dashboard.</summary>
+public sealed class ProxiedReadOnlyBrowserFixture() : DashboardBrowserFixture(new KestrelDashboardFactory("/worker", readOnly: true));

@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OrleansWorker.Hosting;
 using OrleansWorker.Tests.Infrastructure;
@@ -18,8 +20,13 @@ public class DashboardHostFactory : WebApplicationFactory<Program>
     public const string Key = "dashboard-test-key";
 
     private readonly Dictionary<string, string?> _settings;
+    private readonly string? _pathBase;
 
-    public DashboardHostFactory(Dictionary<string, string?>? settings = null) => _settings = settings ?? [];
+    public DashboardHostFactory(Dictionary<string, string?>? settings = null, string? pathBase = null)
+    {
+        _settings = settings ?? [];
+        _pathBase = pathBase;
+    }
 
     public LogCapture Log { get; } = new();
 
@@ -39,35 +46,47 @@ public class DashboardHostFactory : WebApplicationFactory<Program>
         {
             var worker = services.Select(d => d.ImplementationInstance).OfType<OrleansWorkerBuilder>().Single();
             worker.AddJob<FlakyHandler>("flaky");
+            if (_pathBase is not null)
+            {
+                services.AddSingleton<IStartupFilter>(new PathBaseStartupFilter(_pathBase));
+            }
         });
     }
 }
 
-/// <summary>The worker on a real TCP port on 127.0.0.1 (Kestrel), for a browser; the API key is set.</summary>
+/// <summary>
+/// The worker on a real TCP port on 127.0.0.1 (Kestrel), for a browser; the API key is set. With <c>pathBase</c>, the app
+/// is served under it (<c>UsePathBase</c> ahead of the host's pipeline), as behind a proxy that maps <c>/worker</c> to it.
+/// </summary>
 public sealed class KestrelDashboardFactory : DashboardHostFactory
 {
-    public KestrelDashboardFactory()
-        : this(RedisServer.FreePort())
+    public KestrelDashboardFactory(string? pathBase = null, bool readOnly = false)
+        : this(RedisServer.FreePort(), pathBase, readOnly)
     {
     }
 
-    private KestrelDashboardFactory(int port)
+    private KestrelDashboardFactory(int port, string? pathBase, bool readOnly)
         : base(new()
         {
             ["Worker:ApiKey"] = Key,
             ["urls"] = $"http://127.0.0.1:{port}",
             ["Worker:Dashboard:TraceUrlTemplate"] = "http://grafana.test/explore?trace={traceId}",
+            ["Worker:Dashboard:ReadOnly"] = readOnly ? "true" : "false",
             ["Worker:MaxConcurrentJobs"] = "8",
-        })
+        }, pathBase)
     {
         Port = port;
+        PathBase = pathBase ?? "";
         UseKestrel(o => o.Listen(IPAddress.Loopback, port));
         StartServer();
     }
 
     public int Port { get; }
 
-    public Uri BaseUri => new($"http://127.0.0.1:{Port}/");
+    public string PathBase { get; }
+
+    /// <summary>The app's root as a browser sees it (with the path base), ending in '/'.</summary>
+    public Uri BaseUri => new($"http://127.0.0.1:{Port}{PathBase}/");
 
     /// <summary>A client of the job API with the key.</summary>
     public HttpClient Api()
@@ -76,6 +95,16 @@ public sealed class KestrelDashboardFactory : DashboardHostFactory
         http.DefaultRequestHeaders.Add("X-Api-Key", Key);
         return http;
     }
+}
+
+/// <summary>Runs <c>UsePathBase</c> before the host's own pipeline.</summary>
+internal sealed class PathBaseStartupFilter(string pathBase) : IStartupFilter
+{
+    public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+    {
+        app.UsePathBase(pathBase);
+        next(app);
+    };
 }
 
 /// <summary><c>flaky</c>: fails while its payload's key is marked broken (<c>{"key": "…"}</c>), as a job whose cause gets fixed.</summary>
