@@ -59,6 +59,9 @@ public sealed partial class DashboardUiTests : IClassFixture<DashboardBrowserFix
 
         await ShotAsync("signin");
 
+        // A sign-in link that would send the browser elsewhere afterwards (an open redirect) lands on the dashboard instead.
+        await _page.GotoAsync("ui/signin?returnUrl=" + Uri.EscapeDataString("https://evil.example/steal"));
+
         // The wrong key: 401, the page says so, no cookie.
         await _page.FillAsync("#key", "not-the-key");
         var refused = await _page.RunAndWaitForResponseAsync(() => _page.ClickAsync("button[type=submit]"), r => r.Url.Contains("/ui/signin", StringComparison.Ordinal) && r.Request.Method == "POST");
@@ -69,6 +72,7 @@ public sealed partial class DashboardUiTests : IClassFixture<DashboardBrowserFix
         // The right key: the overview, and a cookie the page's scripts cannot read, sent to this site only.
         await _page.FillAsync("#key", DashboardHostFactory.Key);
         await _page.ClickAsync("button[type=submit]");
+        await Expect(_page).ToHaveURLAsync(_fixture.Worker.BaseUri + "ui/");
         await Expect(_page.Locator("#state-counts .card")).ToHaveCountAsync(7);
         var cookie = Assert.Single(await _context.CookiesAsync(), c => c.Name == "OrleansWorker.Dashboard");
         Assert.True(cookie.HttpOnly);
@@ -200,7 +204,11 @@ public sealed partial class DashboardUiTests : IClassFixture<DashboardBrowserFix
         var id = await SubmitAsync(new { type = "sleep", id = "ui-cancel", queue = "cancel", payload = new { ms = 60000 } });
         await WaitStateAsync(id, "Running");
 
-        await SignInAsync($"#/jobs/{id}");
+        // Found by the search box (job id), from the overview.
+        await SignInAsync();
+        await _page.FillAsync("#search-id", id);
+        await _page.PressAsync("#search-id", "Enter");
+        await Expect(_page).ToHaveURLAsync(new Regex($"/ui/#/jobs/{id}$"));
         await Expect(_page.Locator("#job-state")).ToHaveTextAsync("Running");
         await Expect(_page.Locator("#attempts td[data-outcome=Running]")).ToHaveTextAsync("running");
         await ShotAsync("job-running");
