@@ -59,6 +59,10 @@ public sealed partial class DashboardUiTests : IClassFixture<DashboardBrowserFix
 
         await ShotAsync("signin");
 
+        // The Orleans dashboard is guarded the same way: no cookie, the same sign-in page.
+        await _page.GotoAsync("dashboard/");
+        await Expect(_page).ToHaveURLAsync(new Regex("/ui/signin\\?returnUrl=..%2Fdashboard%2F"));
+
         // A sign-in link that would send the browser elsewhere afterwards (an open redirect) lands on the dashboard instead.
         await _page.GotoAsync("ui/signin?returnUrl=" + Uri.EscapeDataString("https://evil.example/steal"));
 
@@ -79,6 +83,10 @@ public sealed partial class DashboardUiTests : IClassFixture<DashboardBrowserFix
         Assert.Equal(SameSiteAttribute.Strict, cookie.SameSite);
         Assert.DoesNotContain(DashboardHostFactory.Key, cookie.Value, StringComparison.Ordinal);
         Assert.Equal(string.Empty, await _page.EvaluateAsync<string>("() => document.cookie.includes('OrleansWorker.Dashboard') ? 'readable' : ''"));
+        var orleansDashboard = await _page.GotoAsync("dashboard/");
+        Assert.Equal(200, orleansDashboard!.Status);
+        await _page.GotoAsync("ui/");
+        await Expect(_page.Locator("#live")).ToHaveTextAsync("live");
 
         // With the cookie, a state-changing request without the anti-forgery token (what another site could forge) is refused, and changes nothing.
         var id = await SubmitAsync(new { type = "sleep", id = "forged-target", queue = "forged", payload = new { ms = 60000 } });
