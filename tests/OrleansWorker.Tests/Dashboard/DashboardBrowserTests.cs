@@ -227,6 +227,25 @@ public sealed partial class DashboardUiTests : IClassFixture<DashboardBrowserFix
     }
 
     [Fact]
+    public async Task RunningJob_ItsPageShowsProgress_AndFollowsItWithoutReloading()
+    {
+        var id = await SubmitAsync(new { type = "steps", id = "ui-progress", queue = "progress" });
+        await Poll.UntilAsync(() => GetJobAsync(id), j => j.GetProperty("progress").ValueKind == JsonValueKind.Object, Deadline, $"job {id} to report progress");
+
+        await SignInAsync($"#/jobs/{id}");
+        var progress = _page.Locator("#progress");
+        await Expect(progress).ToContainTextAsync("40%");
+        await Expect(progress).ToContainTextAsync("first half");
+        await ShotAsync("job-progress");
+
+        StepsHandler.Advance();
+        await Expect(progress).ToContainTextAsync("80%");
+        await Expect(progress).ToContainTextAsync("second half");
+        Assert.Equal(80, (await GetJobAsync(id)).GetProperty("progress").GetProperty("percent").GetInt32());
+        await CancelAsync(id);
+    }
+
+    [Fact]
     public async Task ThroughputChart_MovesWhileJobsRun()
     {
         await SignInAsync();

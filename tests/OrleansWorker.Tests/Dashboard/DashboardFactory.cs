@@ -46,6 +46,7 @@ public class DashboardHostFactory : WebApplicationFactory<Program>
         {
             var worker = services.Select(d => d.ImplementationInstance).OfType<OrleansWorkerBuilder>().Single();
             worker.AddJob<FlakyHandler>("flaky");
+            worker.AddJob<StepsHandler>("steps");
             if (_pathBase is not null)
             {
                 services.AddSingleton<IStartupFilter>(new PathBaseStartupFilter(_pathBase));
@@ -120,6 +121,26 @@ public sealed class FlakyHandler : IJobHandler<FlakyHandler.Args>
         Broken.ContainsKey(payload.Key) ? throw new InvalidOperationException($"flaky: '{payload.Key}' is broken.") : Task.CompletedTask;
 
     public sealed record Args(string Key);
+}
+
+/// <summary>
+/// <c>steps</c>: reports 40 % "first half", waits until the test calls <see cref="Advance"/>, reports 80 % "second half",
+/// then runs until cancelled.
+/// </summary>
+public sealed class StepsHandler : IJobHandler
+{
+    private static readonly TaskCompletionSource Advanced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public static void Advance() => Advanced.TrySetResult();
+
+    public async Task<string?> ExecuteAsync(JobContext context, CancellationToken cancellationToken)
+    {
+        await context.ReportProgressAsync(40, "first half", cancellationToken);
+        await Advanced.Task.WaitAsync(cancellationToken);
+        await context.ReportProgressAsync(80, "second half", cancellationToken);
+        await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken);
+        return null;
+    }
 }
 
 /// <summary>Every log line of the host, for assertions on what it says at start.</summary>
