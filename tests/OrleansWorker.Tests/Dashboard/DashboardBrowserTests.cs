@@ -252,9 +252,12 @@ public sealed partial class DashboardUiTests : IClassFixture<DashboardBrowserFix
         var chart = _page.Locator("#throughput");
 
         // Before: the cluster is idle, so the chart's latest point is 0 succeeded/s.
-        await _page.WaitForFunctionAsync("() => { const s = JSON.parse(document.getElementById('throughput').dataset.series || '[]'); return s.length >= 2 && s[s.length - 1].s === 0; }",
-            null, new() { Timeout = 30_000 });
-        Assert.Equal("0.0", await _page.Locator("[data-rate=succeeded]").TextContentAsync());
+        await _page.WaitForFunctionAsync("""
+            () => {
+              const s = JSON.parse(document.getElementById('throughput').dataset.series || '[]');
+              return s.length >= 2 && s[s.length - 1].s === 0 && document.querySelector('[data-rate=succeeded]').textContent === '0.0';
+            }
+            """, null, new() { Timeout = 30_000 });
 
         var jobs = Enumerable.Range(0, 400).Select(i => new { type = "sleep", id = $"chart-{i}", queue = "chart", payload = new { ms = 100 } }).ToList();
         using (var response = await _api.PostAsJsonAsync("jobs/batch", jobs))
