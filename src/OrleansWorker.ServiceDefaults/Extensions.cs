@@ -52,7 +52,7 @@ public static class Extensions
                     t.AddSource(TraceSources);
                     t.SetSampler(new JobTraceSampler());
                     t.AddAspNetCoreInstrumentation(o => o.Filter = http =>
-                        !http.Request.Path.StartsWithSegments("/health") && !http.Request.Path.StartsWithSegments("/metrics") && !http.Request.Path.StartsWithSegments("/dashboard"));
+                        !http.Request.Path.StartsWithSegments("/health") && !http.Request.Path.StartsWithSegments("/metrics") && !http.Request.Path.StartsWithSegments("/dashboard") && !http.Request.Path.StartsWithSegments("/ui"));
                     t.AddOtlpExporter();
                 });
         }

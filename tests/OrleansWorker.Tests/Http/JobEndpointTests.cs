@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc.Testing;
 using OrleansWorker.Tests.Infrastructure;
 
@@ -184,7 +185,14 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
         var lint = await Promtool.CheckMetricsAsync(metrics);
         Assert.True(lint.ExitCode == 0, $"promtool check metrics accepts /metrics: {lint.Output}");
 
-        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/dashboard/")).StatusCode);
+        // No key and no policy: the Orleans dashboard answers only the local machine; TestServer's client has no remote address.
+        Assert.Equal(HttpStatusCode.Forbidden, (await _http.GetAsync("/dashboard/")).StatusCode);
+        var local = await factory.Server.SendAsync(c =>
+        {
+            c.Request.Path = "/dashboard/";
+            c.Connection.RemoteIpAddress = IPAddress.Loopback;
+        });
+        Assert.Equal(StatusCodes.Status200OK, local.Response.StatusCode);
         var openApi = await _http.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
         Assert.True(openApi.GetProperty("paths").TryGetProperty("/jobs", out _));
     }
