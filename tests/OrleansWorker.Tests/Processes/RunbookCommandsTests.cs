@@ -33,9 +33,10 @@ public sealed class RunbookCommandsTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>The seed runbook (shared), else the copy committed next to docs/runbook.md.</summary>
+    /// <summary>The seed runbook (shared), else the copy committed next to this test (seed-worker-runbook.md).</summary>
     private static string SeedRunbook =>
-        File.Exists("/work/shared/seed/worker-runbook.md") ? "/work/shared/seed/worker-runbook.md" : Path.Combine(RepoRoot, "docs", "seed-worker-runbook.md");
+        File.Exists("/work/shared/seed/worker-runbook.md") ? "/work/shared/seed/worker-runbook.md"
+            : Path.Combine(RepoRoot, "tests", "OrleansWorker.Tests", "Processes", "seed-worker-runbook.md");
 
     /// <summary>The part of each <c>docker compose exec worker …</c> line that runs in the container (up to a pipe: the rest runs on the operator's machine).</summary>
     internal static IReadOnlyList<string> RunbookCommands() =>
