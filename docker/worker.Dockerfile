@@ -25,11 +25,14 @@ FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble AS runtime
 # The aspnet image has no curl, wget, nslookup or ps. curl: the HEALTHCHECK. busybox (one 0.8 MB binary, libc only):
 # the runbook's in-container checks `wget`, `nslookup` and `ps`, linked by name into /usr/local/bin (first on PATH).
 # GNU wget + bind9-dnsutils + procps would add ~14 MB of binaries and libraries for the same three commands.
+# iputils-ping (121 kB; depends on libcap2-bin for setcap, libcap2, libidn2-0: each small) for the runbook's
+# `ping -c 3 api`/`ping -c 3 tempo`: busybox ping needs a raw socket or ping_group_range, so it fails as the non-root `app` user;
+# iputils' ping carries the cap_net_raw file capability (set by its postinst) and works as `app`.
 # docs/runbook.md lists what the image has; tests/OrleansWorker.Tests/Processes/RunbookCommandsTests.cs runs the
 # runbook's in-container commands with these packages and links.
 ARG RUNBOOK_APPLETS="wget nslookup ps"
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends curl busybox \
+    && apt-get install -y --no-install-recommends curl busybox iputils-ping \
     && for applet in $RUNBOOK_APPLETS; do ln -s /bin/busybox "/usr/local/bin/$applet"; done \
     && rm -rf /var/lib/apt/lists/*
 
