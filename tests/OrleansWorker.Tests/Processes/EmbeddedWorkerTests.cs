@@ -133,7 +133,11 @@ public sealed class EmbeddedWorkerTests(ITestOutputHelper output) : IAsyncLifeti
     [Fact]
     public async Task SecondProcessOnTheSameDataDirectory_IsRefused_WithTheReason()
     {
-        await StartReadyAsync("embedded-1");
+        var first = await StartReadyAsync("embedded-1");
+        var storeLine = first.Output.Split('\n').FirstOrDefault(l => l.Contains("Job store: ", StringComparison.Ordinal));
+        Assert.True(storeLine is not null, $"the start-up log names the job store:\n{first.Output}");
+        Assert.Contains(_data, storeLine, StringComparison.Ordinal);
+        Assert.Contains("durability: ", storeLine, StringComparison.Ordinal);
         var second = Start("embedded-2");
         await second.WaitForExitAsync(TimeSpan.FromSeconds(60));
         Assert.NotEqual(0, second.ExitCode);
