@@ -67,7 +67,7 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
 
     [Theory]
     [InlineData("""{"type":"echo",""", HttpStatusCode.BadRequest, "not valid JSON")]
-    [InlineData("""{"type":"nope"}""", HttpStatusCode.BadRequest, "No handler")]
+    [InlineData("""{"type":"nope"}""", HttpStatusCode.BadRequest, "No handler is registered for job type 'nope'; known types: echo, fail, noop, sleep")]
     [InlineData("""{"type":"noop","id":"bad id!"}""", HttpStatusCode.BadRequest, "id")]
     [InlineData("""{"type":"noop","priority":99999}""", HttpStatusCode.BadRequest, "priority")]
     [InlineData("""{"type":"noop","maxAttempts":101}""", HttpStatusCode.BadRequest, "maxAttempts")]
