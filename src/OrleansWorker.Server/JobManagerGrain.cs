@@ -280,7 +280,7 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
         {
             await call;
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException or Microsoft.Data.Sqlite.SqliteException)
+        catch (Exception ex) when (StoreFailures.IsUnavailable(ex))
         {
             throw new JobServiceUnavailableException($"The job store is unavailable: {ex.Message}");
         }
@@ -292,7 +292,7 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
         {
             return await call;
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException or Microsoft.Data.Sqlite.SqliteException)
+        catch (Exception ex) when (StoreFailures.IsUnavailable(ex))
         {
             throw new JobServiceUnavailableException($"The job store is unavailable: {ex.Message}");
         }

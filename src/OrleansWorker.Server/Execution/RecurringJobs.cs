@@ -163,7 +163,7 @@ internal sealed class RecurringJobs(JobEngine engine, JobHandlerRegistry handler
                     {
                         await FireAsync(schedule, last[i]?.State, now);
                     }
-                    catch (Exception ex) when (ex is not (OperationCanceledException or StackExchange.Redis.RedisException or TimeoutException))
+                    catch (Exception ex) when (ex is not OperationCanceledException && !StoreFailures.IsUnavailable(ex))
                     {
                         // One broken schedule must not hold back the others; the store being down stops the pass.
                         JobLog.ScheduleFailed(logger, ex, schedule.Definition.Id);
