@@ -13,8 +13,8 @@ internal static class BatchRendering
     /// <summary>Everything <c>ow batches get</c> shows.</summary>
     public static void WriteDetail(IAnsiConsole console, BatchView batch)
     {
-        var grid = new Grid().AddColumn(new GridColumn().NoWrap().PadRight(2)).AddColumn();
-        void Row(string name, string markup) => grid.AddRow(new Markup($"[grey]{name}[/]"), new Markup(markup));
+        var details = new DetailGrid();
+        void Row(string name, string markup) => details.Markup(name, markup);
         Row("batch", Markup.Escape(batch.Id));
         Row("created", JobRendering.Time(batch.CreatedAt) ?? "");
         Row("status", Status(batch));
@@ -24,7 +24,7 @@ internal static class BatchRendering
         Row("cancelled", Count(batch, JobStates.Cancelled, "yellow"));
         Row("pending", Invariant($"{batch.Pending}"));
         Row("completion job", batch.CompletionJobId is { } completion ? Markup.Escape(completion) : "[grey]none[/]");
-        console.Write(grid);
+        details.WriteTo(console);
     }
 
     /// <summary>The members of a submission: a table up to <see cref="MaxListedJobs"/>, else how many were created.</summary>

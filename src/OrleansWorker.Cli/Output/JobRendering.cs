@@ -12,15 +12,9 @@ internal static class JobRendering
     /// <summary>Everything <c>ow get</c> shows: the job, its progress, payload, result, last error and attempts.</summary>
     public static void WriteDetail(IAnsiConsole console, JobView job)
     {
-        var grid = new Grid().AddColumn(new GridColumn().NoWrap().PadRight(2)).AddColumn();
-        void Row(string name, IRenderable value) => grid.AddRow(new Markup($"[grey]{name}[/]"), value);
-        void Text(string name, string? value)
-        {
-            if (!string.IsNullOrEmpty(value))
-            {
-                Row(name, new Text(value));
-            }
-        }
+        var details = new DetailGrid();
+        void Row(string name, IRenderable value) => details.Row(name, value);
+        void Text(string name, string? value) => details.Text(name, value);
 
         Text("id", job.Id);
         Text("type", job.Type);
@@ -51,7 +45,7 @@ internal static class JobRendering
             Row("last error", new Text($"{error.Type}: {error.Message}", new Style(Color.Red)));
         }
 
-        console.Write(grid);
+        details.WriteTo(console);
         if (job.Attempts.Count > 0)
         {
             var table = new Table().Border(TableBorder.Rounded).Title("attempts")

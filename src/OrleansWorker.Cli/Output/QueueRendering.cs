@@ -41,12 +41,12 @@ internal static class QueueRendering
     /// <summary>One queue: its settings, then its jobs by state.</summary>
     public static void WriteDetail(IAnsiConsole console, QueueView queue)
     {
-        var grid = new Grid().AddColumn(new GridColumn().NoWrap().PadRight(2)).AddColumn();
-        grid.AddRow(new Markup("[grey]queue[/]"), new Text(queue.Name));
-        grid.AddRow(new Markup("[grey]status[/]"), new Markup(Status(queue)));
-        grid.AddRow(new Markup("[grey]max concurrency[/]"), new Text(Concurrency(queue)));
-        grid.AddRow(new Markup("[grey]rate limit[/]"), new Text(Rate(queue)));
-        console.Write(grid);
+        var details = new DetailGrid();
+        details.Row("queue", new Text(queue.Name));
+        details.Markup("status", Status(queue));
+        details.Row("max concurrency", new Text(Concurrency(queue)));
+        details.Row("rate limit", new Text(Rate(queue)));
+        details.WriteTo(console);
 
         var table = new Table().Border(TableBorder.Rounded).Title("jobs").AddColumns("state", "count");
         table.Columns[1].RightAligned();

@@ -28,15 +28,9 @@ internal static class ScheduleRendering
     /// <summary>Everything <c>ow schedules get</c> shows.</summary>
     public static void WriteDetail(IAnsiConsole console, ScheduleView s)
     {
-        var grid = new Grid().AddColumn(new GridColumn().NoWrap().PadRight(2)).AddColumn();
-        void Row(string name, IRenderable value) => grid.AddRow(new Markup($"[grey]{name}[/]"), value);
-        void Text(string name, string? value)
-        {
-            if (!string.IsNullOrEmpty(value))
-            {
-                Row(name, new Text(value));
-            }
-        }
+        var details = new DetailGrid();
+        void Row(string name, IRenderable value) => details.Row(name, value);
+        void Text(string name, string? value) => details.Text(name, value);
 
         Text("id", s.Id);
         Text("cron", s.Cron);
@@ -67,7 +61,7 @@ internal static class ScheduleRendering
         }
 
         Text("next fire", s.NextFire is { } next ? JobRendering.Time(next) + Local(next, s.TimeZone) : "none" + (s.Paused ? " (paused)" : ""));
-        console.Write(grid);
+        details.WriteTo(console);
     }
 
     /// <summary><c>active</c> or <c>paused</c>, as markup.</summary>
