@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test. Installs what the tests need when missing (redis-server, promtool, docker-compose, python3-yaml,
-# chromium, iproute2, iptables, and the runtime images' packages: curl, busybox), builds, runs
+# chromium, iproute2, iptables, and the runtime images' packages: curl, busybox, iputils-ping), builds, runs
 # `dotnet test` with TRX results and ends with the line "N passed, N failed[, N skipped]".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # The partition tests: network namespaces (ip, iproute2) and a Redis-only cut (iptables inside the namespace).
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
 command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || [ -x /sbin/iptables ] || need+=(iptables)
-# The runtime images' packages (curl, busybox: read from the Dockerfiles), whose binaries RunbookCommandsTests runs.
+# The runtime images' packages (curl, busybox, iputils-ping: read from the Dockerfiles), whose binaries RunbookCommandsTests runs.
 for pkg in $(sed -n 's/.*apt-get install -y --no-install-recommends \([a-z0-9. +-]*\).*/\1/p' docker/*.Dockerfile | tr ' ' '\n' | sort -u); do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
 done
