@@ -47,6 +47,9 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
         }
 
         var now = time.GetUtcNow();
+
+        // The handler is done (the attempt ends at `now`): its slot can take another job while the outcome is stored.
+        engine.Tracker.HandlerEnded(running);
         var decided = JobRules.AttemptEnded(claim, end, now, engine.Retry, Random.Shared.NextDouble());
         var (stored, applied) = await StoreAsync(decided);
         engine.Tracker.Finished(engine.Store.Keys.ShardOf(claim.JobId), claim.JobId);

@@ -12,14 +12,21 @@ internal sealed class AttemptTracker : IDisposable
     private readonly ConcurrentDictionary<string, ClaimedAttempt> _pending = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<int, ConcurrentQueue<string>> _finished = new();
     private readonly SemaphoreSlim _changed = new(0, 1);
+    private int _storing;
 
     public void Dispose() => _changed.Dispose();
 
     /// <summary>Attempts running here.</summary>
     public int InFlight => _running.Count;
 
-    /// <summary>Attempts running here plus claims being handed to their grains.</summary>
+    /// <summary>Attempts running here (handler or outcome write) plus claims being handed to their grains: what this silo holds.</summary>
     public int Busy => _running.Count + _pending.Count;
+
+    /// <summary>Attempts whose handler has not returned yet, plus claims being handed to their grains: what uses a job slot.</summary>
+    public int Executing => Math.Max(0, Busy - Volatile.Read(ref _storing));
+
+    /// <summary>Attempts whose handler returned and whose outcome is being stored.</summary>
+    public int Storing => Volatile.Read(ref _storing);
 
     /// <summary>Claims about to be handed to their grains.</summary>
     public void AddPending(IEnumerable<ClaimedAttempt> claims)
@@ -44,9 +51,23 @@ internal sealed class AttemptTracker : IDisposable
 
     public bool TryAdd(RunningAttempt attempt) => _running.TryAdd(attempt.Claim.GrainKey, attempt);
 
+    /// <summary>The attempt's handler returned: its slot is free for another job while its outcome is stored.</summary>
+    public void HandlerEnded(RunningAttempt attempt)
+    {
+        if (attempt.MarkStoring())
+        {
+            Interlocked.Increment(ref _storing);
+            Signal();
+        }
+    }
+
     public void Remove(RunningAttempt attempt)
     {
-        _running.TryRemove(new KeyValuePair<string, RunningAttempt>(attempt.Claim.GrainKey, attempt));
+        if (_running.TryRemove(new KeyValuePair<string, RunningAttempt>(attempt.Claim.GrainKey, attempt)) && attempt.IsStoring)
+        {
+            Interlocked.Decrement(ref _storing);
+        }
+
         Signal();
     }
 
@@ -109,6 +130,7 @@ internal sealed class RunningAttempt(ClaimedAttempt claim) : IDisposable
 {
     private readonly CancellationTokenSource _cts = new();
     private volatile int _abandon;
+    private int _storing;
 
     public ClaimedAttempt Claim { get; } = claim;
 
@@ -118,6 +140,9 @@ internal sealed class RunningAttempt(ClaimedAttempt claim) : IDisposable
     public bool CancelRequested { get; private set; }
 
     public AbandonReason Abandoned => (AbandonReason)_abandon;
+
+    /// <summary>The handler returned; the outcome is being stored.</summary>
+    public bool IsStoring => Volatile.Read(ref _storing) == 1;
 
     public TaskCompletionSource Finished { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -134,6 +159,9 @@ internal sealed class RunningAttempt(ClaimedAttempt claim) : IDisposable
     }
 
     public void Dispose() => _cts.Dispose();
+
+    /// <summary>Marks the handler as returned; true the first time.</summary>
+    internal bool MarkStoring() => Interlocked.Exchange(ref _storing, 1) == 0;
 
     private void TryCancel()
     {

@@ -217,7 +217,11 @@ internal sealed partial class JobDispatcher(
         {
             try
             {
-                var free = options.MaxConcurrentJobs - engine.Tracker.Busy;
+                // A slot is a running handler: one whose outcome is being written no longer holds it, so the store's round
+                // trips do not idle the slots. What waits for its write is bounded apart (a write batch), so a slow store
+                // cannot make this silo claim without end.
+                var tracker = engine.Tracker;
+                var free = Math.Min(options.MaxConcurrentJobs - tracker.Executing, options.MaxConcurrentJobs + options.WriteBatchSize - tracker.Busy);
                 if (free <= 0 || _leaseLost || _queues.Count == 0)
                 {
                     await (free <= 0 ? engine.Tracker.WaitForChangeAsync(options.PollInterval, token) : _wake.WaitAsync(options.PollInterval, token));

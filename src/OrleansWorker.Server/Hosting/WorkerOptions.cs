@@ -6,7 +6,10 @@ public sealed class WorkerOptions
     /// <summary>The configuration section these options bind to.</summary>
     public const string SectionName = "Worker";
 
-    /// <summary>Attempts that may run at once on one silo. Default: 50 × processor count.</summary>
+    /// <summary>
+    /// Handlers that may run at once on one silo. Default: 50 × processor count. An attempt whose handler returned and
+    /// whose outcome is being written no longer takes a slot; at most <see cref="WriteBatchSize"/> such attempts wait on top.
+    /// </summary>
     public int MaxConcurrentJobs { get; set; } = Environment.ProcessorCount * 50;
 
     /// <summary>

@@ -117,20 +117,39 @@ public sealed class EngineTests(ClusterFixture fixture) : IClassFixture<ClusterF
     {
         var ids = Enumerable.Range(0, 12).Select(_ => NewId("conc")).ToList();
         await fixture.Jobs.EnqueueManyAsync(ids.Select(id => new JobRequest("sleep", "{\"ms\":150}") { Id = id, Queue = "concurrency" }).ToList());
-        var maxRunning = 0;
+        var jobs = new List<JobView>();
         await Poll.UntilAsync(async () =>
         {
-            var running = await fixture.Jobs.ListAsync(new JobListQuery { State = JobState.Running, Queue = "concurrency", Limit = 100 });
-            maxRunning = Math.Max(maxRunning, running.Items.Count);
-            var done = 0;
+            jobs = [];
             foreach (var id in ids)
             {
-                done += (await fixture.Jobs.GetAsync(id))!.State == JobState.Succeeded ? 1 : 0;
+                jobs.Add((await fixture.Jobs.GetAsync(id))!);
             }
 
-            return done == ids.Count;
+            return jobs.All(j => j.State == JobState.Succeeded);
         }, TimeSpan.FromSeconds(30), "all 12 sleep jobs to succeed");
-        Assert.InRange(maxRunning, 1, ClusterFixture.MaxConcurrentJobs * fixture.Cluster.Silos.Count);
+
+        // A slot is a running handler: from the claim (the attempt's start) until the handler returned (its end, taken
+        // before the slot is given back). Per silo, those intervals never overlap deeper than its slots.
+        var depths = jobs.SelectMany(j => j.Attempts)
+            .GroupBy(a => a.Silo)
+            .ToDictionary(g => g.Key ?? "?", g => MaxOverlap(g.Select(a => (a.StartedAt, a.EndedAt!.Value))));
+        Assert.All(depths, d => Assert.True(d.Value <= ClusterFixture.MaxConcurrentJobs, $"silo {d.Key} ran {d.Value} handlers at once; its slots are {ClusterFixture.MaxConcurrentJobs}"));
+        Assert.True(depths.Values.Max() >= 2, $"the jobs ran side by side at all (deepest overlap {depths.Values.Max()})");
+    }
+
+    /// <summary>The deepest overlap of [start, end] intervals (an end and a start at the same instant do not overlap).</summary>
+    private static int MaxOverlap(IEnumerable<(DateTimeOffset Start, DateTimeOffset End)> intervals)
+    {
+        var events = intervals.SelectMany(i => new[] { (i.Start, 1), (i.End, -1) }).OrderBy(e => e.Item1).ThenBy(e => e.Item2).ToList();
+        int depth = 0, max = 0;
+        foreach (var (_, delta) in events)
+        {
+            depth += delta;
+            max = Math.Max(max, depth);
+        }
+
+        return max;
     }
 
     [Fact]
