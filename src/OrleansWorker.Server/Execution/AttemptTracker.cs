@@ -13,6 +13,7 @@ internal sealed class AttemptTracker : IDisposable
     private readonly ConcurrentDictionary<int, ConcurrentQueue<string>> _finished = new();
     private readonly SemaphoreSlim _changed = new(0, 1);
     private int _storing;
+    private long _started;
 
     public void Dispose() => _changed.Dispose();
 
@@ -49,7 +50,19 @@ internal sealed class AttemptTracker : IDisposable
     /// <summary>Whether this silo holds the claim (handing it off, or running it).</summary>
     public bool Holds(string grainKey) => _running.ContainsKey(grainKey) || _pending.ContainsKey(grainKey);
 
-    public bool TryAdd(RunningAttempt attempt) => _running.TryAdd(attempt.Claim.GrainKey, attempt);
+    /// <summary>Attempts started on this silo since it started.</summary>
+    public long Started => Interlocked.Read(ref _started);
+
+    public bool TryAdd(RunningAttempt attempt)
+    {
+        if (!_running.TryAdd(attempt.Claim.GrainKey, attempt))
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _started);
+        return true;
+    }
 
     /// <summary>The attempt's handler returned: its slot is free for another job while its outcome is stored.</summary>
     public void HandlerEnded(RunningAttempt attempt)

@@ -39,6 +39,7 @@ internal sealed partial class JobDispatcher(
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _rateWaitUntil = new(StringComparer.Ordinal);
     private long _grants;
     private int _shardCursor;
+    private readonly IdleTrim _idleTrim = new(engine.Options.IdleTrimDelay, engine.Time);
 
     private TimeSpan RenewInterval => engine.Options.LeaseDuration / 5;
 
@@ -845,6 +846,13 @@ internal sealed partial class JobDispatcher(
 
                     await engine.Store.ForgetRevokedAsync(now - TimeSpan.FromDays(1));
                 });
+            }
+
+            if (_idleTrim.Due(engine.Tracker.Started, engine.Tracker.Busy, out var attempts))
+            {
+                var started = engine.Time.GetTimestamp();
+                var (before, after) = IdleTrim.Collect();
+                JobLog.MemoryTrimmed(logger, options.IdleTrimDelay.TotalSeconds, attempts, before / 1048576.0, after / 1048576.0, engine.Time.GetElapsedTime(started).TotalMilliseconds);
             }
 
             try

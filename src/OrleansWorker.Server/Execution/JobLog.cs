@@ -118,4 +118,7 @@ internal static partial class JobLog
 
     [LoggerMessage(1038, LogLevel.Error, "Schedule {ScheduleId} skipped its tick at {Tick}: its job is no longer valid ({Reason}); fix it with PUT /schedules/{ScheduleId}")]
     public static partial void ScheduleTemplateInvalid(ILogger logger, string scheduleId, DateTimeOffset tick, string reason);
+
+    [LoggerMessage(1039, LogLevel.Information, "Idle for {IdleSeconds:0} s after {Attempts} attempts: returned memory to the system (managed heap {HeapBeforeMiB:0} → {HeapAfterMiB:0} MiB, {PauseMs:0} ms)")]
+    public static partial void MemoryTrimmed(ILogger logger, double idleSeconds, long attempts, double heapBeforeMiB, double heapAfterMiB, double pauseMs);
 }

@@ -55,6 +55,13 @@ public sealed class WorkerOptions
     /// </summary>
     public int MaxInterruptions { get; set; } = 5;
 
+    /// <summary>
+    /// After this long with no attempt running or starting, a silo that ran jobs since it last did so runs one compacting
+    /// full garbage collection that returns the freed heap to the system (a burst's high-water mark otherwise stays).
+    /// Zero: never. Default: 10 seconds.
+    /// </summary>
+    public TimeSpan IdleTrimDelay { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How often an idle dispatcher looks for work without being notified. Default: 1 second.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 

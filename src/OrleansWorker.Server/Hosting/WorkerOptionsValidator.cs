@@ -33,6 +33,7 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
         Require(options.DeadLetteredRetention > TimeSpan.Zero, $"Worker:DeadLetteredRetention must be positive (was {options.DeadLetteredRetention}).");
         Require(!string.IsNullOrWhiteSpace(options.KeyPrefix) && !options.KeyPrefix.Contains(' ', StringComparison.Ordinal), $"Worker:KeyPrefix must be a non-empty word (was '{options.KeyPrefix}').");
         Require(options.ScheduleMisfireThreshold >= TimeSpan.FromSeconds(1), $"Worker:ScheduleMisfireThreshold must be at least 1 second (was {options.ScheduleMisfireThreshold}).");
+        Require(options.IdleTrimDelay >= TimeSpan.Zero, $"Worker:IdleTrimDelay must not be negative (was {options.IdleTrimDelay}); 00:00:00 turns the idle trim off.");
         Require(options.WriteBatchSize is >= 1 and <= 10_000, $"Worker:WriteBatchSize must be 1..10000 (was {options.WriteBatchSize}).");
         foreach (var entry in options.Queues)
         {

@@ -79,13 +79,14 @@ public class JobValidatorTests
     [Fact]
     public void OptionsValidator_ReportsEveryProblemAtOnce()
     {
-        var options = new WorkerOptions { MaxConcurrentJobs = 0, DefaultMaxAttempts = 500, RetryBaseDelay = TimeSpan.FromMinutes(10), RetryMaxDelay = TimeSpan.FromMinutes(1) };
+        var options = new WorkerOptions { MaxConcurrentJobs = 0, DefaultMaxAttempts = 500, RetryBaseDelay = TimeSpan.FromMinutes(10), RetryMaxDelay = TimeSpan.FromMinutes(1), IdleTrimDelay = TimeSpan.FromSeconds(-1) };
         var result = new WorkerOptionsValidator().Validate(null, options);
         Assert.True(result.Failed);
         var failures = result.Failures!.ToList();
         Assert.Contains(failures, f => f.Contains("MaxConcurrentJobs", StringComparison.Ordinal) && f.Contains("was 0", StringComparison.Ordinal));
         Assert.Contains(failures, f => f.Contains("DefaultMaxAttempts", StringComparison.Ordinal));
         Assert.Contains(failures, f => f.Contains("RetryMaxDelay", StringComparison.Ordinal));
-        Assert.Equal(3, failures.Count);
+        Assert.Contains(failures, f => f.Contains("IdleTrimDelay must not be negative", StringComparison.Ordinal));
+        Assert.Equal(4, failures.Count);
     }
 }
