@@ -232,7 +232,6 @@ internal static class ClusterBenchmark
             ["Orleans:Endpoints:SiloPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
             ["Orleans:Endpoints:GatewayPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
             ["Orleans:Endpoints:AdvertisedIPAddress"] = "127.0.0.1",
-            ["Worker:MaxConcurrentJobs"] = "2000",
         });
         builder.UseOrleans(silo =>
         {

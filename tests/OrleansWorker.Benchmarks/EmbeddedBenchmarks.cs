@@ -42,7 +42,6 @@ internal static class EmbeddedBenchmarks
         {
             silo.UseLocalhostClustering(siloPort: Ports.Free(), gatewayPort: Ports.Free());
             silo.AddOrleansWorker(w => w
-                .Configure(o => o.MaxConcurrentJobs = 2000)
                 .UseEmbeddedJobStore(o =>
                 {
                     o.DataDirectory = dir;

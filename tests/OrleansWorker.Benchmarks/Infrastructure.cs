@@ -253,8 +253,6 @@ internal sealed class SiloProcess : IAsyncDisposable
             ["Orleans__Endpoints__GatewayPort"] = gateway.ToString(CultureInfo.InvariantCulture),
             ["Orleans__Endpoints__AdvertisedIPAddress"] = "127.0.0.1",
             ["Orleans__ClusterId"] = clusterId,
-            ["Worker__MaxConcurrentJobs"] = "2000",
-            ["Logging__LogLevel__Default"] = "Warning",
         };
         if (redis is not null)
         {
