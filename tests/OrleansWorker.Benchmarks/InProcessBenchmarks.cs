@@ -53,6 +53,20 @@ internal sealed class CpuMeter
     }
 }
 
+/// <summary>Managed allocation and collections of this process (silo + client) over a phase.</summary>
+internal sealed class AllocationMeter
+{
+    private readonly long _bytes = GC.GetTotalAllocatedBytes(precise: true);
+    private readonly int[] _collections = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
+
+    public string Describe(int jobs, Report report, string figurePrefix)
+    {
+        var perJob = (GC.GetTotalAllocatedBytes(precise: true) - _bytes) / (double)jobs;
+        report.Figure($"{figurePrefix}_allocated_bytes_per_job", Math.Round(perJob));
+        return $"allocated {perJob / 1024:0.0} KiB per job (silo+client), collections gen0 {GC.CollectionCount(0) - _collections[0]} · gen1 {GC.CollectionCount(1) - _collections[1]} · gen2 {GC.CollectionCount(2) - _collections[2]}";
+    }
+}
+
 /// <summary>One silo hosted in this process: IJobClient throughput (batches, one by one) and open-loop latency.</summary>
 internal static class InProcessBenchmarks
 {
@@ -87,10 +101,14 @@ internal static class InProcessBenchmarks
 
             if (options.Has("client"))
             {
+                using var types = Environment.GetEnvironmentVariable("OW_BENCH_ALLOC_TYPES") == "1" ? new AllocationTypes() : null;
                 foreach (var n in options.Ns)
                 {
+                    types?.Top(0, 1);
                     await BatchesAsync(jobs, db, redis, n, report, throughput);
+                    Console.WriteLine(types?.Top(30, n));
                     await OneByOneAsync(jobs, db, redis, n, options.Concurrency, report, throughput);
+                    Console.WriteLine(types?.Top(30, n));
                 }
             }
 
@@ -110,6 +128,7 @@ internal static class InProcessBenchmarks
     {
         var baseline = await db.SortedSetLengthAsync(Wait.SucceededKey);
         var cpu = new CpuMeter(("redis", redis.Pid));
+        var allocations = new AllocationMeter();
         var clock = Stopwatch.StartNew();
         var batches = Enumerable.Range(0, (n + 499) / 500).Select(b => Enumerable.Range(b * 500, Math.Min(500, n - (b * 500))).Select(i => new JobRequest("noop") { Id = $"a{n}-{i}" }).ToList()).ToList();
         await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (batch, ct) => await jobs.EnqueueManyAsync(batch, ct));
@@ -119,8 +138,9 @@ internal static class InProcessBenchmarks
         var rate = n / total.TotalSeconds;
         throughput[$"client_batch_n{n}"] = rate;
         var cpuText = cpu.Describe("silo+client", report, $"client_batch_n{n}");
+        var allocText = allocations.Describe(n, report, $"client_batch_n{n}");
         report.Row($"durable no-op jobs/s, `IJobClient` batches of 500 (8 in flight), silo in-process, N = {n:N0}", $"**{rate:N0}**",
-            $"submit {submitted.TotalSeconds:0.00} s, all Succeeded after {total.TotalSeconds:0.00} s; {cpuText}");
+            $"submit {submitted.TotalSeconds:0.00} s, all Succeeded after {total.TotalSeconds:0.00} s; {cpuText}; {allocText}");
         report.Figure($"throughput_client_batch_n{n}_jobs_per_second", Math.Round(rate));
     }
 
@@ -129,6 +149,7 @@ internal static class InProcessBenchmarks
     {
         var baseline = await db.SortedSetLengthAsync(Wait.SucceededKey);
         var cpu = new CpuMeter(("redis", redis.Pid));
+        var allocations = new AllocationMeter();
         var clock = Stopwatch.StartNew();
         await Parallel.ForEachAsync(Enumerable.Range(0, n), new ParallelOptions { MaxDegreeOfParallelism = concurrency },
             async (i, ct) => await jobs.EnqueueAsync(new JobRequest("noop") { Id = $"b{n}-{i}" }, ct));
@@ -138,8 +159,9 @@ internal static class InProcessBenchmarks
         var rate = n / total.TotalSeconds;
         throughput[$"client_single_n{n}"] = rate;
         var cpuText = cpu.Describe("silo+client", report, $"client_single_n{n}");
+        var allocText = allocations.Describe(n, report, $"client_single_n{n}");
         report.Row($"durable no-op jobs/s, `IJobClient.EnqueueAsync` one by one ({concurrency} in flight), silo in-process, N = {n:N0}", $"**{rate:N0}**",
-            $"submit {submitted.TotalSeconds:0.00} s, all Succeeded after {total.TotalSeconds:0.00} s; {cpuText}");
+            $"submit {submitted.TotalSeconds:0.00} s, all Succeeded after {total.TotalSeconds:0.00} s; {cpuText}; {allocText}");
         report.Figure($"throughput_client_single_n{n}_jobs_per_second", Math.Round(rate));
     }
 

@@ -41,32 +41,25 @@ internal sealed class RedisKvBackend : IKvBackend
             return [];
         }
 
-        var keyIndex = new Dictionary<string, int>(StringComparer.Ordinal);
-        var keys = new List<RedisKey>();
-        int Index(string? key)
-        {
-            if (key is null)
-            {
-                return 0;
-            }
-
-            if (!keyIndex.TryGetValue(key, out var index))
-            {
-                keys.Add(key);
-                index = keys.Count;
-                keyIndex[key] = index;
-            }
-
-            return index;
-        }
-
-        var args = new List<RedisValue>(units.Count * 24) { units.Count };
+        // The arguments go straight into an array of their exact size (a first pass counts them): a batch of 512 units
+        // is ~25,000 arguments, and each growth or copy of them cost ~3 KB per job.
+        var keys = new KeyTable();
+        var writes = new List<EncodedWrite>();
+        var preFields = new List<string>(4);
+        var counter = new ArgWriter(null);
         foreach (var unit in units)
         {
-            Encode(unit, args, Index);
+            Encode(unit, ref counter, null, writes, preFields);
         }
 
-        var raw = (RedisResult[])(await EvalAsync(RedisLua.Apply, [.. keys], [.. args]))!;
+        var writer = new ArgWriter(new RedisValue[1 + counter.Count]);
+        writer.Add(units.Count);
+        foreach (var unit in units)
+        {
+            Encode(unit, ref writer, keys, writes, preFields);
+        }
+
+        var raw = (RedisResult[])(await EvalAsync(RedisLua.Apply, keys.ToArray(), writer.Buffer!))!;
         var results = new KvResult[units.Count];
         for (var i = 0; i < results.Length; i++)
         {
@@ -77,15 +70,71 @@ internal sealed class RedisKvBackend : IKvBackend
         return results;
     }
 
+    /// <summary>The distinct keys of one call, numbered from 1 in order of first use (0 = no key).</summary>
+    private sealed class KeyTable
+    {
+        private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
+        private readonly List<RedisKey> _keys = [];
+
+        public int Of(string? key)
+        {
+            if (key is null)
+            {
+                return 0;
+            }
+
+            if (!_index.TryGetValue(key, out var index))
+            {
+                _keys.Add(key);
+                index = _keys.Count;
+                _index[key] = index;
+            }
+
+            return index;
+        }
+
+        public RedisKey[] ToArray() => [.. _keys];
+    }
+
+    /// <summary>Writes arguments into an array, or (without one) only counts them.</summary>
+    private struct ArgWriter(RedisValue[]? buffer)
+    {
+        public readonly RedisValue[]? Buffer = buffer;
+
+        public int Count { get; private set; }
+
+        public void Add(RedisValue value)
+        {
+            if (Buffer is not null)
+            {
+                Buffer[Count] = value;
+            }
+
+            Count++;
+        }
+    }
+
+    /// <summary>One write as the script reads it: code, key, then an optional history head and the write's own arguments.</summary>
+    private readonly record struct EncodedWrite(string Code, string? Key, RedisValue[]? Head, string[] Args);
+
     /// <summary>
     /// Encodes one unit for <see cref="RedisLua.Apply"/>: the field guards on the unit's first guarded key, and the
     /// history it appends to, are read with one HMGET; the append rides on the HSET of the same key.
     /// </summary>
-    private static void Encode(KvUnit unit, List<RedisValue> args, Func<string?, int> index)
+    private static void Encode(KvUnit unit, ref ArgWriter args, KeyTable? keys, List<EncodedWrite> writes, List<string> preFields)
     {
-        var preKey = unit.Guards.FirstOrDefault(g => g.Code is KvGuardCode.FieldEquals or KvGuardCode.FieldNotEquals).Key;
-        var preFields = new List<string>(4);
-        int Pre(string? key, string field)
+        string? preKey = null;
+        foreach (var g in unit.Guards)
+        {
+            if (g.Code is KvGuardCode.FieldEquals or KvGuardCode.FieldNotEquals)
+            {
+                preKey = g.Key;
+                break;
+            }
+        }
+
+        preFields.Clear();
+        static int Pre(string? preKey, List<string> preFields, string? key, string field)
         {
             if (preKey is null || key != preKey)
             {
@@ -102,56 +151,71 @@ internal sealed class RedisKvBackend : IKvBackend
             return at + 1;
         }
 
-        var guards = unit.Guards.Select(g => (g, g.Code is KvGuardCode.FieldEquals or KvGuardCode.FieldNotEquals ? Pre(g.Key, g.A) : 0)).ToList();
+        var guards = unit.Guards;
+        Span<int> guardPre = guards.Count <= 16 ? stackalloc int[guards.Count] : new int[guards.Count];
+        for (var i = 0; i < guards.Count; i++)
+        {
+            var g = guards[i];
+            guardPre[i] = g.Code is KvGuardCode.FieldEquals or KvGuardCode.FieldNotEquals ? Pre(preKey, preFields, g.Key, g.A) : 0;
+        }
 
         // A history append on a key that is also set merges into that key's HSET.
-        var writes = new List<(string Code, string? Key, List<RedisValue> Args)>(unit.Writes.Count);
+        writes.Clear();
         foreach (var w in unit.Writes)
         {
             if (w.Code == KvWriteCode.HashAppend)
             {
                 var at = writes.FindIndex(x => x.Code == "hset" && x.Key == w.Key);
-                var head = new List<RedisValue> { w.Args[0], w.Args[1], Pre(w.Key, w.Args[0]) };
+                RedisValue[] head = [w.Args[0], w.Args[1], Pre(preKey, preFields, w.Key, w.Args[0])];
+                writes.Add(new EncodedWrite("hsa", w.Key, head, at >= 0 ? writes[at].Args : []));
                 if (at >= 0)
                 {
-                    head.AddRange(writes[at].Args);
-                    writes[at] = ("hsa", w.Key, head);
-                }
-                else
-                {
-                    writes.Add(("hsa", w.Key, head));
+                    writes[at] = writes[^1];
+                    writes.RemoveAt(writes.Count - 1);
                 }
 
                 continue;
             }
 
-            writes.Add((WriteCode(w.Code), w.Key, w.Args.Select(x => (RedisValue)x).ToList()));
+            writes.Add(new EncodedWrite(WriteCode(w.Code), w.Key, null, w.Args));
         }
 
         args.Add(guards.Count);
         args.Add(writes.Count);
-        args.Add(preFields.Count > 0 ? index(preKey) : 0);
+        args.Add(preFields.Count > 0 ? keys?.Of(preKey) ?? 0 : 0);
         args.Add(preFields.Count);
         foreach (var f in preFields)
         {
             args.Add(f);
         }
 
-        foreach (var (g, pre) in guards)
+        for (var i = 0; i < guards.Count; i++)
         {
+            var g = guards[i];
             args.Add(GuardCode(g.Code));
-            args.Add(index(g.Key));
+            args.Add(keys?.Of(g.Key) ?? 0);
             args.Add(g.A);
             args.Add(g.B);
-            args.Add(pre);
+            args.Add(guardPre[i]);
         }
 
-        foreach (var (code, key, values) in writes)
+        foreach (var (code, key, head, values) in writes)
         {
             args.Add(code);
-            args.Add(index(key));
-            args.Add(values.Count);
-            args.AddRange(values);
+            args.Add(keys?.Of(key) ?? 0);
+            args.Add((head?.Length ?? 0) + values.Length);
+            if (head is not null)
+            {
+                foreach (var h in head)
+                {
+                    args.Add(h);
+                }
+            }
+
+            foreach (var v in values)
+            {
+                args.Add(v);
+            }
         }
     }
 
