@@ -123,12 +123,15 @@ internal sealed class RedisKvBackend : IKvBackend
     /// </summary>
     private static void Encode(KvUnit unit, ref ArgWriter args, KeyTable? keys, List<EncodedWrite> writes, List<string> preFields)
     {
+        // Indexed loops throughout: a foreach over the IReadOnlyList would box its enumerator, twice per unit and pass.
+        var guards = unit.Guards;
+        var unitWrites = unit.Writes;
         string? preKey = null;
-        foreach (var g in unit.Guards)
+        for (var i = 0; i < guards.Count; i++)
         {
-            if (g.Code is KvGuardCode.FieldEquals or KvGuardCode.FieldNotEquals)
+            if (guards[i].Code is KvGuardCode.FieldEquals or KvGuardCode.FieldNotEquals)
             {
-                preKey = g.Key;
+                preKey = guards[i].Key;
                 break;
             }
         }
@@ -151,7 +154,6 @@ internal sealed class RedisKvBackend : IKvBackend
             return at + 1;
         }
 
-        var guards = unit.Guards;
         Span<int> guardPre = guards.Count <= 16 ? stackalloc int[guards.Count] : new int[guards.Count];
         for (var i = 0; i < guards.Count; i++)
         {
@@ -161,11 +163,17 @@ internal sealed class RedisKvBackend : IKvBackend
 
         // A history append on a key that is also set merges into that key's HSET.
         writes.Clear();
-        foreach (var w in unit.Writes)
+        for (var i = 0; i < unitWrites.Count; i++)
         {
+            var w = unitWrites[i];
             if (w.Code == KvWriteCode.HashAppend)
             {
-                var at = writes.FindIndex(x => x.Code == "hset" && x.Key == w.Key);
+                var at = -1;
+                for (var j = 0; j < writes.Count && at < 0; j++)
+                {
+                    at = writes[j].Code == "hset" && writes[j].Key == w.Key ? j : -1;
+                }
+
                 RedisValue[] head = [w.Args[0], w.Args[1], Pre(preKey, preFields, w.Key, w.Args[0])];
                 writes.Add(new EncodedWrite("hsa", w.Key, head, at >= 0 ? writes[at].Args : []));
                 if (at >= 0)
