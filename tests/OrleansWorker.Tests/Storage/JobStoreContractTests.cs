@@ -132,6 +132,20 @@ public abstract class JobStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Claim_ReturnsEveryField_ExactlyAsStored_WhateverItsCharacters()
+    {
+        // Multi-byte UTF-8, the claim record's own separator, digits, an escaped control character and an empty string:
+        // what a handler gets is what was submitted, byte for byte.
+        var payload = "{\"text\":\"Grüße, 東京 🚀 12:34:\\u001f\",\"empty\":\"\",\"n\":-0.5}";
+        await Store.InsertAsync([Job("u::1", queue: "ü-queue:1") with { Payload = payload, BatchId = "b:1" }, Job("u::2") with { Payload = null, TraceParent = null }]);
+        var claimed = (await ClaimAsync(queues: ["ü-queue:1", "default"])).Attempts.OrderBy(a => a.JobId, StringComparer.Ordinal).ToList();
+        Assert.Equal(2, claimed.Count);
+        Assert.Equal(("u::1", "ü-queue:1", payload, "b:1", 1), (claimed[0].JobId, claimed[0].Queue, claimed[0].Payload, claimed[0].BatchId, claimed[0].Attempt));
+        Assert.Equal(("u::2", "default", null, null, 3), (claimed[1].JobId, claimed[1].Queue, claimed[1].Payload, claimed[1].TraceParent, claimed[1].MaxAttempts));
+        Assert.NotEqual(claimed[0].ClaimToken, claimed[1].ClaimToken);
+    }
+
+    [Fact]
     public async Task Success_StoresResultAndAttempt()
     {
         await Store.InsertAsync([Job("a")]);
