@@ -60,11 +60,12 @@ internal sealed class RedisKvBackend : IKvBackend
         }
 
         var raw = (RedisResult[])(await EvalAsync(RedisLua.Apply, keys.ToArray(), writer.Buffer!))!;
+        // The reply lists only the units that did not apply (unit number, failed guard, value): usually none.
         var results = new KvResult[units.Count];
-        for (var i = 0; i < results.Length; i++)
+        Array.Fill(results, KvResult.Applied);
+        for (var i = 0; i + 2 < raw.Length; i += 3)
         {
-            var failed = (int)raw[i * 2];
-            results[i] = failed == 0 ? KvResult.Applied : new KvResult(failed, (string?)raw[(i * 2) + 1] ?? "");
+            results[(int)raw[i] - 1] = new KvResult((int)raw[i + 1], (string?)raw[i + 2] ?? "");
         }
 
         return results;

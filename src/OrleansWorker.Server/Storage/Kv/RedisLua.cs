@@ -11,7 +11,7 @@ internal static class RedisLua
     /// the key it pre-reads and how many fields (one HMGET for the guards and the history append of its main key),
     /// those fields, guards as (code, key index, a, b, pre-read index or 0), writes as (code, key index, arg count,
     /// args…). Write <c>hsa</c> is an HSET that also appends a JSON value to the array in a pre-read field.
-    /// Returns (failed guard, value) per unit.
+    /// Returns (unit number, failed guard, value) for each unit that did not apply, nothing for those that did.
     /// </summary>
     public const string Apply = """
         local a = 2
@@ -84,10 +84,7 @@ internal static class RedisLua
                 local cur = field(k, f, r)
                 if cur == '' then cur = '[' .. json .. ']' else cur = string.sub(cur, 1, -2) .. ',' .. json .. ']' end
                 if m > 3 then
-                  local args = { unpack(ARGV, a + 3, a + m - 1) }
-                  args[#args + 1] = f
-                  args[#args + 1] = cur
-                  redis.call('HSET', k, unpack(args))
+                  redis.call('HSET', k, f, cur, unpack(ARGV, a + 3, a + m - 1))
                 else
                   redis.call('HSET', k, f, cur)
                 end
@@ -104,8 +101,11 @@ internal static class RedisLua
             end
             a = a + m
           end
-          out[#out + 1] = fail
-          out[#out + 1] = val
+          if fail ~= 0 then
+            out[#out + 1] = u
+            out[#out + 1] = fail
+            out[#out + 1] = val
+          end
         end
         return out
         """;
