@@ -225,7 +225,7 @@ internal sealed partial class JobDispatcher(
                 var free = Math.Min(options.MaxConcurrentJobs - tracker.Executing, options.MaxConcurrentJobs + options.WriteBatchSize - tracker.Busy);
                 if (free <= 0 || _leaseLost || _queues.Count == 0)
                 {
-                    await (free <= 0 ? engine.Tracker.WaitForChangeAsync(options.PollInterval, token) : _wake.WaitAsync(options.PollInterval, token));
+                    await (free <= 0 ? tracker.WaitForChangeAsync(options.PollInterval, token) : _wake.WaitAsync(options.PollInterval, token));
                     continue;
                 }
 

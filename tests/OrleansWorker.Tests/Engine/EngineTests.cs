@@ -133,23 +133,9 @@ public sealed class EngineTests(ClusterFixture fixture) : IClassFixture<ClusterF
         // before the slot is given back). Per silo, those intervals never overlap deeper than its slots.
         var depths = jobs.SelectMany(j => j.Attempts)
             .GroupBy(a => a.Silo)
-            .ToDictionary(g => g.Key ?? "?", g => MaxOverlap(g.Select(a => (a.StartedAt, a.EndedAt!.Value))));
+            .ToDictionary(g => g.Key ?? "?", g => Intervals.MaxOverlap(g.Select(a => (a.StartedAt, a.EndedAt!.Value))));
         Assert.All(depths, d => Assert.True(d.Value <= ClusterFixture.MaxConcurrentJobs, $"silo {d.Key} ran {d.Value} handlers at once; its slots are {ClusterFixture.MaxConcurrentJobs}"));
         Assert.True(depths.Values.Max() >= 2, $"the jobs ran side by side at all (deepest overlap {depths.Values.Max()})");
-    }
-
-    /// <summary>The deepest overlap of [start, end] intervals (an end and a start at the same instant do not overlap).</summary>
-    private static int MaxOverlap(IEnumerable<(DateTimeOffset Start, DateTimeOffset End)> intervals)
-    {
-        var events = intervals.SelectMany(i => new[] { (i.Start, 1), (i.End, -1) }).OrderBy(e => e.Item1).ThenBy(e => e.Item2).ToList();
-        int depth = 0, max = 0;
-        foreach (var (_, delta) in events)
-        {
-            depth += delta;
-            max = Math.Max(max, depth);
-        }
-
-        return max;
     }
 
     [Fact]

@@ -36,20 +36,6 @@ public sealed class FlowControlTests(ITestOutputHelper output) : ProcessClusterT
 
     private static IEnumerable<JsonElement> Attempts(IEnumerable<JsonElement> jobs) => jobs.SelectMany(j => j.GetProperty("attempts").EnumerateArray());
 
-    /// <summary>The deepest overlap of [start, end] intervals.</summary>
-    private static int MaxOverlap(IEnumerable<(DateTimeOffset Start, DateTimeOffset End)> intervals)
-    {
-        var events = intervals.SelectMany(i => new[] { (i.Start, 1), (i.End, -1) }).OrderBy(e => e.Item1).ThenBy(e => e.Item2).ToList();
-        int depth = 0, max = 0;
-        foreach (var (_, delta) in events)
-        {
-            depth += delta;
-            max = Math.Max(max, depth);
-        }
-
-        return max;
-    }
-
     [Fact]
     public async Task ConcurrencyLimit_HoldsAcrossThreeSilos_AndAllFinishWhenOneIsKilled()
     {
@@ -81,7 +67,7 @@ public sealed class FlowControlTests(ITestOutputHelper output) : ProcessClusterT
         Assert.True(killed, "a silo was killed while it ran jobs of the limited queue");
         var jobs = await WaitAllSucceededAsync(silos[0], "limited", ids.Count, TimeSpan.FromSeconds(30));
         var intervals = Attempts(jobs).Select(a => (a.GetProperty("startedAt").GetDateTimeOffset(), a.GetProperty("endedAt").GetDateTimeOffset())).ToList();
-        var depth = MaxOverlap(intervals);
+        var depth = Intervals.MaxOverlap(intervals);
         Assert.True(depth <= 5, $"attempt intervals never overlap more than 5 deep (max {depth})");
         Assert.True(sampled >= 3, $"the limit was exercised (up to {sampled} running at once)");
         output.WriteLine($"RESULT concurrency limit 5, 3 silos × 20 slots, 80 jobs: max running sampled {sampled}, max attempt overlap {depth}, {intervals.Count} attempts, all succeeded after kill -9 of {victim!.Name}");
