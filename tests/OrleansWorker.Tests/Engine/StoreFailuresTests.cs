@@ -22,4 +22,21 @@ public sealed class StoreFailuresTests
         Assert.False(StoreFailures.IsUnavailable(new InvalidOperationException("a bug of ours")));
         Assert.False(StoreFailures.IsUnavailable(new ArgumentException("bad input")));
     }
+
+    [Fact]
+    public async Task ACommandCancelledByTheRedisClient_IsAStoreOutage_ButACancellationWeAskedFor_IsNot()
+    {
+        // StackExchange.Redis cancels a command's task itself (no token) when it gives the command up during a cut;
+        // seen in PartitionTests as a TaskCanceledException from ScriptEvaluateAsync and a 500 from POST /jobs/batch.
+        var command = new TaskCompletionSource<int>();
+        Assert.True(command.TrySetCanceled());
+        var givenUp = await Assert.ThrowsAsync<TaskCanceledException>(() => command.Task);
+        Assert.True(StoreFailures.IsUnavailable(givenUp), "a command cancelled by the client library, with no token behind it");
+
+        using var stopping = new CancellationTokenSource();
+        await stopping.CancelAsync();
+        var asked = await Assert.ThrowsAsync<TaskCanceledException>(() => Task.Delay(TimeSpan.FromMinutes(1), stopping.Token));
+        Assert.False(StoreFailures.IsUnavailable(asked), "a cancellation we asked for (shutdown, a caller's deadline) is not an outage");
+        Assert.False(StoreFailures.IsUnavailable(new OperationCanceledException(stopping.Token)));
+    }
 }
