@@ -19,6 +19,13 @@ internal sealed class BenchOptions
 
     public int Concurrency { get; private set; } = 64;
 
+    /// <summary>
+    /// Jobs each system runs before it is measured (ours: this many in batches and this many one by one; BullMQ: this many
+    /// bulk). .NET's tiered JIT with dynamic PGO needs on the order of 100,000 jobs here to reach its steady code; the first
+    /// jobs after a start are measured on their own (the host's "cold" row).
+    /// </summary>
+    public int Warmup { get; private set; } = 2_000;
+
     public ISet<string> Phases { get; private set; } = new HashSet<string>(AllPhases);
 
     public bool Has(string phase) => Phases.Contains(phase);
@@ -32,6 +39,7 @@ internal sealed class BenchOptions
             o.Seconds = 30;
             o.MemoryJobs = 1_000_000;
             o.BacklogJobs = 1_000_000;
+            o.Warmup = 50_000;
         }
 
         for (var i = 0; i < args.Length; i++)
@@ -60,6 +68,9 @@ internal sealed class BenchOptions
                 case "--concurrency":
                     o.Concurrency = Int(Next());
                     break;
+                case "--warmup":
+                    o.Warmup = Int(Next());
+                    break;
                 case "--phases":
                     var phases = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
                     var unknown = phases.Except(AllPhases).ToList();
@@ -71,7 +82,7 @@ internal sealed class BenchOptions
                     o.Phases = phases;
                     break;
                 default:
-                    throw new ArgumentException($"Unknown argument '{args[i]}'. Known: --full --n --rate --seconds --memory-jobs --backlog-jobs --concurrency --phases.");
+                    throw new ArgumentException($"Unknown argument '{args[i]}'. Known: --full --n --rate --seconds --memory-jobs --backlog-jobs --concurrency --warmup --phases.");
             }
         }
 

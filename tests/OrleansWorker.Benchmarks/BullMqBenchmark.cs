@@ -28,7 +28,7 @@ internal static class BullMqBenchmark
         {
             foreach (var mode in new[] { "bulk", "single" })
             {
-                await RunOnceAsync(dir, version, redis, n, mode, report, throughput);
+                await RunOnceAsync(dir, version, redis, n, mode, options.Warmup, report, throughput);
             }
         }
     }
@@ -58,14 +58,14 @@ internal static class BullMqBenchmark
         return package.RootElement.GetProperty("version").GetString() ?? "?";
     }
 
-    private static async Task RunOnceAsync(string dir, string version, RedisServer redis, int n, string mode, Report report, Dictionary<string, double> throughput)
+    private static async Task RunOnceAsync(string dir, string version, RedisServer redis, int n, string mode, int warmup, Report report, Dictionary<string, double> throughput)
     {
         var queue = $"bench-{mode}-n{n}-{Guid.NewGuid():N}";
         var info = new ProcessStartInfo("node",
         [
             "bench.mjs", "--host", "127.0.0.1", "--port", redis.Port.ToString(CultureInfo.InvariantCulture), "--db", Db.ToString(CultureInfo.InvariantCulture),
             "--n", n.ToString(CultureInfo.InvariantCulture), "--mode", mode, "--concurrency", WorkerConcurrency.ToString(CultureInfo.InvariantCulture),
-            "--queue", queue, "--hold",
+            "--queue", queue, "--hold", "--warmup", warmup.ToString(CultureInfo.InvariantCulture),
         ])
         {
             WorkingDirectory = dir,

@@ -6,7 +6,7 @@ using OrleansWorker.Benchmarks;
 // 1.8.25 + Hangfire.Redis.StackExchange 1.12.0 and BullMQ (Node, bullmq/bench.mjs) on the same redis-server; all against
 // real redis-server processes.
 // Usage: dotnet run -c Release --project tests/OrleansWorker.Benchmarks [-- --full] [--n 20000,100000] [--rate 2000]
-//        [--seconds 30] [--memory-jobs 1000000] [--backlog-jobs 1000000] [--concurrency 64] [--phases a,b,...]
+//        [--seconds 30] [--memory-jobs 1000000] [--backlog-jobs 1000000] [--concurrency 64] [--warmup 2000] [--phases a,b,...]
 // Phases: client (IJobClient throughput), latency, hangfire, bullmq, http, memory, backlog, recovery, cluster (3-node Redis
 // Cluster, 1 vs 3 shards, at the largest N). Default: all, small sizes.
 var options = BenchOptions.Parse(args);
