@@ -85,7 +85,8 @@ internal sealed class AttemptTracker : IDisposable
     }
 
     /// <summary>The attempts of a job running here (normally one; two while an abandoned one winds down).</summary>
-    public IEnumerable<RunningAttempt> OfJob(string jobId) => _running.Values.Where(a => a.Claim.JobId == jobId);
+    /// <summary>The running attempt with this grain key (<see cref="ClaimedAttempt.GrainKey"/>), if this silo runs it.</summary>
+    public RunningAttempt? Running(string attemptKey) => _running.GetValueOrDefault(attemptKey);
 
     public IReadOnlyList<RunningAttempt> Snapshot() => _running.Values.ToList();
 

@@ -1,3 +1,5 @@
+using OrleansWorker.Storage;
+
 namespace OrleansWorker.Execution;
 
 /// <summary>
@@ -55,5 +57,8 @@ internal sealed record ClaimedAttempt
     [Id(19)] public bool HasDependents { get; init; }
 
     /// <summary>The grain key of this attempt: job id and claim token.</summary>
-    public string GrainKey => $"{JobId}@{ClaimToken}";
+    public string GrainKey => KeyOf(JobId, ClaimToken);
+
+    /// <summary>Names one attempt of a job: its id and the claim token of the attempt (the grain key; what a cancellation addresses).</summary>
+    public static string KeyOf(string jobId, long claimToken) => $"{jobId}@{Tokens.Text(claimToken)}";
 }

@@ -38,6 +38,7 @@ internal sealed partial class JobDispatcher(
     private List<string> _queues = [];
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _rateWaitUntil = new(StringComparer.Ordinal);
     private long _grants;
+    private PermitLedger? _permits;
     private int _shardCursor;
     private readonly IdleTrim _idleTrim = new(engine.Options.IdleTrimDelay, engine.Time);
 
@@ -55,7 +56,10 @@ internal sealed partial class JobDispatcher(
         _stopAll.Dispose();
         _wake.Dispose();
         _recover.Dispose();
+        _permits?.Dispose();
     }
+
+    private PermitLedger Permits => _permits ??= new PermitLedger(engine.Store);
 
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(JobDispatcher), ServiceLifecycleStage.Active, OnStartAsync, OnStopAsync);
@@ -181,14 +185,12 @@ internal sealed partial class JobDispatcher(
         }
     }
 
-    private void OnCancelRequested(string owner, string jobId)
+    /// <summary>A cancellation addressed to one attempt (<c>jobId@claimToken</c>) of this silo's owner name.</summary>
+    private void OnCancelRequested(string owner, string attemptKey)
     {
-        if (owner == engine.Owner)
+        if (owner == engine.Owner && engine.Tracker.Running(attemptKey) is { } attempt)
         {
-            foreach (var attempt in engine.Tracker.OfJob(jobId))
-            {
-                attempt.Cancel();
-            }
+            attempt.Cancel();
         }
     }
 
@@ -280,45 +282,53 @@ internal sealed partial class JobDispatcher(
         var order = WeightedQueue.Shuffle(candidates, Random.Shared);
         var totalWeight = order.Sum(q => q.Weight);
         var grants = new Dictionary<string, Grant>(StringComparer.Ordinal);
-        foreach (var queue in order)
+        try
         {
-            var s = settings.Of(queue.Queue);
-            if (s.MaxConcurrency is null && s.RateLimit is null)
+            foreach (var queue in order)
             {
-                continue;
-            }
-
-            var grant = new Grant(max);
-            if (s.MaxConcurrency is { } limit)
-            {
-                grant.Permits = await store.AcquirePermitsAsync(queue.Queue, owner, grant.Allowed, limit);
-                if (grant.Permits < grant.Allowed)
+                var s = settings.Of(queue.Queue);
+                if (s.MaxConcurrency is null && s.RateLimit is null)
                 {
-                    engine.Instruments.LimitHit(queue.Queue, "concurrency");
+                    continue;
                 }
 
-                grant.Allowed = grant.Permits;
-            }
-
-            if (s.RateLimit is { } rate && grant.Allowed > 0)
-            {
-                grant.StartsName = $"{owner}:{Interlocked.Increment(ref _grants)}";
-                var (started, next) = await store.AcquireStartsAsync(queue.Queue, grant.StartsName, grant.Allowed, rate, now);
-                grant.Starts = started;
-                if (started < grant.Allowed)
+                var grant = new Grant(max);
+                grants[queue.Queue] = grant;
+                if (s.MaxConcurrency is { } limit)
                 {
-                    engine.Instruments.LimitHit(queue.Queue, "rate");
+                    grant.Permits = await Permits.AcquireAsync(queue.Queue, owner, grant.Allowed, limit);
+                    if (grant.Permits < grant.Allowed)
+                    {
+                        engine.Instruments.LimitHit(queue.Queue, "concurrency");
+                    }
+
+                    grant.Allowed = grant.Permits;
                 }
 
-                if (started == 0)
+                if (s.RateLimit is { } rate && grant.Allowed > 0)
                 {
-                    _rateWaitUntil[queue.Queue] = DateTimeOffset.FromUnixTimeMilliseconds(next);
+                    grant.StartsName = $"{owner}:{Interlocked.Increment(ref _grants)}";
+                    var (started, next) = await store.AcquireStartsAsync(queue.Queue, grant.StartsName, grant.Allowed, rate, now);
+                    grant.Starts = started;
+                    if (started < grant.Allowed)
+                    {
+                        engine.Instruments.LimitHit(queue.Queue, "rate");
+                    }
+
+                    if (started == 0)
+                    {
+                        _rateWaitUntil[queue.Queue] = DateTimeOffset.FromUnixTimeMilliseconds(next);
+                    }
+
+                    grant.Allowed = started;
                 }
-
-                grant.Allowed = started;
             }
-
-            grants[queue.Queue] = grant;
+        }
+        catch
+        {
+            // What was taken before the failure goes back (the claim does not happen).
+            await EndGrantsAsync(grants, [], owner);
+            throw;
         }
 
         // First a share of the capacity by weight, then the leftovers; a limited queue once, within its grant.
@@ -385,14 +395,30 @@ internal sealed partial class JobDispatcher(
         }
         finally
         {
-            foreach (var (queue, grant) in grants)
+            await EndGrantsAsync(grants, claimedPerQueue, owner);
+        }
+    }
+
+    /// <summary>
+    /// Gives back what a claim's grants did not use, every queue's even when one's store call fails (the claim's own
+    /// count of permits must end, or the upkeep would go on counting them; a lost release is what the upkeep corrects).
+    /// </summary>
+    private async Task EndGrantsAsync(Dictionary<string, Grant> grants, Dictionary<string, int> claimedPerQueue, string owner)
+    {
+        foreach (var (queue, grant) in grants)
+        {
+            var used = claimedPerQueue.GetValueOrDefault(queue);
+            try
             {
-                var used = claimedPerQueue.GetValueOrDefault(queue);
-                await store.ReleasePermitsAsync(queue, owner, grant.Permits - used);
+                await Permits.EndClaimAsync(queue, owner, grant.Permits, used);
                 if (grant.StartsName is { } name)
                 {
-                    await store.RefundStartsAsync(queue, name, used + 1, grant.Starts);
+                    await engine.Store.RefundStartsAsync(queue, name, used + 1, grant.Starts);
                 }
+            }
+            catch (Exception ex) when (StoreFailures.IsUnavailable(ex))
+            {
+                JobLog.MaintenanceFailed(logger, ex, "give back permits");
             }
         }
     }
@@ -887,7 +913,7 @@ internal sealed partial class JobDispatcher(
 
     /// <summary>
     /// Every few seconds: re-reads the queues' settings, ends timed pauses that are over, and sets this silo's
-    /// concurrency permits to what it really holds (never less: it corrects permits a lost release left behind).
+    /// concurrency permits to what it really holds (its attempts plus its claims in progress: see <see cref="PermitLedger"/>).
     /// </summary>
     private async Task QueueUpkeepAsync(DateTimeOffset now)
     {
@@ -903,7 +929,7 @@ internal sealed partial class JobDispatcher(
 
             if (settings.MaxConcurrency is not null)
             {
-                await engine.Store.SetPermitsAsync(queue, engine.Owner, engine.Tracker.CountOfQueue(queue));
+                await Permits.SetOwnAsync(queue, engine.Owner, () => engine.Tracker.CountOfQueue(queue));
             }
         }
     }

@@ -308,7 +308,10 @@ internal sealed class JobStore : IAsyncDisposable
                 unit.HashSet(key, JobFields.Cancel, "1");
                 if (job.Owner is { } owner)
                 {
-                    unit.SetAdd(Keys.Cancels(shard, owner), job.Id).Publish(_kv.Channel, $"c|{owner}|{job.Id}");
+                    // Addressed to the attempt, not the job: a cancellation that is read late (the owner also polls the
+                    // set) must not cancel a later attempt of the same job on the same silo (a retry right after it).
+                    var attemptKey = ClaimedAttempt.KeyOf(job.Id, job.Token);
+                    unit.SetAdd(Keys.Cancels(shard, owner), attemptKey).Publish(_kv.Channel, $"c|{owner}|{attemptKey}");
                 }
 
                 return unit;

@@ -309,8 +309,8 @@ public abstract class JobStoreContractTests : IAsyncLifetime
 
         var flagged = await StoreSteps.CommandAsync(Store, "running", JobRules.Cancel, T0);
         Assert.Equal((JobCommandStatus.Ok, JobState.Running, true), (flagged.Status, flagged.Job!.State, flagged.Job.CancelRequested));
-        Assert.Equal(["running"], await Store.TakeCancellationsAsync(Silo));
-        await Poll.UntilAsync(() => told == $"{Silo}|running", TimeSpan.FromSeconds(10), "the owner to be told of the cancellation");
+        Assert.Equal([running.GrainKey], await Store.TakeCancellationsAsync(Silo));
+        await Poll.UntilAsync(() => told == $"{Silo}|{running.GrainKey}", TimeSpan.FromSeconds(10), "the owner to be told of the cancellation (of that attempt)");
         Assert.Equal(JobState.Cancelled, (await StoreSteps.EndAsync(Store, running, new AttemptEnd(AttemptOutcome.Succeeded), T0)).Stored.To);
         Assert.Equal(JobState.Cancelled, (await Store.GetAsync("running"))!.State);
 
@@ -458,6 +458,52 @@ public abstract class JobStoreContractTests : IAsyncLifetime
         Assert.Equal(2, await Store.AcquirePermitsAsync("lim", OtherSilo, 10, 5));
         await Store.SetPermitsAsync("lim", OtherSilo, 0);
         Assert.Equal(4, await Store.AcquirePermitsAsync("lim", Silo, 10, 5));
+    }
+
+    [Fact]
+    public async Task Cancel_IsAddressedToTheAttempt_SoALateReadOfIt_CannotCancelTheRetry()
+    {
+        // Seen in CI: cancel, Cancelled, retry at once; the retry ran on the same silo and the owner's poll of its
+        // cancellations, reading the first cancel late, cancelled the new attempt 24 ms after it started.
+        await Store.InsertAsync([Job("cx")]);
+        var first = Assert.Single((await ClaimAsync()).Attempts);
+        Assert.Equal(JobCommandStatus.Ok, (await StoreSteps.CommandAsync(Store, "cx", JobRules.Cancel, T0)).Status);
+        Assert.Equal(JobState.Cancelled, (await StoreSteps.EndAsync(Store, first, new AttemptEnd(AttemptOutcome.Succeeded), T0)).Stored.To);
+        Assert.Equal(JobCommandStatus.Ok, (await StoreSteps.CommandAsync(Store, "cx", JobRules.Requeue, T0)).Status);
+        var retry = Assert.Single((await ClaimAsync()).Attempts);
+        Assert.Equal(("cx", first.Attempt), (retry.JobId, retry.Attempt));
+        Assert.NotEqual(first.GrainKey, retry.GrainKey);
+
+        Assert.Equal([first.GrainKey], await Store.TakeCancellationsAsync(Silo));
+        Assert.False((await Store.GetAsync("cx"))!.CancelRequested, "the retry starts without the old cancel flag");
+    }
+
+    [Fact]
+    public async Task Permits_AHolderBelowZero_CountsAsZero_NotAsRoomForOthers()
+    {
+        // A release that lands after a revoked owner's permits were forgotten leaves its count below zero.
+        await Store.ReleasePermitsAsync("lim", OtherSilo, 3);
+        Assert.Equal(5, await Store.AcquirePermitsAsync("lim", Silo, 10, 5));
+        Assert.Equal(0, await Store.AcquirePermitsAsync("lim", Silo, 1, 5));
+    }
+
+    [Fact]
+    public async Task PermitLedger_Upkeep_CountsTheClaimsInProgress_SoTheLimitHoldsAcrossSilos()
+    {
+        using var ledger = new PermitLedger(Store);
+        Assert.Equal(5, await ledger.AcquireAsync("lim", Silo, 5, 5));
+
+        // The upkeep runs while that claim is in the store: none of its attempts is tracked yet.
+        await ledger.SetOwnAsync("lim", Silo, () => 0);
+        Assert.Equal(0, await Store.AcquirePermitsAsync("lim", OtherSilo, 5, 5));
+
+        // The claim started 3 attempts (now tracked) and gives 2 back; the next upkeep counts the 3.
+        await ledger.EndClaimAsync("lim", Silo, granted: 5, used: 3);
+        Assert.Equal(0, ledger.InClaims("lim"));
+        await ledger.SetOwnAsync("lim", Silo, () => 3);
+        Assert.Equal(2, await Store.AcquirePermitsAsync("lim", OtherSilo, 5, 5));
+        Assert.Equal(0, await ledger.AcquireAsync("lim", Silo, 1, 5));
+        Assert.Equal(0, ledger.InClaims("lim"));
     }
 
     [Fact]

@@ -161,10 +161,13 @@ internal static class RedisLua
         return out
         """;
 
-    /// <summary>KEYS: the permits hash. ARGV: holder, want, limit. Returns the permits granted.</summary>
+    /// <summary>
+    /// KEYS: the permits hash. ARGV: holder, want, limit. Returns the permits granted. A holder's count below zero (a
+    /// release that landed after a revoked owner's permits were forgotten) counts as zero, never as room for others.
+    /// </summary>
     public const string AcquirePermits = """
         local held = 0
-        for _, v in ipairs(redis.call('HVALS', KEYS[1])) do held = held + tonumber(v) end
+        for _, v in ipairs(redis.call('HVALS', KEYS[1])) do held = held + math.max(0, tonumber(v)) end
         local grant = math.min(tonumber(ARGV[2]), tonumber(ARGV[3]) - held)
         if grant <= 0 then return 0 end
         redis.call('HINCRBY', KEYS[1], ARGV[1], grant)

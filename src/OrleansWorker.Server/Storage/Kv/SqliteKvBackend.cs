@@ -272,7 +272,7 @@ internal sealed class SqliteKvBackend : IKvBackend
         {
             using var tx = _writer.BeginTransaction(deferred: false);
             _w.Attach(tx);
-            var held = _w.HGetAll(key).Values.Sum(v => long.Parse(v, CultureInfo.InvariantCulture));
+            var held = _w.HGetAll(key).Values.Sum(v => Math.Max(0, long.Parse(v, CultureInfo.InvariantCulture)));
             var grant = (int)Math.Min(want, limit - held);
             if (grant > 0)
             {
