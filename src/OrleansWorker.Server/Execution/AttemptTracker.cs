@@ -84,7 +84,6 @@ internal sealed class AttemptTracker : IDisposable
         Signal();
     }
 
-    /// <summary>The attempts of a job running here (normally one; two while an abandoned one winds down).</summary>
     /// <summary>The running attempt with this grain key (<see cref="ClaimedAttempt.GrainKey"/>), if this silo runs it.</summary>
     public RunningAttempt? Running(string attemptKey) => _running.GetValueOrDefault(attemptKey);
 

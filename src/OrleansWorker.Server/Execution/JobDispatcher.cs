@@ -38,7 +38,7 @@ internal sealed partial class JobDispatcher(
     private List<string> _queues = [];
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _rateWaitUntil = new(StringComparer.Ordinal);
     private long _grants;
-    private PermitLedger? _permits;
+    private readonly PermitLedger _permits = new(engine.Store);
     private int _shardCursor;
     private readonly IdleTrim _idleTrim = new(engine.Options.IdleTrimDelay, engine.Time);
 
@@ -56,10 +56,8 @@ internal sealed partial class JobDispatcher(
         _stopAll.Dispose();
         _wake.Dispose();
         _recover.Dispose();
-        _permits?.Dispose();
+        _permits.Dispose();
     }
-
-    private PermitLedger Permits => _permits ??= new PermitLedger(engine.Store);
 
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(JobDispatcher), ServiceLifecycleStage.Active, OnStartAsync, OnStopAsync);
@@ -296,7 +294,7 @@ internal sealed partial class JobDispatcher(
                 grants[queue.Queue] = grant;
                 if (s.MaxConcurrency is { } limit)
                 {
-                    grant.Permits = await Permits.AcquireAsync(queue.Queue, owner, grant.Allowed, limit);
+                    grant.Permits = await _permits.AcquireAsync(queue.Queue, owner, grant.Allowed, limit);
                     if (grant.Permits < grant.Allowed)
                     {
                         engine.Instruments.LimitHit(queue.Queue, "concurrency");
@@ -410,7 +408,7 @@ internal sealed partial class JobDispatcher(
             var used = claimedPerQueue.GetValueOrDefault(queue);
             try
             {
-                await Permits.EndClaimAsync(queue, owner, grant.Permits, used);
+                await _permits.EndClaimAsync(queue, owner, grant.Permits, used);
                 if (grant.StartsName is { } name)
                 {
                     await engine.Store.RefundStartsAsync(queue, name, used + 1, grant.Starts);
@@ -929,7 +927,7 @@ internal sealed partial class JobDispatcher(
 
             if (settings.MaxConcurrency is not null)
             {
-                await Permits.SetOwnAsync(queue, engine.Owner, () => engine.Tracker.CountOfQueue(queue));
+                await _permits.SetOwnAsync(queue, engine.Owner, () => engine.Tracker.CountOfQueue(queue));
             }
         }
     }
