@@ -64,14 +64,27 @@ internal static class Wait
         UntilAsync(async () => await db.SortedSetLengthAsync(key) >= expected, timeout ?? TimeSpan.FromMinutes(20), $"{expected} jobs in {key}", 5);
 }
 
-/// <summary>Free loopback TCP ports.</summary>
+/// <summary>Free loopback TCP ports, none handed out twice in a run (the kernel may give one port to two binds in a row).</summary>
 internal static class Ports
 {
+    private static readonly Lock HandedOutLock = new();
+    private static readonly HashSet<int> HandedOut = [];
+
     public static int Free()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            lock (HandedOutLock)
+            {
+                if (HandedOut.Add(port))
+                {
+                    return port;
+                }
+            }
+        }
     }
 }
 

@@ -84,11 +84,29 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
+    private static readonly Lock PortsLock = new();
+    private static readonly HashSet<int> HandedOut = [];
+
+    /// <summary>
+    /// A loopback port free now and never handed out before in this test run. The kernel may give the same ephemeral
+    /// port to two binds in a row once the first is closed (seen in CI: a silo got one port for HTTP and for Orleans, and
+    /// died with "address already in use"), and tests start their processes after asking for all their ports.
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            lock (PortsLock)
+            {
+                if (HandedOut.Add(port))
+                {
+                    return port;
+                }
+            }
+        }
     }
 
     private static string? FindBinary() =>
