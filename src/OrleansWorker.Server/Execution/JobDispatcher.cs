@@ -86,6 +86,7 @@ internal sealed partial class JobDispatcher(
         _queues = known.Keys.Order(StringComparer.Ordinal).ToList();
         JobLog.DispatcherStarted(logger, engine.Owner, engine.Options.MaxConcurrentJobs,
             engine.Options.Queues.Count == 0 ? "(all)" : string.Join(',', engine.Options.Queues), store.Description.Engine, store.Description.Location);
+        _loops.Add(Task.Run(WarnAboutStoreSettingsAsync, CancellationToken.None));
         _loops.Add(Task.Run(ClaimLoopAsync, CancellationToken.None));
         _loops.Add(Task.Run(LeaseLoopAsync, CancellationToken.None));
         _loops.Add(Task.Run(LeaseWatchdogAsync, CancellationToken.None));
@@ -154,6 +155,23 @@ internal sealed partial class JobDispatcher(
             {
                 return;
             }
+        }
+    }
+
+    /// <summary>Logs the store server's settings that can lose jobs, once at start; a store out of reach is skipped.</summary>
+    private async Task WarnAboutStoreSettingsAsync()
+    {
+        try
+        {
+            foreach (var w in await engine.Store.SettingsWarningsAsync())
+            {
+                JobLog.StoreSettingRisky(logger, w.Where, w.Setting, w.Value, w.Risk);
+            }
+        }
+        catch (Exception ex)
+        {
+            // Advice only: a server out of reach, or one that refuses INFO to this user, must not stop the silo.
+            JobLog.MaintenanceFailed(logger, ex, "read the store's settings");
         }
     }
 

@@ -77,6 +77,9 @@ internal static partial class JobLog
     [LoggerMessage(1024, LogLevel.Information, "Gave back {Count} interruptions: the attempts were cut short by this silo being cut off, not by the jobs")]
     public static partial void Refunded(ILogger logger, int count);
 
+    [LoggerMessage(1040, LogLevel.Warning, "Job store setting puts jobs at risk: {Where} has {Setting} {Value}: {Risk}")]
+    public static partial void StoreSettingRisky(ILogger logger, string where, string setting, string value, string risk);
+
     [LoggerMessage(1025, LogLevel.Information, "Job store: {Engine} at {Location}; durability: {Durability}")]
     public static partial void StoreOpened(ILogger logger, string engine, string location, string durability);
 

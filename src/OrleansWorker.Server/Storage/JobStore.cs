@@ -27,6 +27,9 @@ internal sealed class JobStore : IAsyncDisposable
 
     public KvDescription Description => _kv.Description;
 
+    /// <summary>Settings of the store's server that can lose jobs (see <see cref="IKvBackend.SettingsWarningsAsync"/>).</summary>
+    public Task<IReadOnlyList<KvSettingWarning>> SettingsWarningsAsync() => _kv.SettingsWarningsAsync();
+
     /// <summary>The KV engine under the store (for tests and benchmarks that read its keys directly).</summary>
     internal IKvBackend Backend => _kv;
 

@@ -28,6 +28,8 @@ internal sealed class SharedBackend(IKvBackend inner) : IKvBackend
 
     public IKvReadBatch CreateReadBatch() => inner.CreateReadBatch();
 
+    public Task<IReadOnlyList<KvSettingWarning>> SettingsWarningsAsync() => inner.SettingsWarningsAsync();
+
     public Task PingAsync(CancellationToken cancellationToken) => inner.PingAsync(cancellationToken);
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

@@ -7,6 +7,13 @@ namespace OrleansWorker.Storage.Kv;
 /// <param name="Exclusive">True when no other process can reach the data (the embedded engine locks its directory).</param>
 internal sealed record KvDescription(string Engine, string Location, string Durability, bool Exclusive);
 
+/// <summary>A setting of the engine's server that puts jobs at risk.</summary>
+/// <param name="Where">The server (an endpoint).</param>
+/// <param name="Setting">The setting, as the server names it.</param>
+/// <param name="Value">Its value there.</param>
+/// <param name="Risk">What it can cost, and what to set instead.</param>
+internal sealed record KvSettingWarning(string Where, string Setting, string Value, string Risk);
+
 /// <summary>
 /// An engine that keeps the job store's data: hashes, sorted sets and sets under string keys, written only through
 /// guarded <see cref="KvUnit"/>s and the claim, read through <see cref="IKvReadBatch"/>. Implemented by redis-server
@@ -47,6 +54,12 @@ internal interface IKvBackend : IAsyncDisposable
 
     /// <summary>Throws when the engine cannot be reached.</summary>
     Task PingAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Settings of the engine's server that can lose jobs (none for an engine the worker configures itself). Servers
+    /// that cannot be reached are skipped: this is advice at start, not a health check.
+    /// </summary>
+    Task<IReadOnlyList<KvSettingWarning>> SettingsWarningsAsync() => Task.FromResult<IReadOnlyList<KvSettingWarning>>([]);
 }
 
 /// <summary>Reads queued together; each task completes when <see cref="ExecuteAsync"/> has run.</summary>

@@ -295,6 +295,59 @@ internal sealed class RedisKvBackend : IKvBackend
 
     public Task PingAsync(CancellationToken cancellationToken) => Db.PingAsync().WaitAsync(cancellationToken);
 
+    /// <summary>
+    /// Sidekiq's and BullMQ's start-up check: an <c>allkeys-*</c> <c>maxmemory-policy</c> lets Redis delete keys under memory
+    /// pressure (a deleted job key is a lost job), a <c>volatile-*</c> one the keys with a TTL (the rate-limit windows), and <c>appendonly no</c> loses what came after the last
+    /// snapshot when Redis restarts. Read with INFO on every primary (CONFIG GET needs admin rights a worker should not have).
+    /// </summary>
+    public async Task<IReadOnlyList<KvSettingWarning>> SettingsWarningsAsync()
+    {
+        var warnings = new List<KvSettingWarning>();
+        foreach (var endpoint in _redis.GetEndPoints())
+        {
+            var server = _redis.GetServer(endpoint);
+            if (!server.IsConnected || server.IsReplica)
+            {
+                continue;
+            }
+
+            var where = endpoint.ToString() ?? "redis";
+            // INFO as a raw command: StackExchange.Redis counts its typed INFO as an admin command.
+            var info = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var section in new[] { "memory", "persistence" })
+            {
+                foreach (var line in ((string?)await server.ExecuteAsync("INFO", section) ?? "").Split('\n'))
+                {
+                    var colon = line.IndexOf(':', StringComparison.Ordinal);
+                    if (colon > 0)
+                    {
+                        info[line[..colon]] = line[(colon + 1)..].TrimEnd('\r');
+                    }
+                }
+            }
+
+            if (info.TryGetValue("maxmemory_policy", out var policy) && policy.StartsWith("allkeys-", StringComparison.Ordinal))
+            {
+                warnings.Add(new KvSettingWarning(where, "maxmemory-policy", policy,
+                    "when Redis reaches maxmemory it deletes keys, and a deleted job is lost without a trace; set maxmemory-policy noeviction (writes then fail and submissions answer 503)"));
+            }
+            else if (policy is not null && policy.StartsWith("volatile-", StringComparison.Ordinal))
+            {
+                // Only keys with a TTL go: of the worker's, the rate-limit windows.
+                warnings.Add(new KvSettingWarning(where, "maxmemory-policy", policy,
+                    "when Redis reaches maxmemory it deletes keys that have a TTL, and the rate-limit windows do, so a queue's rate limit can be exceeded; set maxmemory-policy noeviction"));
+            }
+
+            if (info.TryGetValue("aof_enabled", out var aof) && aof == "0")
+            {
+                warnings.Add(new KvSettingWarning(where, "appendonly", "no",
+                    "a Redis restart loses every job accepted since its last snapshot; set appendonly yes (appendfsync everysec, or always to lose nothing)"));
+            }
+        }
+
+        return warnings;
+    }
+
     public ValueTask DisposeAsync()
     {
         _redis.GetSubscriber().Unsubscribe(_channel);

@@ -1,0 +1,44 @@
+using OrleansWorker.Storage.Kv;
+using OrleansWorker.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace OrleansWorker.Tests.Storage;
+
+/// <summary>The start-up advice about a Redis that can lose jobs (the silo logs each warning once, at start).</summary>
+public sealed class RedisSettingsTests
+{
+    [Fact]
+    public async Task ARedisThatCanLoseJobs_IsNamed_WithTheSettingAndWhatToSetInstead()
+    {
+        await using var server = await RedisServer.StartAsync();
+        await using var worker = await ConnectionMultiplexer.ConnectAsync(server.ConnectionString);
+        await using var backend = new RedisKvBackend(worker, "{settings}:n");
+
+        // The tests' redis-server: append-only file on, maxmemory-policy at its default (noeviction).
+        Assert.Empty(await backend.SettingsWarningsAsync());
+
+        await using var admin = await ConnectionMultiplexer.ConnectAsync($"{server.ConnectionString},allowAdmin=true");
+        var console = admin.GetServer(admin.GetEndPoints()[0]);
+        await console.ConfigSetAsync("maxmemory-policy", "allkeys-lru");
+        await console.ConfigSetAsync("appendonly", "no");
+
+        var warnings = (await backend.SettingsWarningsAsync()).OrderBy(w => w.Setting, StringComparer.Ordinal).ToList();
+        Assert.Equal(["appendonly", "maxmemory-policy"], warnings.Select(w => w.Setting));
+        Assert.All(warnings, w => Assert.Equal(server.ConnectionString, w.Where));
+        Assert.Equal("no", warnings[0].Value);
+        Assert.Contains("appendonly yes", warnings[0].Risk, StringComparison.Ordinal);
+        Assert.Equal("allkeys-lru", warnings[1].Value);
+        Assert.Contains("maxmemory-policy noeviction", warnings[1].Risk, StringComparison.Ordinal);
+
+        // A volatile-* policy deletes only keys with a TTL: of ours, the rate-limit windows.
+        await console.ConfigSetAsync("maxmemory-policy", "volatile-lru");
+        var volatileOnly = Assert.Single(await backend.SettingsWarningsAsync(), w => w.Setting == "maxmemory-policy");
+        Assert.Equal("volatile-lru", volatileOnly.Value);
+        Assert.Contains("rate limit", volatileOnly.Risk, StringComparison.Ordinal);
+
+        // Set right again, the advice goes away.
+        await console.ConfigSetAsync("maxmemory-policy", "noeviction");
+        await console.ConfigSetAsync("appendonly", "yes");
+        Assert.Empty(await backend.SettingsWarningsAsync());
+    }
+}
