@@ -1,3 +1,4 @@
+using OrleansWorker.Storage;
 using OrleansWorker.Storage.Kv;
 using OrleansWorker.Tests.Infrastructure;
 using StackExchange.Redis;
@@ -40,5 +41,32 @@ public sealed class RedisSettingsTests
         await console.ConfigSetAsync("maxmemory-policy", "noeviction");
         await console.ConfigSetAsync("appendonly", "yes");
         Assert.Empty(await backend.SettingsWarningsAsync());
+    }
+
+    [Fact]
+    public async Task ARedisAtItsMemoryLimit_RefusesNewJobs_AsAnOutage_AndKeepsEveryJobItHas()
+    {
+        await using var server = await RedisServer.StartAsync();
+        await using var worker = await ConnectionMultiplexer.ConnectAsync(server.ConnectionString);
+        await using var store = new JobStore(new RedisKvBackend(worker, "{full}:n"), "full", 1);
+        var now = DateTimeOffset.UtcNow;
+        NewJob Job(string id) => new(id, "noop", "default", 0, null, 3, TimeSpan.FromSeconds(5), null, now, null);
+        await store.InsertAsync([Job("kept")]);
+        Assert.NotNull(await store.GetAsync("kept"));
+
+        // noeviction (the default) with a limit below what Redis holds: every write is refused with OOM.
+        await using var admin = await ConnectionMultiplexer.ConnectAsync($"{server.ConnectionString},allowAdmin=true");
+        var console = admin.GetServer(admin.GetEndPoints()[0]);
+        await console.ConfigSetAsync("maxmemory", "1");
+        var refused = await Assert.ThrowsAnyAsync<RedisServerException>(() => store.InsertAsync([Job("refused")]));
+        Assert.StartsWith("OOM", refused.Message, StringComparison.Ordinal);
+        Assert.True(StoreFailures.IsUnavailable(refused), "a full Redis is an outage (503, retried), not a bug (500)");
+        Assert.NotNull(await store.GetAsync("kept"));
+        Assert.Null(await store.GetAsync("refused"));
+
+        // Room again: the same submission goes through.
+        await console.ConfigSetAsync("maxmemory", "0");
+        Assert.True((await store.InsertAsync([Job("refused")]))[0]!.Created);
+        Assert.NotNull(await store.GetAsync("kept"));
     }
 }
