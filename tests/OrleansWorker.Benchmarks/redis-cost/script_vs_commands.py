@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Redis CPU per no-op job: our Lua scripts against the same commands sent bare (MULTI/EXEC), and the effect of
+hash-max-listpack-value and of the AOF. Starts its own redis-server (AOF off but in the last variant) on a free port and plays
+a job's life in batches of B: insert (the store's generic unit script, as RedisKvBackend encodes an insert), claim (the
+claim script), complete (the unit script: token guard, history append, finished index). Variants alternate per round.
+
+    python3 tests/OrleansWorker.Benchmarks/redis-cost/script_vs_commands.py [rounds] [jobs per round]
+
+Prints per variant and round: redis-server CPU µs per job (from /proc) and Redis' own µs per job by command."""
+import os, random, re, socket, subprocess, sys, tempfile, textwrap, time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+LUA = open(os.path.join(ROOT, "src/OrleansWorker.Server/Storage/Kv/RedisLua.cs")).read()
+def script(name):
+    return textwrap.dedent(re.search(name + r' = """\n(.*?)\n\s*""";', LUA, re.S).group(1))
+
+class Conn:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port)); self.f = self.s.makefile("rb")
+    def send(self, *args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        self.s.sendall(b"".join(out))
+    def read(self):
+        line = self.f.readline(); kind, rest = line[:1], line[1:-2]
+        if kind == b"+": return rest.decode()
+        if kind == b"-": raise RuntimeError(rest.decode())
+        if kind == b":": return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self.f.read(n + 2)[:-2]
+        n = int(rest)
+        return None if n < 0 else [self.read() for _ in range(n)]
+    def call(self, *args):
+        self.send(*args); return self.read()
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+JOBS = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
+B = 500
+port, workdir = free_port(), tempfile.mkdtemp(prefix="ow-redis-cost-")
+server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
+                          stdout=subprocess.DEVNULL)
+try:
+    for _ in range(100):
+        try:
+            r = Conn(port); r.call("PING"); break
+        except OSError:
+            time.sleep(0.05)
+    APPLY, CLAIM = r.call("SCRIPT", "LOAD", script("Apply")).decode(), r.call("SCRIPT", "LOAD", script("Claim")).decode()
+    P = "{ow:0}:"; JP, READY, ALL, FIN = P + "j:", P + "q:default", P + "all", P + "f:Succeeded:default"
+    NOW = int(time.time() * 1000); seq = [NOW << 12]
+    CLAIMED = ["type", "payload", "maxAtt", "maxIntr", "tmo", "since", "tp", "pri", "seq", "intr", "created", "batch", "hasDeps"]
+    TP = "00-22543d96c18b4cacf026eab6b5fe0a0c-52db904ce5808a81-00"
+    HIST = '{"n":1,"s":%d,"e":%d,"silo":"127.0.0.1:49365@154883790","o":"Succeeded"}' % (NOW, NOW + 1)
+
+    def job_fields(i, s):
+        return ["id", i, "type", "noop", "queue", "default", "pri", "0", "seq", s, "maxAtt", "5", "maxIntr", "5", "tmo", "300000",
+                "created", NOW, "state", "Queued", "since", NOW, "att", "0", "intr", "0", "tok", random.randint(1, 1 << 45), "tp", TP]
+
+    def done_fields():
+        return ["state", "Succeeded", "since", NOW, "tok", random.randint(1, 1 << 45), "fin", NOW, "owner", ""]
+
+    def next_seq():
+        seq[0] += 1; return seq[0]
+
+    def insert_script(ids):
+        keys, args = {}, [len(ids) + 1]
+        k = lambda key: keys.setdefault(key, len(keys) + 1)
+        for i in ids:
+            s = next_seq(); f = job_fields(i, s)
+            args += [1, 3, 0, 0, "nx", k(JP + i), "state", "", 0, "hset", k(JP + i), len(f), *f,
+                     "zadd", k(READY), 2, "0", "%016x%s" % (s, i), "zadd", k(ALL), 2, NOW, i]
+        args += [0, 1, 0, 0, "pub", 0, 2, "ow", "r|default"]
+        r.call("EVALSHA", APPLY, len(keys), *keys, *args)
+
+    def complete_script(claimed):
+        keys, args = {}, [len(claimed)]
+        k = lambda key: keys.setdefault(key, len(keys) + 1)
+        for i, tok in claimed:
+            f = done_fields()
+            args += [2, 2, k(JP + i), 3, "tok", "cancel", "hist", "eq", k(JP + i), "tok", tok, 1, "ne", k(JP + i), "cancel", "1", 2,
+                     "zadd", k(FIN), 2, NOW, i, "hsa", k(JP + i), 3 + len(f), "hist", HIST, 3, *f]
+        if r.call("EVALSHA", APPLY, len(keys), *keys, *args):
+            raise RuntimeError("a completion did not apply")
+
+    def pipeline(commands):
+        for c in commands: r.send(*c)
+        for _ in commands: r.read()
+
+    def insert_bare(ids):
+        cmds = [["MULTI"]]
+        for i in ids:
+            s = next_seq()
+            cmds += [["EXISTS", JP + i], ["HSET", JP + i, *job_fields(i, s)], ["ZADD", READY, "0", "%016x%s" % (s, i)], ["ZADD", ALL, NOW, i]]
+        pipeline(cmds + [["EXEC"]])
+
+    def complete_bare(claimed):
+        cmds = [["MULTI"]]
+        for i, tok in claimed:
+            cmds += [["HMGET", JP + i, "tok", "cancel", "hist"], ["ZADD", FIN, NOW, i], ["HSET", JP + i, "hist", "[" + HIST + "]", *done_fields()]]
+        pipeline(cmds + [["EXEC"]])
+
+    def claim(n):
+        res = r.call("EVALSHA", CLAIM, 5, P + "owners", P + "run:o1", P + "revoked", P + "paused", READY,
+                     JP, "o1", NOW, NOW + 30000, 1000, n, 1, "default", n, len(CLAIMED), *CLAIMED, 0)
+        out, j = [], 1
+        while j < len(res):
+            out.append((res[j].decode(), res[j + 2].decode())); j += 4 + len(CLAIMED)
+        if len(out) != n: raise RuntimeError(f"claimed {len(out)} of {n}")
+        r.call("SREM", P + "run:o1", *[i for i, _ in out])
+        return out
+
+    pid = int(re.search(r"process_id:(\d+)", r.call("INFO", "server").decode()).group(1))
+    def cpu_us():
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) * 1_000_000 / os.sysconf("SC_CLK_TCK")
+
+    variants = [("scripts (as shipped)", insert_script, complete_script, "64", "no"),
+                ("bare commands, MULTI/EXEC", insert_bare, complete_bare, "64", "no"),
+                ("scripts, hash-max-listpack-value 1024", insert_script, complete_script, "1024", "no"),
+                ("scripts, AOF everysec", insert_script, complete_script, "64", "yes")]
+    for rnd in range(1, ROUNDS + 1):
+        for name, insert, complete, listpack, aof in variants:
+            r.call("FLUSHALL"); r.call("CONFIG", "SET", "hash-max-listpack-value", listpack); r.call("CONFIG", "SET", "appendonly", aof)
+            while b"aof_rewrite_in_progress:1" in r.call("INFO", "persistence") or b"aof_rewrite_scheduled:1" in r.call("INFO", "persistence"):
+                time.sleep(0.1)
+            r.call("CONFIG", "RESETSTAT")
+            c0 = cpu_us()
+            for b in range(JOBS // B):
+                ids = ["%s-%07d" % (rnd, b * B + x) for x in range(B)]
+                insert(ids); complete(claim(B))
+            used = cpu_us() - c0
+            stats = {m.group(1): int(m.group(2)) for m in re.finditer(r"cmdstat_(\S+):calls=\d+,usec=(\d+)", r.call("INFO", "commandstats").decode())}
+            top = ", ".join(f"{c} {u / JOBS:.1f}" for c, u in sorted(stats.items(), key=lambda x: -x[1])[:7] if u / JOBS >= 0.1)
+            enc = r.call("OBJECT", "ENCODING", JP + ids[0]).decode()
+            print(f"round {rnd} | {name:38s} | redis-server {used / JOBS:5.1f} us/job | Redis' own us/job: {top} | job hash: {enc}", flush=True)
+finally:
+    server.terminate(); server.wait()
+    subprocess.run(["rm", "-rf", workdir])
