@@ -64,6 +64,32 @@ internal static class StoredAttempt
         return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 
+    /// <summary>
+    /// A successful attempt, the last of its job (Succeeded is final), as <c>n|started ms|ended ms|silo</c> in a field of
+    /// its own: ≈ 55 bytes where its JSON in the history would be ≈ 95 (over Redis' default 64-byte limit for compact
+    /// hashes, which would turn the job's hash into a hash table: 2.3× the memory), and written without reading the history.
+    /// </summary>
+    public static string SerializeSucceeded(JobAttempt attempt) => string.Create(CultureInfo.InvariantCulture,
+        $"{attempt.Number}|{attempt.StartedAt.ToUnixTimeMilliseconds()}|{attempt.EndedAt?.ToUnixTimeMilliseconds()}|{attempt.Silo}");
+
+    public static JobAttempt? DeserializeSucceeded(string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return null;
+        }
+
+        var parts = value.Split('|', 4);
+        return new JobAttempt
+        {
+            Number = int.Parse(parts[0], CultureInfo.InvariantCulture),
+            StartedAt = DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(parts[1], CultureInfo.InvariantCulture)),
+            EndedAt = parts[2].Length > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(parts[2], CultureInfo.InvariantCulture)) : null,
+            Silo = parts[3].Length > 0 ? parts[3] : null,
+            Outcome = AttemptOutcome.Succeeded,
+        };
+    }
+
     public static IReadOnlyList<JobAttempt> DeserializeList(string? json)
     {
         if (string.IsNullOrEmpty(json))

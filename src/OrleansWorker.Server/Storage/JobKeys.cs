@@ -139,7 +139,7 @@ internal static class JobFields
         MaxAttempts = "maxAtt", MaxInterruptions = "maxIntr", Timeout = "tmo", Created = "created", TraceParent = "tp",
         State = "state", Since = "since", Attempt = "att", Interruptions = "intr", RunAt = "runAt", Started = "started",
         Finished = "fin", Owner = "owner", Token = "tok", Cancel = "cancel", Progress = "prog", ProgressMessage = "progMsg",
-        Result = "result", ErrorType = "errT", ErrorMessage = "errM", History = "hist", LastInterruptedToken = "intrTok", UniqueKey = "uniq", UniqueFor = "uniqFor",
+        Result = "result", ErrorType = "errT", ErrorMessage = "errM", History = "hist", Succeeded = "ok", LastInterruptedToken = "intrTok", UniqueKey = "uniq", UniqueFor = "uniqFor",
         DependsOn = "deps", ContinueOnFailure = "depCont", HasDependents = "hasDeps", ScheduleId = "sched", BatchId = "batch";
 
     /// <summary>What a claim returns of each job, after its new attempt number.</summary>

@@ -446,8 +446,17 @@ internal sealed class JobStore : IAsyncDisposable
             }
         }
 
+        var record = t.Record;
+        if (record is { Outcome: AttemptOutcome.Succeeded, Error: null } && t.To == JobState.Succeeded && record.Silo?.Contains('|', StringComparison.Ordinal) != true)
+        {
+            // The last attempt of a job that is done: a compact field of its own, not a history append (see SerializeSucceeded).
+            fields.Add(JobFields.Succeeded);
+            fields.Add(StoredAttempt.SerializeSucceeded(record));
+            record = null;
+        }
+
         unit.HashSet(key, [.. fields]);
-        if (t.Record is { } record)
+        if (record is not null)
         {
             unit.HashAppend(key, JobFields.History, StoredAttempt.Serialize(record));
         }
@@ -1379,7 +1388,9 @@ internal sealed class JobStore : IAsyncDisposable
             LastError = S(JobFields.ErrorType) is { } et ? new JobError(et, S(JobFields.ErrorMessage) ?? "") : null,
             TraceId = TraceContext.TraceIdOf(S(JobFields.TraceParent)),
             Payload = S(JobFields.Payload),
-            Attempts = StoredAttempt.DeserializeList(S(JobFields.History)),
+            Attempts = StoredAttempt.DeserializeSucceeded(S(JobFields.Succeeded)) is { } succeeded
+                ? [.. StoredAttempt.DeserializeList(S(JobFields.History)), succeeded]
+                : StoredAttempt.DeserializeList(S(JobFields.History)),
             CancelRequested = S(JobFields.Cancel) == "1",
             Silo = state == JobState.Running ? OwnerSilo(S(JobFields.Owner)) : null,
             ScheduleId = S(JobFields.ScheduleId),

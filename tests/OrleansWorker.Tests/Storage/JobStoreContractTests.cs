@@ -159,7 +159,24 @@ public abstract class JobStoreContractTests : IAsyncLifetime
         var attempt = Assert.Single(job.Attempts);
         Assert.Equal(AttemptOutcome.Succeeded, attempt.Outcome);
         Assert.Equal("127.0.0.1:11111@1", attempt.Silo);
+        Assert.Equal((1, c.StartedAt, T0.AddSeconds(1), (JobError?)null), (attempt.Number, attempt.StartedAt, attempt.EndedAt, attempt.Error));
         Assert.Equal(T0.AddSeconds(1), job.FinishedAt);
+    }
+
+    [Fact]
+    public async Task Success_AfterFailures_ComesLastInTheAttempts_AfterTheFailedOnes()
+    {
+        await Store.InsertAsync([Job("a", maxAttempts: 3)]);
+        var c1 = (await ClaimAsync()).Attempts[0];
+        await StoreSteps.EndAsync(Store, c1, new AttemptEnd(AttemptOutcome.Failed, Error: new JobError("Boom", "it failed")), T0);
+        Assert.Equal(1, await StoreSteps.PromoteAsync(Store, T0.AddSeconds(10)));
+        var c2 = (await ClaimAsync(now: T0.AddSeconds(10))).Attempts[0];
+        Assert.Equal(JobState.Succeeded, (await StoreSteps.EndAsync(Store, c2, new AttemptEnd(AttemptOutcome.Succeeded), T0.AddSeconds(12))).Stored.To);
+
+        var job = (await Store.GetAsync("a"))!;
+        Assert.Equal([(1, AttemptOutcome.Failed), (2, AttemptOutcome.Succeeded)], job.Attempts.Select(a => (a.Number, a.Outcome)));
+        Assert.Equal("Boom", job.Attempts[0].Error!.Type);
+        Assert.Equal((c2.StartedAt, (DateTimeOffset?)T0.AddSeconds(12), "127.0.0.1:11111@1"), (job.Attempts[1].StartedAt, job.Attempts[1].EndedAt, job.Attempts[1].Silo));
     }
 
     [Fact]
