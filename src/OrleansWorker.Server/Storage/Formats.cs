@@ -79,7 +79,7 @@ internal static class StoredAttempt
             return null;
         }
 
-        var parts = value.Split('|', 4);
+        var parts = value.Split('|', 4); // the silo, last, is whatever follows the third bar
         return new JobAttempt
         {
             Number = int.Parse(parts[0], CultureInfo.InvariantCulture),

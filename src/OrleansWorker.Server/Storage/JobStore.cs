@@ -447,7 +447,7 @@ internal sealed class JobStore : IAsyncDisposable
         }
 
         var record = t.Record;
-        if (record is { Outcome: AttemptOutcome.Succeeded, Error: null } && t.To == JobState.Succeeded && record.Silo?.Contains('|', StringComparison.Ordinal) != true)
+        if (record is { Outcome: AttemptOutcome.Succeeded, Error: null } && t.To == JobState.Succeeded)
         {
             // The last attempt of a job that is done: a compact field of its own, not a history append (see SerializeSucceeded).
             fields.Add(JobFields.Succeeded);
@@ -1367,6 +1367,7 @@ internal sealed class JobStore : IAsyncDisposable
         DateTimeOffset? T(string name) => L(name) is { } ms ? FromMs(ms) : null;
 
         var state = ParseState(S(JobFields.State));
+        var history = StoredAttempt.DeserializeList(S(JobFields.History));
         return new JobView
         {
             Id = S(JobFields.Id)!,
@@ -1389,8 +1390,8 @@ internal sealed class JobStore : IAsyncDisposable
             TraceId = TraceContext.TraceIdOf(S(JobFields.TraceParent)),
             Payload = S(JobFields.Payload),
             Attempts = StoredAttempt.DeserializeSucceeded(S(JobFields.Succeeded)) is { } succeeded
-                ? [.. StoredAttempt.DeserializeList(S(JobFields.History)), succeeded]
-                : StoredAttempt.DeserializeList(S(JobFields.History)),
+                ? [.. history, succeeded]
+                : history,
             CancelRequested = S(JobFields.Cancel) == "1",
             Silo = state == JobState.Running ? OwnerSilo(S(JobFields.Owner)) : null,
             ScheduleId = S(JobFields.ScheduleId),

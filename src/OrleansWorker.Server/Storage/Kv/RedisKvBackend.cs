@@ -326,19 +326,20 @@ internal sealed class RedisKvBackend : IKvBackend
                 }
             }
 
-            if (info.TryGetValue("maxmemory_policy", out var policy) && policy.StartsWith("allkeys-", StringComparison.Ordinal))
+            var policy = info.GetValueOrDefault("maxmemory_policy", "");
+            if (policy.StartsWith("allkeys-", StringComparison.Ordinal))
             {
                 warnings.Add(new KvSettingWarning(where, "maxmemory-policy", policy,
                     "when Redis reaches maxmemory it deletes keys, and a deleted job is lost without a trace; set maxmemory-policy noeviction (writes then fail and submissions answer 503)"));
             }
-            else if (policy is not null && policy.StartsWith("volatile-", StringComparison.Ordinal))
+            else if (policy.StartsWith("volatile-", StringComparison.Ordinal))
             {
                 // Only keys with a TTL go: of the worker's, the rate-limit windows.
                 warnings.Add(new KvSettingWarning(where, "maxmemory-policy", policy,
                     "when Redis reaches maxmemory it deletes keys that have a TTL, and the rate-limit windows do, so a queue's rate limit can be exceeded; set maxmemory-policy noeviction"));
             }
 
-            if (info.TryGetValue("aof_enabled", out var aof) && aof == "0")
+            if (info.GetValueOrDefault("aof_enabled") == "0")
             {
                 warnings.Add(new KvSettingWarning(where, "appendonly", "no",
                     "a Redis restart loses every job accepted since its last snapshot; set appendonly yes (appendfsync everysec, or always to lose nothing)"));
