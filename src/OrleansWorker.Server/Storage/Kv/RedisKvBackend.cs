@@ -41,6 +41,11 @@ internal sealed class RedisKvBackend : IKvBackend
             return [];
         }
 
+        if (RecordShape.Of(units) is { } shape)
+        {
+            return Results(units.Count, await EvalAsync(RedisLua.Records, shape.Keys, shape.Args));
+        }
+
         // The arguments go straight into an array of their exact size (a first pass counts them): a batch of 512 units
         // is ~25,000 arguments, and each growth or copy of them cost ~3 KB per job.
         var keys = new KeyTable();
@@ -59,9 +64,14 @@ internal sealed class RedisKvBackend : IKvBackend
             Encode(unit, ref writer, keys, writes, preFields);
         }
 
-        var raw = (RedisResult[])(await EvalAsync(RedisLua.Apply, keys.ToArray(), writer.Buffer!))!;
-        // The reply lists only the units that did not apply (unit number, failed guard, value): usually none.
-        var results = new KvResult[units.Count];
+        return Results(units.Count, await EvalAsync(RedisLua.Apply, keys.ToArray(), writer.Buffer!));
+    }
+
+    /// <summary>Reads a reply of <see cref="RedisLua.Apply"/> or <see cref="RedisLua.Records"/>: only the units that did not apply (unit number, failed guard, value), usually none.</summary>
+    private static KvResult[] Results(int count, RedisResult reply)
+    {
+        var raw = (RedisResult[])reply!;
+        var results = new KvResult[count];
         Array.Fill(results, KvResult.Applied);
         for (var i = 0; i + 2 < raw.Length; i += 3)
         {
@@ -69,6 +79,140 @@ internal sealed class RedisKvBackend : IKvBackend
         }
 
         return results;
+    }
+
+    /// <summary>
+    /// A call in the form of <see cref="RedisLua.Records"/>: every unit is either a lone publish, or one hash guarded
+    /// the same way as every other unit's (absent; a field equal to a value of the unit's; or that and another field not
+    /// equal to a value of the call's), written with one HSET, plus sorted-set adds and publishes. That is an insert and
+    /// an attempt's success, the two writes every job makes, and a batch of either has this form.
+    /// </summary>
+    internal sealed record RecordShape(RedisKey[] Keys, RedisValue[] Args)
+    {
+        private const string Absent = "n", Equal = "e", EqualNotEqual = "en";
+
+        /// <summary>The call in this form, or null when a unit has another shape (the call then goes to <see cref="RedisLua.Apply"/>).</summary>
+        public static RecordShape? Of(IReadOnlyList<KvUnit> units)
+        {
+            // First pass: the template (from the first guarded unit), every unit checked against it, the arguments counted.
+            string? mode = null, a = "", b = "", c = "";
+            var count = 5;
+            for (var u = 0; u < units.Count; u++)
+            {
+                var guards = units[u].Guards;
+                var writes = units[u].Writes;
+                if (guards.Count == 0)
+                {
+                    if (writes.Count != 1 || writes[0].Code != KvWriteCode.Publish)
+                    {
+                        return null;
+                    }
+
+                    count += 3;
+                    continue;
+                }
+
+                var g = guards[0];
+                var (unitMode, ua, ub, uc) = guards.Count switch
+                {
+                    1 when g.Code == KvGuardCode.KeyAbsent => (Absent, g.A, "", ""),
+                    1 when g.Code == KvGuardCode.FieldEquals => (Equal, g.A, "", ""),
+                    2 when g.Code == KvGuardCode.FieldEquals && guards[1].Code == KvGuardCode.FieldNotEquals && guards[1].Key == g.Key =>
+                        (EqualNotEqual, g.A, guards[1].A, guards[1].B),
+                    _ => ((string?)null, "", "", ""),
+                };
+                if (unitMode is null || (mode is not null && (mode != unitMode || a != ua || b != ub || c != uc)))
+                {
+                    return null;
+                }
+
+                (mode, a, b, c) = (unitMode, ua, ub, uc);
+                var sets = 0;
+                for (var w = 0; w < writes.Count; w++)
+                {
+                    var write = writes[w];
+                    if (write.Code == KvWriteCode.HashSet && write.Key == g.Key)
+                    {
+                        sets++;
+                        count += write.Args.Length;
+                    }
+                    else if (write.Code is KvWriteCode.SortedSetAdd or KvWriteCode.Publish)
+                    {
+                        count += 3;
+                    }
+                    else
+                    {
+                        return null;
+                    }
+                }
+
+                if (sets != 1)
+                {
+                    return null;
+                }
+
+                count += (mode == Absent ? 1 : 2) + 2;
+            }
+
+            if (mode is null)
+            {
+                return null;
+            }
+
+            // Second pass: the arguments. Writes to other keys than the hash are independent of it, so the HSET goes first.
+            var keys = new KeyTable();
+            var args = new RedisValue[count];
+            var i = 0;
+            args[i++] = units.Count;
+            args[i++] = mode;
+            args[i++] = a;
+            args[i++] = b;
+            args[i++] = c;
+            for (var u = 0; u < units.Count; u++)
+            {
+                var guards = units[u].Guards;
+                var writes = units[u].Writes;
+                if (guards.Count == 0)
+                {
+                    args[i++] = 0;
+                    args[i++] = writes[0].Args[0];
+                    args[i++] = writes[0].Args[1];
+                    continue;
+                }
+
+                args[i++] = keys.Of(guards[0].Key);
+                if (mode != Absent)
+                {
+                    args[i++] = guards[0].B;
+                }
+
+                for (var w = 0; w < writes.Count; w++)
+                {
+                    if (writes[w].Code == KvWriteCode.HashSet)
+                    {
+                        args[i++] = writes[w].Args.Length;
+                        foreach (var value in writes[w].Args)
+                        {
+                            args[i++] = value;
+                        }
+                    }
+                }
+
+                args[i++] = writes.Count - 1;
+                for (var w = 0; w < writes.Count; w++)
+                {
+                    var write = writes[w];
+                    if (write.Code != KvWriteCode.HashSet)
+                    {
+                        args[i++] = write.Code == KvWriteCode.Publish ? 0 : keys.Of(write.Key);
+                        args[i++] = write.Args[0];
+                        args[i++] = write.Args[1];
+                    }
+                }
+            }
+
+            return new RecordShape(keys.ToArray(), args);
+        }
     }
 
     /// <summary>The distinct keys of one call, numbered from 1 in order of first use (0 = no key).</summary>

@@ -1,0 +1,159 @@
+using OrleansWorker.Storage.Kv;
+using OrleansWorker.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace OrleansWorker.Tests.Storage;
+
+/// <summary>
+/// The Redis engine sends a call whose units all have the shape of an insert or of an attempt's success through a
+/// compact script (<see cref="RedisLua.Records"/>), and every other call through the generic one. Both must leave Redis
+/// in the same state and answer the same: each scenario runs twice on a real redis-server, once as it is (compact) and
+/// once with a unit of another shape added (generic), and the results and every key are compared.
+/// </summary>
+public sealed class RedisRecordFormTests : IAsyncLifetime
+{
+    private RedisServer _server = null!;
+    private ConnectionMultiplexer _redis = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await RedisServer.StartAsync();
+        _redis = await ConnectionMultiplexer.ConnectAsync(_server.ConnectionString);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _redis.DisposeAsync();
+        await _server.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Inserts_SomeOfExistingKeys_ApplyAndAnswerAsTheGenericScriptDoes()
+    {
+        static List<KvUnit> Inserts(string p) =>
+        [
+            Insert(p, "a", 5), Insert(p, "b", 6), new KvUnit().Publish("{chan}", "r|default"), Insert(p, "c", 7),
+        ];
+
+        var (compact, generic) = await RunBothAsync(Inserts, seed: async (db, p) => await db.HashSetAsync(p + "j:b", [new("state", "Running"), new("tok", "41")]));
+
+        // The precondition: the scenario has a unit that applies and one that does not.
+        Assert.True(compact[0].IsApplied);
+        Assert.Equal(new KvResult(1, "Running"), compact[1]);
+        Assert.Equal(generic, compact);
+        await AssertSameDataAsync(["j:a", "j:b", "j:c"], ["ready", "all"]);
+    }
+
+    [Fact]
+    public async Task Successes_WithAStaleTokenOrACancellation_ApplyAndAnswerAsTheGenericScriptDoes()
+    {
+        static List<KvUnit> Successes(string p) =>
+        [
+            Success(p, "a", token: "1"), Success(p, "b", token: "2"), Success(p, "c", token: "3"), new KvUnit().Publish("{chan}", "r|default"),
+        ];
+
+        var (compact, generic) = await RunBothAsync(Successes, seed: async (db, p) =>
+        {
+            await db.HashSetAsync(p + "j:a", [new("state", "Running"), new("tok", "1"), new("owner", "o1")]);
+            await db.HashSetAsync(p + "j:b", [new("state", "Running"), new("tok", "9")]);
+            await db.HashSetAsync(p + "j:c", [new("state", "Running"), new("tok", "3"), new("cancel", "1")]);
+        });
+
+        Assert.Equal([KvResult.Applied, new KvResult(1, "9"), new KvResult(2, "1"), KvResult.Applied], compact);
+        Assert.Equal(generic, compact);
+        await AssertSameDataAsync(["j:a", "j:b", "j:c"], ["fin"]);
+    }
+
+    [Fact]
+    public async Task ATokenGuardAlone_AppliesAsTheGenericScriptDoes()
+    {
+        static List<KvUnit> Moves(string p) =>
+        [
+            new KvUnit().FieldEquals(p + "j:a", "tok", "1").HashSet(p + "j:a", "state", "Queued", "tok", "2").SortedSetAdd(p + "ready", 0, "a").Publish("{chan}", "r|default"),
+            new KvUnit().FieldEquals(p + "j:b", "tok", "5").HashSet(p + "j:b", "state", "Queued").SortedSetAdd(p + "ready", 0, "b"),
+        ];
+
+        var (compact, generic) = await RunBothAsync(Moves, seed: async (db, p) =>
+        {
+            await db.HashSetAsync(p + "j:a", [new("state", "Running"), new("tok", "1")]);
+            await db.HashSetAsync(p + "j:b", [new("state", "Running"), new("tok", "6")]);
+        });
+
+        Assert.Equal([KvResult.Applied, new KvResult(1, "6")], compact);
+        Assert.Equal(generic, compact);
+        await AssertSameDataAsync(["j:a", "j:b"], ["ready"]);
+    }
+
+    [Fact]
+    public void UnitsOfAnotherShape_OrGuardedUnlikeTheFirst_GoToTheGenericScript()
+    {
+        Assert.NotNull(RedisKvBackend.RecordShape.Of([Insert("{x}:", "a", 1), Insert("{x}:", "b", 2)]));
+        Assert.NotNull(RedisKvBackend.RecordShape.Of([Success("{x}:", "a", "1"), new KvUnit().Publish("{chan}", "m")]));
+
+        // Two guard shapes in one call; a guard on another key than the hash; a write the form has no room for; a
+        // guard it does not know; a hash without its HSET; only publishes.
+        Assert.Null(RedisKvBackend.RecordShape.Of([Insert("{x}:", "a", 1), Success("{x}:", "b", "1")]));
+        Assert.Null(RedisKvBackend.RecordShape.Of([Success("{x}:", "a", "1"), new KvUnit().FieldEquals("{x}:j:b", "tok", "2").HashSet("{x}:j:b", "state", "Queued")]));
+        Assert.Null(RedisKvBackend.RecordShape.Of([new KvUnit().FieldEquals("{x}:j:a", "tok", "1").HashSet("{x}:j:b", "state", "Queued")]));
+        Assert.Null(RedisKvBackend.RecordShape.Of([Insert("{x}:", "a", 1).SetAdd("{x}:s", "a")]));
+        Assert.Null(RedisKvBackend.RecordShape.Of([new KvUnit().ClockAtMost(5).KeyAbsent("{x}:j:a", "state").HashSet("{x}:j:a", "state", "Queued")]));
+        Assert.Null(RedisKvBackend.RecordShape.Of([new KvUnit().KeyAbsent("{x}:j:a", "state").SortedSetAdd("{x}:all", 1, "a")]));
+        Assert.Null(RedisKvBackend.RecordShape.Of([new KvUnit().Publish("{chan}", "m")]));
+    }
+
+    private static KvUnit Insert(string p, string id, long created) =>
+        new KvUnit().KeyAbsent(p + "j:" + id, "state")
+            .HashSet(p + "j:" + id, "type", "noop", "state", "Queued", "created", created.ToString(System.Globalization.CultureInfo.InvariantCulture), "tok", "1")
+            .SortedSetAdd(p + "ready", 0, $"{created:x16}{id}").SortedSetAdd(p + "all", created, id);
+
+    private static KvUnit Success(string p, string id, string token) =>
+        new KvUnit().FieldEquals(p + "j:" + id, "tok", token).FieldNotEquals(p + "j:" + id, "cancel", "1")
+            .SortedSetAdd(p + "fin", 9, id).HashSet(p + "j:" + id, "state", "Succeeded", "tok", "77", "owner", "", "ok", "1|2|3|silo");
+
+    /// <summary>Seeds and runs the scenario under prefix <c>{c}:</c> as it is and under <c>{g}:</c> with a unit that forces the generic script.</summary>
+    private async Task<(KvResult[] Compact, KvResult[] Generic)> RunBothAsync(Func<string, List<KvUnit>> scenario, Func<IDatabase, string, Task> seed)
+    {
+        var db = _redis.GetDatabase();
+        await using var backend = new RedisKvBackend(_redis, "{chan}");
+        await seed(db, "{c}:");
+        await seed(db, "{g}:");
+
+        var messages = 0;
+        backend.Message += _ => Interlocked.Increment(ref messages);
+        var compactUnits = scenario("{c}:");
+        Assert.NotNull(RedisKvBackend.RecordShape.Of(compactUnits));
+        var compact = await backend.ApplyAsync(compactUnits);
+
+        // Its publishes went out: a lone one always, one inside a unit when the unit applied.
+        var published = compactUnits.Select((u, i) => u.Guards.Count == 0 || compact[i].IsApplied ? u.Writes.Count(w => w.Code == KvWriteCode.Publish) : 0).Sum();
+        Assert.True(published > 0);
+        await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref messages)), n => n >= published, TimeSpan.FromSeconds(10), $"{published} messages published by the compact script");
+
+        var genericUnits = scenario("{g}:");
+        genericUnits.Add(new KvUnit().SetAdd("{g}:other", "x"));
+        Assert.Null(RedisKvBackend.RecordShape.Of(genericUnits));
+        var generic = await backend.ApplyAsync(genericUnits);
+        Assert.True(generic[^1].IsApplied);
+        return (compact, generic[..^1]);
+    }
+
+    private async Task AssertSameDataAsync(string[] hashes, string[] sortedSets)
+    {
+        var db = _redis.GetDatabase();
+        foreach (var hash in hashes)
+        {
+            var compact = (await db.HashGetAllAsync("{c}:" + hash)).OrderBy(e => (string?)e.Name, StringComparer.Ordinal).Select(e => $"{e.Name}={e.Value}").ToList();
+            var generic = (await db.HashGetAllAsync("{g}:" + hash)).OrderBy(e => (string?)e.Name, StringComparer.Ordinal).Select(e => $"{e.Name}={e.Value}").ToList();
+            Assert.NotEmpty(compact);
+            Assert.Equal(generic, compact);
+        }
+
+        foreach (var set in sortedSets)
+        {
+            var compact = (await db.SortedSetRangeByRankWithScoresAsync("{c}:" + set)).Select(e => $"{e.Element}@{e.Score}").ToList();
+            var generic = (await db.SortedSetRangeByRankWithScoresAsync("{g}:" + set)).Select(e => $"{e.Element}@{e.Score}").ToList();
+            Assert.NotEmpty(compact);
+            Assert.Equal(generic, compact);
+        }
+    }
+}
