@@ -135,7 +135,7 @@ internal sealed class JobKeys
 /// <summary>Field names of the job hash, and the field lists the store reads.</summary>
 internal static class JobFields
 {
-    public const string Id = "id", Type = "type", Queue = "queue", Priority = "pri", Seq = "seq", Payload = "payload",
+    public const string Type = "type", Queue = "queue", Priority = "pri", Seq = "seq", Payload = "payload",
         MaxAttempts = "maxAtt", MaxInterruptions = "maxIntr", Timeout = "tmo", Created = "created", TraceParent = "tp",
         State = "state", Since = "since", Attempt = "att", Interruptions = "intr", RunAt = "runAt", Started = "started",
         Finished = "fin", Owner = "owner", Token = "tok", Cancel = "cancel", Progress = "prog", ProgressMessage = "progMsg",
@@ -146,7 +146,7 @@ internal static class JobFields
     public static readonly string[] Claimed = [Type, Payload, MaxAttempts, MaxInterruptions, Timeout, Since, TraceParent, Priority, Seq, Interruptions, Created, BatchId, HasDependents];
 
     /// <summary>What decisions about a job need (see <see cref="JobSnapshot"/>).</summary>
-    public static readonly string[] Snapshot = [Id, Type, Queue, Priority, Seq, State, Token, Attempt, MaxAttempts, Interruptions, MaxInterruptions, Owner, Cancel, RunAt, Finished, Created, Since, BatchId, HasDependents, ContinueOnFailure];
+    public static readonly string[] Snapshot = [Type, Queue, Priority, Seq, State, Token, Attempt, MaxAttempts, Interruptions, MaxInterruptions, Owner, Cancel, RunAt, Finished, Created, Since, BatchId, HasDependents, ContinueOnFailure];
 }
 
 /// <summary>Sequence numbers for first-in first-out order: milliseconds since the epoch × 4096 + a counter, never repeating in a process.</summary>

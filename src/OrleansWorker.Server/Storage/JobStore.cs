@@ -140,12 +140,14 @@ internal sealed class JobStore : IAsyncDisposable
         var created = Ms(job.CreatedAt);
         var seq = job.Seq;
         var state = job.DependsOn.Count > 0 ? JobState.Waiting : job.RunAt is null ? JobState.Queued : JobState.Scheduled;
-        var fields = new List<string>(40)
+        // Not stored until they differ from what an absent field reads as (see ToSnapshot, ToView and the claim): the
+        // id (the key's), since (created), attempt and interruptions (0). Redis' cost per job is mostly per argument.
+        var fields = new List<string>(32)
         {
-            JobFields.Id, job.Id, JobFields.Type, job.Type, JobFields.Queue, job.Queue, JobFields.Priority, Num(job.Priority),
+            JobFields.Type, job.Type, JobFields.Queue, job.Queue, JobFields.Priority, Num(job.Priority),
             JobFields.Seq, Num(seq), JobFields.MaxAttempts, Num(job.MaxAttempts), JobFields.MaxInterruptions, Num(job.MaxInterruptions),
             JobFields.Timeout, Num((long)job.Timeout.TotalMilliseconds), JobFields.Created, created, JobFields.State, state.ToString(),
-            JobFields.Since, created, JobFields.Attempt, "0", JobFields.Interruptions, "0", JobFields.Token, Tokens.Text(Tokens.Next()),
+            JobFields.Token, Tokens.Text(Tokens.Next()),
         };
         if (job.Payload is not null)
         {
@@ -260,7 +262,7 @@ internal sealed class JobStore : IAsyncDisposable
                 MaxAttempts = Int(f[3]),
                 MaxInterruptions = Int(f[4]),
                 Timeout = TimeSpan.FromMilliseconds(Long(f[5])),
-                EnqueuedAt = FromMs(Long(f[6])),
+                EnqueuedAt = FromMs(Long(f[6] is { Length: > 0 } since ? since : f[11])),
                 TraceParent = NullIfEmpty(f[7]),
                 Priority = Int(f[8]),
                 Seq = Long(f[9]),
@@ -1174,7 +1176,7 @@ internal sealed class JobStore : IAsyncDisposable
         var result = new JobSnapshot?[ids.Count];
         for (var i = 0; i < ids.Count; i++)
         {
-            result[i] = ToSnapshot(await reads[i]);
+            result[i] = ToSnapshot(ids[i], await reads[i]);
         }
 
         return result;
@@ -1193,7 +1195,7 @@ internal sealed class JobStore : IAsyncDisposable
         for (var i = 0; i < ids.Count; i++)
         {
             var fields = await reads[i];
-            views[i] = fields.Count == 0 ? null : ToView(fields);
+            views[i] = fields.Count == 0 ? null : ToView(ids[i], fields);
         }
 
         return views;
@@ -1327,40 +1329,40 @@ internal sealed class JobStore : IAsyncDisposable
         return Task.WhenAll(groups.Select(g => action(g.Key, g.Value)));
     }
 
-    internal static JobSnapshot? ToSnapshot(string?[] f)
+    internal static JobSnapshot? ToSnapshot(string id, string?[] f)
     {
-        // JobFields.Snapshot order.
-        if (f[0] is null)
+        // JobFields.Snapshot order. Every job has a state from its insert on.
+        if (string.IsNullOrEmpty(f[4]))
         {
             return null;
         }
 
         return new JobSnapshot(
-            Id: f[0]!,
-            Type: f[1] ?? "",
-            Queue: f[2] ?? "",
-            Priority: Int(f[3]),
-            Seq: Long(f[4]),
-            State: ParseState(f[5]),
-            Token: Long(f[6]),
-            Attempt: Int(f[7]),
-            MaxAttempts: Int(f[8]),
-            Interruptions: Int(f[9]),
-            MaxInterruptions: Int(f[10]),
-            Owner: NullIfEmpty(f[11]),
-            CancelRequested: f[12] == "1",
-            RunAt: f[13] is { Length: > 0 } r ? FromMs(Long(r)) : null,
-            FinishedAt: f[14] is { Length: > 0 } fin ? FromMs(Long(fin)) : null,
-            CreatedAt: FromMs(Long(f[15])),
-            Since: FromMs(Long(f[16])))
+            Id: id,
+            Type: f[0] ?? "",
+            Queue: f[1] ?? "",
+            Priority: Int(f[2]),
+            Seq: Long(f[3]),
+            State: ParseState(f[4]),
+            Token: Long(f[5]),
+            Attempt: Int(f[6]),
+            MaxAttempts: Int(f[7]),
+            Interruptions: Int(f[8]),
+            MaxInterruptions: Int(f[9]),
+            Owner: NullIfEmpty(f[10]),
+            CancelRequested: f[11] == "1",
+            RunAt: f[12] is { Length: > 0 } r ? FromMs(Long(r)) : null,
+            FinishedAt: f[13] is { Length: > 0 } fin ? FromMs(Long(fin)) : null,
+            CreatedAt: FromMs(Long(f[14])),
+            Since: FromMs(Long(f[15] is { Length: > 0 } since ? since : f[14])))
         {
-            BatchId = NullIfEmpty(f[17]),
-            HasDependents = f[18] == "1",
-            ContinueOnDependencyFailure = f[19] == "1",
+            BatchId = NullIfEmpty(f[16]),
+            HasDependents = f[17] == "1",
+            ContinueOnDependencyFailure = f[18] == "1",
         };
     }
 
-    internal static JobView ToView(Dictionary<string, string> f)
+    internal static JobView ToView(string id, Dictionary<string, string> f)
     {
         string? S(string name) => f.TryGetValue(name, out var v) && v.Length > 0 ? v : null;
         long? L(string name) => S(name) is { } v ? long.Parse(v, CultureInfo.InvariantCulture) : null;
@@ -1370,7 +1372,7 @@ internal sealed class JobStore : IAsyncDisposable
         var history = StoredAttempt.DeserializeList(S(JobFields.History));
         return new JobView
         {
-            Id = S(JobFields.Id)!,
+            Id = id,
             Type = S(JobFields.Type)!,
             Queue = S(JobFields.Queue)!,
             Priority = (int)(L(JobFields.Priority) ?? 0),

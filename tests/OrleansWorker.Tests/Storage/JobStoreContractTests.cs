@@ -104,6 +104,34 @@ public abstract class JobStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AJobKeepsOnlyFieldsThatDifferFromTheirDefault_AndOneStoredWithThemAllReadsTheSame()
+    {
+        await Store.InsertAsync([Job("a"), Job("b")]);
+
+        // What an insert stores no longer (each argument costs Redis time): the id, since, attempt and interruptions.
+        var batch = _kv!.CreateReadBatch();
+        var stored = batch.HashGetAll(Store.Keys.Job("a"));
+        await batch.ExecuteAsync();
+        Assert.Equal("Queued", (await stored)["state"]);
+        Assert.Empty((await stored).Keys.Intersect(["id", "since", "att", "intr"]));
+
+        // A job an earlier version stored, with all four.
+        var created = T0.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True((await _kv.ApplyAsync([new KvUnit().HashSet(Store.Keys.Job("b"), "id", "b", "since", created, "att", "0", "intr", "0")]))[0].IsApplied);
+
+        var snapshots = await Store.LoadAsync(["a", "b"]);
+        Assert.All(snapshots, s => Assert.Equal((JobState.Queued, 0, 0, T0, T0), (s!.State, s.Attempt, s.Interruptions, s.Since, s.CreatedAt)));
+        Assert.Equal(["a", "b"], snapshots.Select(s => s!.Id));
+        var views = await Store.GetManyAsync(["a", "b"]);
+        Assert.Equal(["a", "b"], views.Select(v => v!.Id));
+        Assert.All(views, v => Assert.Equal((JobState.Queued, 0, 0, T0), (v!.State, v.Attempt, v.Interruptions, v.CreatedAt)));
+
+        var claimed = await ClaimAllShardsAsync();
+        Assert.Equal(2, claimed.Count);
+        Assert.All(claimed, c => Assert.Equal((1, 0, T0), (c.Attempt, c.Interruptions, c.EnqueuedAt)));
+    }
+
+    [Fact]
     public async Task Claim_HigherPriorityFirst_ThenFifo()
     {
         await Store.InsertAsync([Job("p::low1", -1), Job("p::mid1"), Job("p::high", 5), Job("p::mid2"), Job("p::low2", -1)]);
