@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Redis CPU per no-op job: our Lua scripts against the same commands sent bare (MULTI/EXEC), against the previous
-completion (the successful attempt appended to the JSON history), and with the AOF. Starts its own redis-server (AOF off but in the last variant) on a free port and plays
-a job's life in batches of B: insert (the store's generic unit script, as RedisKvBackend encodes an insert), claim (the
-claim script), complete (the unit script: token and cancel guards, the outcome and the compact success field, finished index). Variants alternate per round.
+"""Redis CPU per no-op job: the compact script the store sends inserts and successes through (RedisLua.Records) against
+the generic one (RedisLua.Apply, with every insert field of before), the same commands sent bare (MULTI/EXEC), the
+completion before the compact success field (the successful attempt appended to the JSON history), and with the AOF.
+Starts its own redis-server (AOF off but in the AOF variants) on a free port and plays a job's life in batches of B:
+insert (as RedisKvBackend encodes it), claim (the claim script), complete (token and cancel guards, the outcome and
+the compact success field, finished index). Variants alternate per round.
 
     python3 tests/OrleansWorker.Benchmarks/redis-cost/script_vs_commands.py [rounds] [jobs per round]
 
@@ -52,6 +54,7 @@ try:
         except OSError:
             time.sleep(0.05)
     APPLY, CLAIM = r.call("SCRIPT", "LOAD", script("Apply")).decode(), r.call("SCRIPT", "LOAD", script("Claim")).decode()
+    RECORDS = r.call("SCRIPT", "LOAD", script("Records")).decode()
     P = "{ow:0}:"; JP, READY, ALL, FIN = P + "j:", P + "q:default", P + "all", P + "f:Succeeded:default"
     NOW = int(time.time() * 1000); seq = [NOW << 12]
     CLAIMED = ["type", "payload", "maxAtt", "maxIntr", "tmo", "since", "tp", "pri", "seq", "intr", "created", "batch", "hasDeps"]
@@ -61,6 +64,11 @@ try:
     def job_fields(i, s):
         return ["id", i, "type", "noop", "queue", "default", "pri", "0", "seq", s, "maxAtt", "5", "maxIntr", "5", "tmo", "300000",
                 "created", NOW, "state", "Queued", "since", NOW, "att", "0", "intr", "0", "tok", random.randint(1, 1 << 45), "tp", TP]
+
+    def job_fields_now(i, s):
+        # As inserted now: no id, since, att or intr (absent reads as the key's id, created, 0, 0).
+        return ["type", "noop", "queue", "default", "pri", "0", "seq", s, "maxAtt", "5", "maxIntr", "5", "tmo", "300000",
+                "created", NOW, "state", "Queued", "tok", random.randint(1, 1 << 45), "tp", TP]
 
     def done_fields():
         return ["state", "Succeeded", "since", NOW, "tok", random.randint(1, 1 << 45), "fin", NOW, "owner", ""]
@@ -79,6 +87,27 @@ try:
         r.call("EVALSHA", APPLY, len(keys), *keys, *args)
 
     OK = "1|%d|%d|127.0.0.1:49365@154883790" % (NOW, NOW + 1)
+
+    def insert_records(ids):
+        # As shipped: the compact script (one guard template per call: the hash is absent, reporting its state).
+        keys, args = {}, [len(ids) + 1, "n", "state", "", ""]
+        k = lambda key: keys.setdefault(key, len(keys) + 1)
+        for i in ids:
+            s = next_seq(); f = job_fields_now(i, s)
+            args += [k(JP + i), len(f), *f, 2, k(READY), "0", "%016x%s" % (s, i), k(ALL), NOW, i]
+        args += [0, "ow", "r|default"]
+        if r.call("EVALSHA", RECORDS, len(keys), *keys, *args):
+            raise RuntimeError("an insert did not apply")
+
+    def complete_records(claimed):
+        # As shipped: the compact script (template: tok equals the unit's value, cancel is not 1).
+        keys, args = {}, [len(claimed), "en", "tok", "cancel", "1"]
+        k = lambda key: keys.setdefault(key, len(keys) + 1)
+        for i, tok in claimed:
+            f = done_fields() + ["ok", OK]
+            args += [k(JP + i), tok, len(f), *f, 1, k(FIN), NOW, i]
+        if r.call("EVALSHA", RECORDS, len(keys), *keys, *args):
+            raise RuntimeError("a completion did not apply")
 
     def complete_script(claimed):
         # As shipped: the successful attempt in a compact field of its own ("ok"), no history read or append.
@@ -134,10 +163,12 @@ try:
         f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
         return (int(f[11]) + int(f[12])) * 1_000_000 / os.sysconf("SC_CLK_TCK")
 
-    variants = [("scripts (as shipped)", insert_script, complete_script, "64", "no"),
-                ("scripts, success in the JSON history", insert_script, complete_history, "64", "no"),
+    variants = [("compact script (as shipped)", insert_records, complete_records, "64", "no"),
+                ("generic script, all insert fields (before)", insert_script, complete_script, "64", "no"),
+                ("generic, success in the JSON history", insert_script, complete_history, "64", "no"),
                 ("bare commands, MULTI/EXEC", insert_bare, complete_bare, "64", "no"),
-                ("scripts, AOF everysec", insert_script, complete_script, "64", "yes")]
+                ("compact script, AOF everysec", insert_records, complete_records, "64", "yes"),
+                ("generic script, AOF everysec", insert_script, complete_script, "64", "yes")]
     for rnd in range(1, ROUNDS + 1):
         for name, insert, complete, listpack, aof in variants:
             r.call("FLUSHALL"); r.call("CONFIG", "SET", "hash-max-listpack-value", listpack); r.call("CONFIG", "SET", "appendonly", aof)
