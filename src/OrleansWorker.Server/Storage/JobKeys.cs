@@ -135,7 +135,7 @@ internal sealed class JobKeys
 /// <summary>Field names of the job hash, and the field lists the store reads.</summary>
 internal static class JobFields
 {
-    public const string Type = "type", Queue = "queue", Priority = "pri", Seq = "seq", Payload = "payload",
+    public const string Id = "id", Type = "type", Queue = "queue", Priority = "pri", Seq = "seq", Payload = "payload",
         MaxAttempts = "maxAtt", MaxInterruptions = "maxIntr", Timeout = "tmo", Created = "created", TraceParent = "tp",
         State = "state", Since = "since", Attempt = "att", Interruptions = "intr", RunAt = "runAt", Started = "started",
         Finished = "fin", Owner = "owner", Token = "tok", Cancel = "cancel", Progress = "prog", ProgressMessage = "progMsg",

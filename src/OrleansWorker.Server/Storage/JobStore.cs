@@ -140,11 +140,12 @@ internal sealed class JobStore : IAsyncDisposable
         var created = Ms(job.CreatedAt);
         var seq = job.Seq;
         var state = job.DependsOn.Count > 0 ? JobState.Waiting : job.RunAt is null ? JobState.Queued : JobState.Scheduled;
-        // Not stored until they differ from what an absent field reads as (see ToSnapshot, ToView and the claim): the
-        // id (the key's), since (created), attempt and interruptions (0). Redis' cost per job is mostly per argument.
-        var fields = new List<string>(32)
+        // Not stored until they differ from what an absent field reads as (see ToSnapshot, ToView and the claim): since
+        // (created), attempt and interruptions (0); Redis' cost per job is mostly per argument. The id is read from the
+        // key, but stays: silos of earlier versions tell that a job exists by it (a rolling upgrade runs both).
+        var fields = new List<string>(34)
         {
-            JobFields.Type, job.Type, JobFields.Queue, job.Queue, JobFields.Priority, Num(job.Priority),
+            JobFields.Id, job.Id, JobFields.Type, job.Type, JobFields.Queue, job.Queue, JobFields.Priority, Num(job.Priority),
             JobFields.Seq, Num(seq), JobFields.MaxAttempts, Num(job.MaxAttempts), JobFields.MaxInterruptions, Num(job.MaxInterruptions),
             JobFields.Timeout, Num((long)job.Timeout.TotalMilliseconds), JobFields.Created, created, JobFields.State, state.ToString(),
             JobFields.Token, Tokens.Text(Tokens.Next()),

@@ -66,8 +66,8 @@ try:
                 "created", NOW, "state", "Queued", "since", NOW, "att", "0", "intr", "0", "tok", random.randint(1, 1 << 45), "tp", TP]
 
     def job_fields_now(i, s):
-        # As inserted now: no id, since, att or intr (absent reads as the key's id, created, 0, 0).
-        return ["type", "noop", "queue", "default", "pri", "0", "seq", s, "maxAtt", "5", "maxIntr", "5", "tmo", "300000",
+        # As inserted now: no since, att or intr (absent reads as created, 0, 0).
+        return ["id", i, "type", "noop", "queue", "default", "pri", "0", "seq", s, "maxAtt", "5", "maxIntr", "5", "tmo", "300000",
                 "created", NOW, "state", "Queued", "tok", random.randint(1, 1 << 45), "tp", TP]
 
     def done_fields():
