@@ -7,8 +7,9 @@ using StackExchange.Redis;
 namespace OrleansWorker.Storage.Kv;
 
 /// <summary>
-/// The KV engine on redis-server (or Redis Cluster): units run through one generic Lua script, the claim through
-/// another; both are sent as EVALSHA. Every call's keys share one hash slot, passed in KEYS for cluster routing.
+/// The KV engine on redis-server (or Redis Cluster): units run through one generic Lua script, or its compact form
+/// when every unit of the call has the shape of an insert or of a success (<see cref="RecordShape"/>); the claim runs
+/// through a third. All are sent as EVALSHA. Every call's keys share one hash slot, passed in KEYS for cluster routing.
 /// </summary>
 internal sealed class RedisKvBackend : IKvBackend
 {
