@@ -251,11 +251,14 @@ public sealed partial class DashboardUiTests : IClassFixture<DashboardBrowserFix
         await SignInAsync();
         var chart = _page.Locator("#throughput");
 
-        // Before: the cluster is idle, so the chart's latest point is 0 succeeded/s.
+        // Before: the cluster is idle, so the chart's latest point is 0 succeeded/s. The predicates allow for the moment
+        // the overview is (re)rendered and the chart or the rate is not in the page yet.
         await _page.WaitForFunctionAsync("""
             () => {
-              const s = JSON.parse(document.getElementById('throughput').dataset.series || '[]');
-              return s.length >= 2 && s[s.length - 1].s === 0 && document.querySelector('[data-rate=succeeded]').textContent === '0.0';
+              const chart = document.getElementById('throughput'), rate = document.querySelector('[data-rate=succeeded]');
+              if (!chart || !rate) return false;
+              const s = JSON.parse(chart.dataset.series || '[]');
+              return s.length >= 2 && s[s.length - 1].s === 0 && rate.textContent === '0.0';
             }
             """, null, new() { Timeout = 30_000 });
 
@@ -266,7 +269,7 @@ public sealed partial class DashboardUiTests : IClassFixture<DashboardBrowserFix
         }
 
         // While they run, the chart's latest points rise above 0 without reloading the page.
-        await _page.WaitForFunctionAsync("() => { const s = JSON.parse(document.getElementById('throughput').dataset.series || '[]'); return s.some(p => p.s > 0); }",
+        await _page.WaitForFunctionAsync("() => { const c = document.getElementById('throughput'); return !!c && JSON.parse(c.dataset.series || '[]').some(p => p.s > 0); }",
             null, new() { Timeout = 30_000 });
         await Expect(_page.Locator("[data-rate=succeeded]")).Not.ToHaveTextAsync("0.0");
         var series = JsonSerializer.Deserialize<JsonElement>(await chart.GetAttributeAsync("data-series") ?? "[]");
