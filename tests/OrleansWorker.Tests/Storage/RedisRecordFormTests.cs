@@ -10,22 +10,12 @@ namespace OrleansWorker.Tests.Storage;
 /// in the same state and answer the same: each scenario runs twice on a real redis-server, once as it is (compact) and
 /// once with a unit of another shape added (generic), and the results and every key are compared.
 /// </summary>
-public sealed class RedisRecordFormTests : IAsyncLifetime
+public sealed class RedisRecordFormTests(RedisFixture redis) : IClassFixture<RedisFixture>
 {
-    private RedisServer _server = null!;
-    private ConnectionMultiplexer _redis = null!;
+    private readonly ConnectionMultiplexer _redis = redis.Connection;
 
-    public async Task InitializeAsync()
-    {
-        _server = await RedisServer.StartAsync();
-        _redis = await ConnectionMultiplexer.ConnectAsync(_server.ConnectionString);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _redis.DisposeAsync();
-        await _server.DisposeAsync();
-    }
+    /// <summary>This test's key prefixes (one slot each): the scenario as it is, and forced through the generic script.</summary>
+    private readonly string _compact = $"{{c{Guid.NewGuid():N}}}:", _generic = $"{{g{Guid.NewGuid():N}}}:";
 
     [Fact]
     public async Task Inserts_SomeOfExistingKeys_ApplyAndAnswerAsTheGenericScriptDoes()
@@ -110,17 +100,17 @@ public sealed class RedisRecordFormTests : IAsyncLifetime
         new KvUnit().FieldEquals(p + "j:" + id, "tok", token).FieldNotEquals(p + "j:" + id, "cancel", "1")
             .SortedSetAdd(p + "fin", 9, id).HashSet(p + "j:" + id, "state", "Succeeded", "tok", "77", "owner", "", "ok", "1|2|3|silo");
 
-    /// <summary>Seeds and runs the scenario under prefix <c>{c}:</c> as it is and under <c>{g}:</c> with a unit that forces the generic script.</summary>
+    /// <summary>Seeds and runs the scenario under this test's compact prefix as it is, and under its generic prefix with a unit that forces the generic script.</summary>
     private async Task<(KvResult[] Compact, KvResult[] Generic)> RunBothAsync(Func<string, List<KvUnit>> scenario, Func<IDatabase, string, Task> seed)
     {
         var db = _redis.GetDatabase();
         await using var backend = new RedisKvBackend(_redis, "{chan}");
-        await seed(db, "{c}:");
-        await seed(db, "{g}:");
+        await seed(db, _compact);
+        await seed(db, _generic);
 
         var messages = 0;
         backend.Message += _ => Interlocked.Increment(ref messages);
-        var compactUnits = scenario("{c}:");
+        var compactUnits = scenario(_compact);
         Assert.NotNull(RedisKvBackend.RecordShape.Of(compactUnits));
         var compact = await backend.ApplyAsync(compactUnits);
 
@@ -129,8 +119,8 @@ public sealed class RedisRecordFormTests : IAsyncLifetime
         Assert.True(published > 0);
         await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref messages)), n => n >= published, TimeSpan.FromSeconds(10), $"{published} messages published by the compact script");
 
-        var genericUnits = scenario("{g}:");
-        genericUnits.Add(new KvUnit().SetAdd("{g}:other", "x"));
+        var genericUnits = scenario(_generic);
+        genericUnits.Add(new KvUnit().SetAdd(_generic + "other", "x"));
         Assert.Null(RedisKvBackend.RecordShape.Of(genericUnits));
         var generic = await backend.ApplyAsync(genericUnits);
         Assert.True(generic[^1].IsApplied);
@@ -142,16 +132,16 @@ public sealed class RedisRecordFormTests : IAsyncLifetime
         var db = _redis.GetDatabase();
         foreach (var hash in hashes)
         {
-            var compact = (await db.HashGetAllAsync("{c}:" + hash)).OrderBy(e => (string?)e.Name, StringComparer.Ordinal).Select(e => $"{e.Name}={e.Value}").ToList();
-            var generic = (await db.HashGetAllAsync("{g}:" + hash)).OrderBy(e => (string?)e.Name, StringComparer.Ordinal).Select(e => $"{e.Name}={e.Value}").ToList();
+            var compact = (await db.HashGetAllAsync(_compact + hash)).OrderBy(e => (string?)e.Name, StringComparer.Ordinal).Select(e => $"{e.Name}={e.Value}").ToList();
+            var generic = (await db.HashGetAllAsync(_generic + hash)).OrderBy(e => (string?)e.Name, StringComparer.Ordinal).Select(e => $"{e.Name}={e.Value}").ToList();
             Assert.NotEmpty(compact);
             Assert.Equal(generic, compact);
         }
 
         foreach (var set in sortedSets)
         {
-            var compact = (await db.SortedSetRangeByRankWithScoresAsync("{c}:" + set)).Select(e => $"{e.Element}@{e.Score}").ToList();
-            var generic = (await db.SortedSetRangeByRankWithScoresAsync("{g}:" + set)).Select(e => $"{e.Element}@{e.Score}").ToList();
+            var compact = (await db.SortedSetRangeByRankWithScoresAsync(_compact + set)).Select(e => $"{e.Element}@{e.Score}").ToList();
+            var generic = (await db.SortedSetRangeByRankWithScoresAsync(_generic + set)).Select(e => $"{e.Element}@{e.Score}").ToList();
             Assert.NotEmpty(compact);
             Assert.Equal(generic, compact);
         }
