@@ -27,7 +27,9 @@ internal sealed class JobEngine : IAsyncDisposable
         Retry = new RetrySettings(Options.RetryBaseDelay, Options.RetryMaxDelay);
         WeightedQueues = Options.Queues.Select(e => WeightedQueue.TryParse(e, out var q) ? q : new WeightedQueue(e, 1)).ToList();
         instruments.Queues = Queues;
-        _inserts = new(WriteInsertsAsync, Math.Max(1, Options.WriteBatchSize / 16));
+        // Inserts are bounded by jobs, not by submissions: one script of thousands of jobs (eight batches of 500 that came
+        // together) holds Redis for tens of milliseconds, and the claims and outcomes sent after it wait that long.
+        _inserts = new(WriteInsertsAsync, Options.WriteBatchSize, jobs => jobs.Count);
         _transitions = new(async batch => await Store.ApplyAsync(batch), Options.WriteBatchSize);
         FollowUps = new JobFollowUps(this, loggers.CreateLogger("OrleansWorker.Jobs"));
     }

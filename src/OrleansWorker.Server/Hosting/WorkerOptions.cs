@@ -86,6 +86,9 @@ public sealed class WorkerOptions
     /// </summary>
     public TimeSpan ScheduleMisfireThreshold { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>Largest number of jobs one store call writes (group commit). Default: 512.</summary>
+    /// <summary>
+    /// Largest number of jobs one store call writes (group commit): outcomes, and submissions grouped together (one
+    /// larger submission is written alone, never split). Default: 512.
+    /// </summary>
     public int WriteBatchSize { get; set; } = 512;
 }
