@@ -140,8 +140,8 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
     private async Task<(AttemptEnd End, Exception? Exception)> ExecuteHandlerAsync(RunningAttempt running, Activity? activity)
     {
         var claim = running.Claim;
-        using var timeout = new CancellationTokenSource(claim.Timeout, engine.Time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(running.Token, timeout.Token);
+        var started = engine.Time.GetTimestamp();
+        ITimer? timer = null;
         try
         {
             var registration = handlers.Find(claim.Type)
@@ -150,15 +150,31 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
             var handler = scope.ServiceProvider.GetRequiredService(registration.HandlerType);
             var context = new EngineJobContext(claim, _logger, activity, engine.Store);
 
-            // A handler that ignores its token cannot hold the attempt past its timeout: stop waiting for it.
-            var result = await registration.Invoker.InvokeAsync(handler, context, linked.Token).WaitAsync(linked.Token);
+            // The handler's token is the attempt's: cancel, shutdown, lease loss and the timeout all fire it. The timeout's
+            // timer starts only when the handler goes asynchronous (with the time it already took deducted): a handler that
+            // returns at once costs no timer. A handler that ignores its token cannot hold the attempt past its timeout.
+            var invocation = registration.Invoker.InvokeAsync(handler, context, running.Token);
+            if (!invocation.IsCompleted)
+            {
+                var left = claim.Timeout - engine.Time.GetElapsedTime(started);
+                if (left > TimeSpan.Zero)
+                {
+                    timer = engine.Time.CreateTimer(static state => ((RunningAttempt)state!).TimeOut(), running, left, Timeout.InfiniteTimeSpan);
+                }
+                else
+                {
+                    running.TimeOut();
+                }
+            }
+
+            var result = await invocation.WaitAsync(running.Token);
             return (new AttemptEnd(AttemptOutcome.Succeeded, result), null);
         }
         catch (OperationCanceledException ex) when (running.CancelRequested)
         {
             return (new AttemptEnd(AttemptOutcome.Cancelled, Error: new JobError("JobCancelled", "The job was cancelled while the attempt ran.")), ex);
         }
-        catch (OperationCanceledException ex) when (timeout.IsCancellationRequested)
+        catch (OperationCanceledException ex) when (running.TimedOut)
         {
             return (new AttemptEnd(AttemptOutcome.TimedOut, Error: new JobError("TimeoutException", $"The attempt exceeded the job's timeout of {claim.Timeout}.")), ex);
         }
@@ -183,6 +199,10 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
         catch (Exception ex)
         {
             return (new AttemptEnd(AttemptOutcome.Failed, Error: Error(ex)), ex);
+        }
+        finally
+        {
+            timer?.Dispose();
         }
     }
 

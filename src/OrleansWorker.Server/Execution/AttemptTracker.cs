@@ -147,10 +147,13 @@ internal sealed class RunningAttempt(ClaimedAttempt claim) : IDisposable
 
     public ClaimedAttempt Claim { get; } = claim;
 
-    /// <summary>Fires on cancel, shutdown or lease loss.</summary>
+    /// <summary>Fires on cancel, timeout, shutdown or lease loss.</summary>
     public CancellationToken Token => _cts.Token;
 
     public bool CancelRequested { get; private set; }
+
+    /// <summary>The attempt ran past the job's timeout.</summary>
+    public bool TimedOut { get; private set; }
 
     public AbandonReason Abandoned => (AbandonReason)_abandon;
 
@@ -162,6 +165,12 @@ internal sealed class RunningAttempt(ClaimedAttempt claim) : IDisposable
     public void Cancel()
     {
         CancelRequested = true;
+        TryCancel();
+    }
+
+    public void TimeOut()
+    {
+        TimedOut = true;
         TryCancel();
     }
 
