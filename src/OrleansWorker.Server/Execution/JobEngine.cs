@@ -27,9 +27,12 @@ internal sealed class JobEngine : IAsyncDisposable
         Retry = new RetrySettings(Options.RetryBaseDelay, Options.RetryMaxDelay);
         WeightedQueues = Options.Queues.Select(e => WeightedQueue.TryParse(e, out var q) ? q : new WeightedQueue(e, 1)).ToList();
         instruments.Queues = Queues;
-        // Inserts are bounded by jobs, not by submissions: one script of thousands of jobs (eight batches of 500 that came
-        // together) holds Redis for tens of milliseconds, and the claims and outcomes sent after it wait that long.
-        _inserts = new(WriteInsertsAsync, Options.WriteBatchSize, jobs => jobs.Count);
+        // On Redis, inserts are bounded by jobs, not by submissions: one script of thousands of jobs (eight batches of 500
+        // that came together) holds Redis for tens of milliseconds, and every silo's claims and outcomes wait that long.
+        // The embedded engine commits each call on its own: there, up to WriteBatchSize / 16 submissions share a commit.
+        _inserts = store.PrefersLargeCalls
+            ? new(WriteInsertsAsync, Math.Max(1, Options.WriteBatchSize / 16))
+            : new(WriteInsertsAsync, Options.WriteBatchSize, jobs => jobs.Count);
         _transitions = new(async batch => await Store.ApplyAsync(batch), Options.WriteBatchSize);
         FollowUps = new JobFollowUps(this, loggers.CreateLogger("OrleansWorker.Jobs"));
     }

@@ -87,8 +87,9 @@ public sealed class WorkerOptions
     public TimeSpan ScheduleMisfireThreshold { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
-    /// Largest number of jobs one store call writes (group commit): outcomes, and submissions grouped together (one
-    /// larger submission is written alone, never split). Default: 512.
+    /// Largest number of jobs one store call writes (group commit): outcomes, and on Redis submissions grouped together
+    /// (one larger submission is written alone, never split; the embedded engine, where each call is a commit of its own,
+    /// groups up to a sixteenth as many submissions instead). Default: 512.
     /// </summary>
     public int WriteBatchSize { get; set; } = 512;
 }

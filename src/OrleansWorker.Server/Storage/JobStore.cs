@@ -27,6 +27,9 @@ internal sealed class JobStore : IAsyncDisposable
 
     public KvDescription Description => _kv.Description;
 
+    /// <inheritdoc cref="IKvBackend.PrefersLargeCalls"/>
+    public bool PrefersLargeCalls => _kv.PrefersLargeCalls;
+
     /// <summary>Settings of the store's server that can lose jobs (see <see cref="IKvBackend.SettingsWarningsAsync"/>).</summary>
     public Task<IReadOnlyList<KvSettingWarning>> SettingsWarningsAsync() => _kv.SettingsWarningsAsync();
 

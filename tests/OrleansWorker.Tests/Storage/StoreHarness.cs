@@ -9,6 +9,8 @@ internal sealed class SharedBackend(IKvBackend inner) : IKvBackend
 {
     public KvDescription Description => inner.Description with { Exclusive = false };
 
+    public bool PrefersLargeCalls => inner.PrefersLargeCalls;
+
     public string Channel => inner.Channel;
 
     public event Action<string>? Message

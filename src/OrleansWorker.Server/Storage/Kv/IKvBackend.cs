@@ -23,6 +23,13 @@ internal interface IKvBackend : IAsyncDisposable
 {
     KvDescription Description { get; }
 
+    /// <summary>
+    /// Whether fewer, larger write calls are cheaper, with nothing else waiting behind a long one: true for the embedded
+    /// engine (each call is a transaction that commits, and syncs, on its own; one process reaches it). Redis runs one
+    /// script at a time for every silo, so a long call holds up their claims and outcomes: false.
+    /// </summary>
+    bool PrefersLargeCalls => false;
+
     /// <summary>Raised (on any thread) for every message published on <see cref="Channel"/>.</summary>
     event Action<string>? Message;
 

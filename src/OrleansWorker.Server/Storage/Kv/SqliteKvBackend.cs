@@ -126,6 +126,8 @@ internal sealed class SqliteKvBackend : IKvBackend
 
     public KvDescription Description { get; }
 
+    public bool PrefersLargeCalls => true;
+
     public string Channel { get; }
 
     /// <summary>The page cache per connection, in KiB.</summary>
