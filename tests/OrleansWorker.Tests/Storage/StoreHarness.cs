@@ -4,12 +4,15 @@ using OrleansWorker.Storage.Kv;
 
 namespace OrleansWorker.Tests.Storage;
 
-/// <summary>A backend shared by several stores of one process (two in-process silos): not disposed by them, not exclusive.</summary>
-internal sealed class SharedBackend(IKvBackend inner) : IKvBackend
+/// <summary>
+/// A backend shared by several stores of one process (two in-process silos): not disposed by them, not exclusive.
+/// A test may also see each write call first (<paramref name="beforeApply"/>) and say how large calls should be.
+/// </summary>
+internal sealed class SharedBackend(IKvBackend inner, Func<IReadOnlyList<KvUnit>, Task>? beforeApply = null, bool? prefersLargeCalls = null) : IKvBackend
 {
     public KvDescription Description => inner.Description with { Exclusive = false };
 
-    public bool PrefersLargeCalls => inner.PrefersLargeCalls;
+    public bool PrefersLargeCalls => prefersLargeCalls ?? inner.PrefersLargeCalls;
 
     public string Channel => inner.Channel;
 
@@ -19,7 +22,15 @@ internal sealed class SharedBackend(IKvBackend inner) : IKvBackend
         remove => inner.Message -= value;
     }
 
-    public Task<KvResult[]> ApplyAsync(IReadOnlyList<KvUnit> units) => inner.ApplyAsync(units);
+    public async Task<KvResult[]> ApplyAsync(IReadOnlyList<KvUnit> units)
+    {
+        if (beforeApply is not null)
+        {
+            await beforeApply(units);
+        }
+
+        return await inner.ApplyAsync(units);
+    }
 
     public Task<KvClaimResult> ClaimAsync(KvClaim claim, IReadOnlyList<string> fields) => inner.ClaimAsync(claim, fields);
 
