@@ -126,4 +126,10 @@ public sealed record SiloStats
 
     /// <summary>When it reported.</summary>
     [Id(6)] public DateTimeOffset At { get; init; }
+
+    /// <summary>
+    /// The newest layout of the job store it reads: 2 since 0.4 (a job's definition in one field), absent (0) from silos
+    /// of 0.3 and earlier, which read only layout 1. Silos store new jobs in layout 2 once every silo of the cluster reads it.
+    /// </summary>
+    [Id(7)] public int StoreLayout { get; init; }
 }

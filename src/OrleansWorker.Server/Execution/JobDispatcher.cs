@@ -566,7 +566,18 @@ internal sealed partial class JobDispatcher(
                 Succeeded = engine.Instruments.Succeeded,
                 Failed = engine.Instruments.Failed,
                 At = now,
+                StoreLayout = JobStore.CompactLayoutVersion,
             });
+            if (!store.Description.Exclusive)
+            {
+                var compact = JobStore.EverySiloReadsCompactLayout(ClusterSilos(), await store.SilosAsync(now - TimeSpan.FromMinutes(1)));
+                if (compact != store.CompactLayout)
+                {
+                    store.CompactLayout = compact;
+                    JobLog.StoreLayout(logger, compact ? JobStore.CompactLayoutVersion : 1);
+                }
+            }
+
             if (now >= _nextReconcile)
             {
                 _nextReconcile = now + engine.Options.LeaseDuration;
@@ -626,6 +637,13 @@ internal sealed partial class JobDispatcher(
             CheckLeaseLost(engine.Time.GetUtcNow());
         }
     }
+
+    /// <summary>Every silo of the cluster that is not dead (joining, active or shutting down), by address.</summary>
+    private List<string> ClusterSilos() =>
+        membership.CurrentSnapshot.Members.Values
+            .Where(m => m.Status is not (SiloStatus.Dead or SiloStatus.None))
+            .Select(m => m.SiloAddress.ToParsableString())
+            .ToList();
 
     /// <summary>
     /// Hands back jobs the store says this owner runs but this silo does not hold — a claim whose answer was lost

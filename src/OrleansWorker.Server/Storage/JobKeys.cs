@@ -142,11 +142,17 @@ internal static class JobFields
         Result = "result", ErrorType = "errT", ErrorMessage = "errM", History = "hist", Succeeded = "ok", LastInterruptedToken = "intrTok", UniqueKey = "uniq", UniqueFor = "uniqFor",
         DependsOn = "deps", ContinueOnFailure = "depCont", HasDependents = "hasDeps", ScheduleId = "sched", BatchId = "batch";
 
-    /// <summary>What a claim returns of each job, after its new attempt number.</summary>
-    public static readonly string[] Claimed = [Type, Payload, MaxAttempts, MaxInterruptions, Timeout, Since, TraceParent, Priority, Seq, Interruptions, Created, BatchId, HasDependents];
+    /// <summary>The compact layout's definition field (see <see cref="JobDefinition"/>).</summary>
+    public const string Definition = "def";
 
-    /// <summary>What decisions about a job need (see <see cref="JobSnapshot"/>).</summary>
-    public static readonly string[] Snapshot = [Type, Queue, Priority, Seq, State, Token, Attempt, MaxAttempts, Interruptions, MaxInterruptions, Owner, Cancel, RunAt, Finished, Created, Since, BatchId, HasDependents, ContinueOnFailure];
+    /// <summary>What a claim returns of each job, after its new attempt number.</summary>
+    public static readonly string[] Claimed = [Definition, Payload, Since, TraceParent, Interruptions, BatchId, HasDependents];
+
+    /// <summary>What decisions about a job need (see <see cref="JobSnapshot"/>), with <see cref="Definition"/>.</summary>
+    public static readonly string[] Snapshot = [Definition, State, Token, Attempt, Interruptions, Owner, Cancel, RunAt, Finished, Since, BatchId, HasDependents, ContinueOnFailure];
+
+    /// <summary>The fields of a definition as earlier versions store it (read when <see cref="Definition"/> is absent).</summary>
+    public static readonly string[] Legacy = [Type, Queue, Priority, Seq, MaxAttempts, MaxInterruptions, Timeout, Created];
 }
 
 /// <summary>Sequence numbers for first-in first-out order: milliseconds since the epoch × 4096 + a counter, never repeating in a process.</summary>

@@ -15,11 +15,13 @@ internal sealed class JobStore : IAsyncDisposable
     private static readonly JobState[] FinishedStates = [JobState.Succeeded, JobState.DeadLettered, JobState.Cancelled];
     private readonly IKvBackend _kv;
     private readonly ConcurrentDictionary<string, byte> _knownQueues = new(StringComparer.Ordinal);
+    private bool _compactLayout;
 
     public JobStore(IKvBackend kv, string prefix, int shards)
     {
         _kv = kv;
         Keys = new JobKeys(prefix, shards);
+        _compactLayout = kv.Description.Exclusive;
         _kv.Message += OnMessage;
     }
 
@@ -32,6 +34,19 @@ internal sealed class JobStore : IAsyncDisposable
 
     /// <summary>Settings of the store's server that can lose jobs (see <see cref="IKvBackend.SettingsWarningsAsync"/>).</summary>
     public Task<IReadOnlyList<KvSettingWarning>> SettingsWarningsAsync() => _kv.SettingsWarningsAsync();
+
+    /// <summary>
+    /// Whether new jobs are stored in the compact layout (<see cref="JobDefinition"/> in one field, no id field), which
+    /// silos of version 0.3 and earlier cannot read. Every version since reads both layouts. Set at start when the
+    /// engine is exclusive to this process (the embedded engine); on Redis, by the dispatcher once every active silo of
+    /// the cluster has reported that it reads it (see <see cref="SiloStats.StoreLayout"/>), and back when one that does
+    /// not joins.
+    /// </summary>
+    public bool CompactLayout
+    {
+        get => Volatile.Read(ref _compactLayout);
+        set => Volatile.Write(ref _compactLayout, value);
+    }
 
     /// <summary>The KV engine under the store (for tests and benchmarks that read its keys directly).</summary>
     internal IKvBackend Backend => _kv;
@@ -140,19 +155,27 @@ internal sealed class JobStore : IAsyncDisposable
         // the job is settled (it then ends Cancelled, naming it), so a submission is never half stored.
         unit.KeyAbsent(key, JobFields.State);
 
-        var created = Ms(job.CreatedAt);
         var seq = job.Seq;
         var state = job.DependsOn.Count > 0 ? JobState.Waiting : job.RunAt is null ? JobState.Queued : JobState.Scheduled;
+        var definition = new JobDefinition(job.Type, job.Queue, job.Priority, seq, job.MaxAttempts, job.MaxInterruptions,
+            (long)job.Timeout.TotalMilliseconds, job.CreatedAt.ToUnixTimeMilliseconds());
         // Not stored until they differ from what an absent field reads as (see ToSnapshot, ToView and the claim): since
-        // (created), attempt and interruptions (0); Redis' cost per job is mostly per argument. The id is read from the
-        // key, but stays: silos of earlier versions tell that a job exists by it (a rolling upgrade runs both).
-        var fields = new List<string>(34)
+        // (created), attempt and interruptions (0); Redis' cost per job is mostly per argument. For the same reason the
+        // compact layout keeps the definition in one field and reads the id from the key; until every silo reads that
+        // layout (CompactLayout), a job is stored as earlier versions store it, with the id, which is how they tell
+        // that a job exists.
+        var fields = new List<string>(CompactLayout ? 16 : 30);
+        if (CompactLayout)
         {
-            JobFields.Id, job.Id, JobFields.Type, job.Type, JobFields.Queue, job.Queue, JobFields.Priority, Num(job.Priority),
-            JobFields.Seq, Num(seq), JobFields.MaxAttempts, Num(job.MaxAttempts), JobFields.MaxInterruptions, Num(job.MaxInterruptions),
-            JobFields.Timeout, Num((long)job.Timeout.TotalMilliseconds), JobFields.Created, created, JobFields.State, state.ToString(),
-            JobFields.Token, Tokens.Text(Tokens.Next()),
-        };
+            fields.AddRange([JobFields.Definition, definition.Format()]);
+        }
+        else
+        {
+            fields.AddRange([JobFields.Id, job.Id]);
+            fields.AddRange(definition.LegacyFields());
+        }
+
+        fields.AddRange([JobFields.State, state.ToString(), JobFields.Token, Tokens.Text(Tokens.Next())]);
         if (job.Payload is not null)
         {
             fields.Add(JobFields.Payload);
@@ -250,30 +273,51 @@ internal sealed class JobStore : IAsyncDisposable
             return ClaimOutcome.RevokedOwner;
         }
 
+        var definitions = new JobDefinition[result.Jobs.Count];
+        List<int>? legacy = null;
+        for (var i = 0; i < definitions.Length; i++)
+        {
+            if (!JobDefinition.TryParse(result.Jobs[i].Fields[1], out definitions[i]))
+            {
+                (legacy ??= []).Add(i);
+            }
+        }
+
+        if (legacy is not null)
+        {
+            // Jobs stored by an earlier version: their definition is in fields of its own (claimed all the same).
+            var read = await LegacyDefinitionsAsync(legacy.Select(i => result.Jobs[i].Id).ToList());
+            for (var k = 0; k < legacy.Count; k++)
+            {
+                definitions[legacy[k]] = read[k];
+            }
+        }
+
         var attempts = new ClaimedAttempt[result.Jobs.Count];
         for (var i = 0; i < attempts.Length; i++)
         {
             var j = result.Jobs[i];
             var f = j.Fields; // attempt, then JobFields.Claimed
+            var d = definitions[i];
             attempts[i] = new ClaimedAttempt
             {
                 JobId = j.Id,
                 Queue = j.Queue,
                 ClaimToken = j.Token,
                 Attempt = Int(f[0]),
-                Type = f[1]!,
+                Type = d.Type,
                 Payload = NullIfEmpty(f[2]),
-                MaxAttempts = Int(f[3]),
-                MaxInterruptions = Int(f[4]),
-                Timeout = TimeSpan.FromMilliseconds(Long(f[5])),
-                EnqueuedAt = FromMs(Long(f[6] is { Length: > 0 } since ? since : f[11])),
-                TraceParent = NullIfEmpty(f[7]),
-                Priority = Int(f[8]),
-                Seq = Long(f[9]),
-                Interruptions = Int(f[10]),
-                CreatedAt = FromMs(Long(f[11])),
-                BatchId = NullIfEmpty(f[12]),
-                HasDependents = f[13] == "1",
+                MaxAttempts = d.MaxAttempts,
+                MaxInterruptions = d.MaxInterruptions,
+                Timeout = TimeSpan.FromMilliseconds(d.TimeoutMs),
+                EnqueuedAt = FromMs(f[3] is { Length: > 0 } since ? Long(since) : d.CreatedMs),
+                TraceParent = NullIfEmpty(f[4]),
+                Priority = d.Priority,
+                Seq = d.Seq,
+                Interruptions = Int(f[5]),
+                CreatedAt = FromMs(d.CreatedMs),
+                BatchId = NullIfEmpty(f[6]),
+                HasDependents = f[7] == "1",
                 Owner = owner,
                 StartedAt = now,
             };
@@ -656,6 +700,19 @@ internal sealed class JobStore : IAsyncDisposable
     /// <summary>Stores this silo's report (what it runs, its capacity, its counters), read by <see cref="StatsAsync"/>.</summary>
     public Task ReportSiloAsync(SiloStats silo) =>
         _kv.ApplyAsync([new KvUnit().HashSet(Keys.Silos, silo.Address, System.Text.Json.JsonSerializer.Serialize(silo, JobContext.JsonOptions))]);
+
+    /// <summary>The layout <see cref="CompactLayout"/> stores, as <see cref="SiloStats.StoreLayout"/> names it.</summary>
+    public const int CompactLayoutVersion = 2;
+
+    /// <summary>
+    /// Whether every silo of the cluster (<paramref name="silos"/>, by address) has reported that it reads the compact
+    /// layout. A silo that has not reported yet (just joined) or reports no layout (0.3 and earlier) keeps it off.
+    /// </summary>
+    public static bool EverySiloReadsCompactLayout(IReadOnlyCollection<string> silos, IReadOnlyList<SiloStats> reports)
+    {
+        var layouts = reports.ToDictionary(r => r.Address, r => r.StoreLayout, StringComparer.Ordinal);
+        return silos.Count > 0 && silos.All(s => layouts.TryGetValue(s, out var layout) && layout >= CompactLayoutVersion);
+    }
 
     /// <summary>Forgets silos that have not reported since <paramref name="before"/>.</summary>
     public async Task<IReadOnlyList<SiloStats>> SilosAsync(DateTimeOffset before)
@@ -1177,13 +1234,49 @@ internal sealed class JobStore : IAsyncDisposable
         var batch = _kv.CreateReadBatch();
         var reads = ids.Select(id => batch.HashGet(Keys.Job(id), JobFields.Snapshot)).ToList();
         await batch.ExecuteAsync();
+        var fields = new string?[ids.Count][];
+        var definitions = new JobDefinition[ids.Count];
+        List<int>? legacy = null;
+        for (var i = 0; i < ids.Count; i++)
+        {
+            fields[i] = await reads[i];
+            if (!string.IsNullOrEmpty(fields[i][1]) && !JobDefinition.TryParse(fields[i][0], out definitions[i]))
+            {
+                (legacy ??= []).Add(i);
+            }
+        }
+
+        if (legacy is not null)
+        {
+            var read = await LegacyDefinitionsAsync(legacy.Select(i => ids[i]).ToList());
+            for (var k = 0; k < legacy.Count; k++)
+            {
+                definitions[legacy[k]] = read[k];
+            }
+        }
+
         var result = new JobSnapshot?[ids.Count];
         for (var i = 0; i < ids.Count; i++)
         {
-            result[i] = ToSnapshot(ids[i], await reads[i]);
+            result[i] = ToSnapshot(ids[i], fields[i], definitions[i]);
         }
 
         return result;
+    }
+
+    /// <summary>The definitions of jobs an earlier version stored (<see cref="JobFields.Legacy"/>).</summary>
+    private async Task<JobDefinition[]> LegacyDefinitionsAsync(List<string> ids)
+    {
+        var batch = _kv.CreateReadBatch();
+        var reads = ids.Select(id => batch.HashGet(Keys.Job(id), JobFields.Legacy)).ToList();
+        await batch.ExecuteAsync();
+        var definitions = new JobDefinition[ids.Count];
+        for (var i = 0; i < ids.Count; i++)
+        {
+            definitions[i] = JobDefinition.FromLegacy(await reads[i]);
+        }
+
+        return definitions;
     }
 
     public async Task<JobSnapshot?> LoadAsync(string id) => (await LoadAsync([id]))[0];
@@ -1333,36 +1426,36 @@ internal sealed class JobStore : IAsyncDisposable
         return Task.WhenAll(groups.Select(g => action(g.Key, g.Value)));
     }
 
-    internal static JobSnapshot? ToSnapshot(string id, string?[] f)
+    internal static JobSnapshot? ToSnapshot(string id, string?[] f, JobDefinition d)
     {
         // JobFields.Snapshot order. Every job has a state from its insert on.
-        if (string.IsNullOrEmpty(f[4]))
+        if (string.IsNullOrEmpty(f[1]))
         {
             return null;
         }
 
         return new JobSnapshot(
             Id: id,
-            Type: f[0] ?? "",
-            Queue: f[1] ?? "",
-            Priority: Int(f[2]),
-            Seq: Long(f[3]),
-            State: ParseState(f[4]),
-            Token: Long(f[5]),
-            Attempt: Int(f[6]),
-            MaxAttempts: Int(f[7]),
-            Interruptions: Int(f[8]),
-            MaxInterruptions: Int(f[9]),
-            Owner: NullIfEmpty(f[10]),
-            CancelRequested: f[11] == "1",
-            RunAt: f[12] is { Length: > 0 } r ? FromMs(Long(r)) : null,
-            FinishedAt: f[13] is { Length: > 0 } fin ? FromMs(Long(fin)) : null,
-            CreatedAt: FromMs(Long(f[14])),
-            Since: FromMs(Long(f[15] is { Length: > 0 } since ? since : f[14])))
+            Type: d.Type,
+            Queue: d.Queue,
+            Priority: d.Priority,
+            Seq: d.Seq,
+            State: ParseState(f[1]),
+            Token: Long(f[2]),
+            Attempt: Int(f[3]),
+            MaxAttempts: d.MaxAttempts,
+            Interruptions: Int(f[4]),
+            MaxInterruptions: d.MaxInterruptions,
+            Owner: NullIfEmpty(f[5]),
+            CancelRequested: f[6] == "1",
+            RunAt: f[7] is { Length: > 0 } r ? FromMs(Long(r)) : null,
+            FinishedAt: f[8] is { Length: > 0 } fin ? FromMs(Long(fin)) : null,
+            CreatedAt: FromMs(d.CreatedMs),
+            Since: FromMs(f[9] is { Length: > 0 } since ? Long(since) : d.CreatedMs))
         {
-            BatchId = NullIfEmpty(f[16]),
-            HasDependents = f[17] == "1",
-            ContinueOnDependencyFailure = f[18] == "1",
+            BatchId = NullIfEmpty(f[10]),
+            HasDependents = f[11] == "1",
+            ContinueOnDependencyFailure = f[12] == "1",
         };
     }
 
@@ -1374,19 +1467,24 @@ internal sealed class JobStore : IAsyncDisposable
 
         var state = ParseState(S(JobFields.State));
         var history = StoredAttempt.DeserializeList(S(JobFields.History));
+        if (!JobDefinition.TryParse(S(JobFields.Definition), out var d))
+        {
+            d = JobDefinition.FromLegacy(JobFields.Legacy.Select(S).ToArray());
+        }
+
         return new JobView
         {
             Id = id,
-            Type = S(JobFields.Type)!,
-            Queue = S(JobFields.Queue)!,
-            Priority = (int)(L(JobFields.Priority) ?? 0),
+            Type = d.Type,
+            Queue = d.Queue,
+            Priority = d.Priority,
             State = state,
             Attempt = (int)(L(JobFields.Attempt) ?? 0),
-            MaxAttempts = (int)(L(JobFields.MaxAttempts) ?? 0),
+            MaxAttempts = d.MaxAttempts,
             Interruptions = (int)(L(JobFields.Interruptions) ?? 0),
-            MaxInterruptions = (int)(L(JobFields.MaxInterruptions) ?? 0),
-            Timeout = TimeSpan.FromMilliseconds(L(JobFields.Timeout) ?? 0),
-            CreatedAt = T(JobFields.Created) ?? DateTimeOffset.UnixEpoch,
+            MaxInterruptions = d.MaxInterruptions,
+            Timeout = TimeSpan.FromMilliseconds(d.TimeoutMs),
+            CreatedAt = FromMs(d.CreatedMs),
             RunAt = T(JobFields.RunAt),
             StartedAt = T(JobFields.Started),
             FinishedAt = state.IsFinished() ? T(JobFields.Finished) : null,

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Redis CPU per no-op job: the compact script the store sends inserts and successes through (RedisLua.Records) against
-the generic one (RedisLua.Apply, with every insert field of before), the same commands sent bare (MULTI/EXEC), the
+"""Redis CPU per no-op job: the compact script the store sends inserts and successes through (RedisLua.Records), with
+the job's definition in one field (layout 2, as shipped) and in eight fields plus the id (layout 1, 0.3), against the
+generic one (RedisLua.Apply, with every insert field of before), the same commands sent bare (MULTI/EXEC), the
 completion before the compact success field (the successful attempt appended to the JSON history), and with the AOF.
 Starts its own redis-server (AOF off but in the AOF variants) on a free port and plays a job's life in batches of B:
 insert (as RedisKvBackend encodes it), claim (the claim script), complete (token and cancel guards, the outcome and
@@ -57,7 +58,8 @@ try:
     RECORDS = r.call("SCRIPT", "LOAD", script("Records")).decode()
     P = "{ow:0}:"; JP, READY, ALL, FIN = P + "j:", P + "q:default", P + "all", P + "f:Succeeded:default"
     NOW = int(time.time() * 1000); seq = [NOW << 12]
-    CLAIMED = ["type", "payload", "maxAtt", "maxIntr", "tmo", "since", "tp", "pri", "seq", "intr", "created", "batch", "hasDeps"]
+    CLAIMED = ["def", "payload", "since", "tp", "intr", "batch", "hasDeps"]  # JobFields.Claimed
+    CLAIMED_1 = ["type", "payload", "maxAtt", "maxIntr", "tmo", "since", "tp", "pri", "seq", "intr", "created", "batch", "hasDeps"]  # 0.3
     TP = "00-22543d96c18b4cacf026eab6b5fe0a0c-52db904ce5808a81-00"
     HIST = '{"n":1,"s":%d,"e":%d,"silo":"127.0.0.1:49365@154883790","o":"Succeeded"}' % (NOW, NOW + 1)
 
@@ -65,10 +67,14 @@ try:
         return ["id", i, "type", "noop", "queue", "default", "pri", "0", "seq", s, "maxAtt", "5", "maxIntr", "5", "tmo", "300000",
                 "created", NOW, "state", "Queued", "since", NOW, "att", "0", "intr", "0", "tok", random.randint(1, 1 << 45), "tp", TP]
 
-    def job_fields_now(i, s):
-        # As inserted now: no since, att or intr (absent reads as created, 0, 0).
+    def job_fields_layout1(i, s):
+        # Layout 1 (0.3): no since, att or intr (absent reads as created, 0, 0); the definition in eight fields, the id.
         return ["id", i, "type", "noop", "queue", "default", "pri", "0", "seq", s, "maxAtt", "5", "maxIntr", "5", "tmo", "300000",
                 "created", NOW, "state", "Queued", "tok", random.randint(1, 1 << 45), "tp", TP]
+
+    def job_fields_now(i, s):
+        # As inserted now (layout 2): the definition in one field (JobDefinition.Format), no id.
+        return ["def", "0|%d|5|5|300000|%d|7|defaultnoop" % (s, NOW - (s >> 12)), "state", "Queued", "tok", random.randint(1, 1 << 45), "tp", TP]
 
     def done_fields():
         return ["state", "Succeeded", "since", NOW, "tok", random.randint(1, 1 << 45), "fin", NOW, "owner", ""]
@@ -88,12 +94,12 @@ try:
 
     OK = "1|%d|%d|127.0.0.1:49365@154883790" % (NOW, NOW + 1)
 
-    def insert_records(ids):
+    def insert_records(ids, fields=None):
         # As shipped: the compact script (one guard template per call: the hash is absent, reporting its state).
         keys, args = {}, [len(ids) + 1, "n", "state", "", ""]
         k = lambda key: keys.setdefault(key, len(keys) + 1)
         for i in ids:
-            s = next_seq(); f = job_fields_now(i, s)
+            s = next_seq(); f = (fields or job_fields_now)(i, s)
             args += [k(JP + i), len(f), *f, 2, k(READY), "0", "%016x%s" % (s, i), k(ALL), NOW, i]
         args += [0, "ow", "r|default"]
         if r.call("EVALSHA", RECORDS, len(keys), *keys, *args):
@@ -148,12 +154,12 @@ try:
             cmds += [["HMGET", JP + i, "tok", "cancel"], ["ZADD", FIN, NOW, i], ["HSET", JP + i, *done_fields(), "ok", OK]]
         pipeline(cmds + [["EXEC"]])
 
-    def claim(n):
+    def claim(n, fields=CLAIMED):
         res = r.call("EVALSHA", CLAIM, 5, P + "owners", P + "run:o1", P + "revoked", P + "paused", READY,
-                     JP, "o1", NOW, NOW + 30000, 1000, n, 1, "default", n, len(CLAIMED), *CLAIMED, 0)
+                     JP, "o1", NOW, NOW + 30000, 1000, n, 1, "default", n, len(fields), *fields, 0)
         out, j = [], 1
         while j < len(res):
-            out.append((res[j].decode(), res[j + 2].decode())); j += 4 + len(CLAIMED)
+            out.append((res[j].decode(), res[j + 2].decode())); j += 4 + len(fields)
         if len(out) != n: raise RuntimeError(f"claimed {len(out)} of {n}")
         r.call("SREM", P + "run:o1", *[i for i, _ in out])
         return out
@@ -163,14 +169,17 @@ try:
         f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
         return (int(f[11]) + int(f[12])) * 1_000_000 / os.sysconf("SC_CLK_TCK")
 
-    variants = [("compact script (as shipped)", insert_records, complete_records, "64", "no"),
-                ("generic script, all insert fields (before)", insert_script, complete_script, "64", "no"),
-                ("generic, success in the JSON history", insert_script, complete_history, "64", "no"),
-                ("bare commands, MULTI/EXEC", insert_bare, complete_bare, "64", "no"),
-                ("compact script, AOF everysec", insert_records, complete_records, "64", "yes"),
-                ("generic script, AOF everysec", insert_script, complete_script, "64", "yes")]
+    insert_layout1 = lambda ids: insert_records(ids, job_fields_layout1)
+    claim_layout1 = lambda n: claim(n, CLAIMED_1)
+    variants = [("compact script, layout 2 (as shipped)", insert_records, claim, complete_records, "64", "no"),
+                ("compact script, layout 1 (0.3)", insert_layout1, claim_layout1, complete_records, "64", "no"),
+                ("generic script, all insert fields (before)", insert_script, claim_layout1, complete_script, "64", "no"),
+                ("generic, success in the JSON history", insert_script, claim_layout1, complete_history, "64", "no"),
+                ("bare commands, MULTI/EXEC", insert_bare, claim_layout1, complete_bare, "64", "no"),
+                ("layout 2, AOF everysec", insert_records, claim, complete_records, "64", "yes"),
+                ("layout 1, AOF everysec", insert_layout1, claim_layout1, complete_records, "64", "yes")]
     for rnd in range(1, ROUNDS + 1):
-        for name, insert, complete, listpack, aof in variants:
+        for name, insert, claim_, complete, listpack, aof in variants:
             r.call("FLUSHALL"); r.call("CONFIG", "SET", "hash-max-listpack-value", listpack); r.call("CONFIG", "SET", "appendonly", aof)
             while b"aof_rewrite_in_progress:1" in r.call("INFO", "persistence") or b"aof_rewrite_scheduled:1" in r.call("INFO", "persistence"):
                 time.sleep(0.1)
@@ -178,7 +187,7 @@ try:
             c0 = cpu_us()
             for b in range(JOBS // B):
                 ids = ["%s-%07d" % (rnd, b * B + x) for x in range(B)]
-                insert(ids); complete(claim(B))
+                insert(ids); complete(claim_(B))
             used = cpu_us() - c0
             stats = {m.group(1): int(m.group(2)) for m in re.finditer(r"cmdstat_(\S+):calls=\d+,usec=(\d+)", r.call("INFO", "commandstats").decode())}
             top = ", ".join(f"{c} {u / JOBS:.1f}" for c, u in sorted(stats.items(), key=lambda x: -x[1])[:7] if u / JOBS >= 0.1)

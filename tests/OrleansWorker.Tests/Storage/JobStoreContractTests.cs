@@ -33,7 +33,8 @@ public abstract class JobStoreContractTests : IAsyncLifetime
     public Task InitializeAsync()
     {
         _kv = CreateBackend(Channel);
-        _store = new JobStore(_kv, Prefix, Shards);
+        // The layout a cluster of this version writes (on Redis, once every silo reported that it reads it).
+        _store = new JobStore(_kv, Prefix, Shards) { CompactLayout = true };
         return Task.CompletedTask;
     }
 
@@ -108,28 +109,41 @@ public abstract class JobStoreContractTests : IAsyncLifetime
     {
         await Store.InsertAsync([Job("a"), Job("b")]);
 
-        // What an insert stores no longer (each argument costs Redis time): since, attempt and interruptions. The id
-        // stays, for silos of earlier versions during a rolling upgrade.
+        // What an insert stores no longer (each argument costs Redis time): since, attempt and interruptions; in the
+        // compact layout, neither the id (the key has it) nor the definition's eight fields (one field, "def").
         var batch = _kv!.CreateReadBatch();
         var stored = batch.HashGetAll(Store.Keys.Job("a"));
         await batch.ExecuteAsync();
-        Assert.Equal(("Queued", "a"), ((await stored)["state"], (await stored)["id"]));
-        Assert.Empty((await stored).Keys.Intersect(["since", "att", "intr"]));
+        Assert.Equal("Queued", (await stored)["state"]);
+        Assert.Equal(["def", "payload", "state", "tok", "tp"], (await stored).Keys.Order(StringComparer.Ordinal));
 
-        // A job an earlier version stored, with all three.
+        // A job an earlier version stored: every definition field of its own, the id, and since, att and intr.
         var created = T0.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
-        Assert.True((await _kv.ApplyAsync([new KvUnit().HashSet(Store.Keys.Job("b"), "since", created, "att", "0", "intr", "0")]))[0].IsApplied);
+        Store.CompactLayout = false;
+        await Store.InsertAsync([Job("c")]);
+        Store.CompactLayout = true;
+        Assert.True((await _kv.ApplyAsync([new KvUnit().HashSet(Store.Keys.Job("b"), "since", created, "att", "0", "intr", "0"),
+            new KvUnit().HashSet(Store.Keys.Job("c"), "since", created, "att", "0", "intr", "0")])).All(r => r.IsApplied));
+        batch = _kv.CreateReadBatch();
+        var legacy = batch.HashGetAll(Store.Keys.Job("c"));
+        await batch.ExecuteAsync();
+        Assert.Equal(("c", "noop", "default", "3"), ((await legacy)["id"], (await legacy)["type"], (await legacy)["queue"], (await legacy)["maxAtt"]));
+        Assert.DoesNotContain("def", (await legacy).Keys);
 
-        var snapshots = await Store.LoadAsync(["a", "b"]);
-        Assert.All(snapshots, s => Assert.Equal((JobState.Queued, 0, 0, T0, T0), (s!.State, s.Attempt, s.Interruptions, s.Since, s.CreatedAt)));
-        Assert.Equal(["a", "b"], snapshots.Select(s => s!.Id));
-        var views = await Store.GetManyAsync(["a", "b"]);
-        Assert.Equal(["a", "b"], views.Select(v => v!.Id));
-        Assert.All(views, v => Assert.Equal((JobState.Queued, 0, 0, T0), (v!.State, v.Attempt, v.Interruptions, v.CreatedAt)));
+        var expected = (JobState.Queued, 0, 0, T0, T0, "noop", "default", 3, 3);
+        var snapshots = await Store.LoadAsync(["a", "b", "c"]);
+        Assert.Equal(["a", "b", "c"], snapshots.Select(s => s!.Id));
+        Assert.All(snapshots, s => Assert.Equal(expected, (s!.State, s.Attempt, s.Interruptions, s.Since, s.CreatedAt, s.Type, s.Queue, s.MaxAttempts, s.MaxInterruptions)));
+        Assert.Equal(3, snapshots.Select(s => s!.Seq).Distinct().Count());
+        var views = await Store.GetManyAsync(["a", "b", "c"]);
+        Assert.Equal(["a", "b", "c"], views.Select(v => v!.Id));
+        Assert.All(views, v => Assert.Equal(expected, (v!.State, v.Attempt, v.Interruptions, T0, v.CreatedAt, v.Type, v.Queue, v.MaxAttempts, v.MaxInterruptions)));
+        Assert.All(views, v => Assert.Equal((TimeSpan.FromSeconds(30), "0af7651916cd43dd8448eb211c80319c"), (v!.Timeout, v.TraceId)));
 
-        var claimed = await ClaimAllShardsAsync();
-        Assert.Equal(2, claimed.Count);
-        Assert.All(claimed, c => Assert.Equal((1, 0, T0), (c.Attempt, c.Interruptions, c.EnqueuedAt)));
+        var claimed = (await ClaimAllShardsAsync()).OrderBy(c => c.JobId, StringComparer.Ordinal).ToList();
+        Assert.Equal(["a", "b", "c"], claimed.Select(c => c.JobId));
+        Assert.All(claimed, c => Assert.Equal((1, 0, T0, T0, "noop", 3, 3, TimeSpan.FromSeconds(30)), (c.Attempt, c.Interruptions, c.EnqueuedAt, c.CreatedAt, c.Type, c.MaxAttempts, c.MaxInterruptions, c.Timeout)));
+        Assert.Equal(snapshots.Select(s => s!.Seq), claimed.Select(c => c.Seq));
     }
 
     [Fact]
