@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Redis CPU per no-op job: the compact script the store sends inserts and successes through (RedisLua.Records), with
-the job's definition in one field (layout 2, as shipped) and in eight fields plus the id (layout 1, 0.3), against the
-generic one (RedisLua.Apply, with every insert field of before), the same commands sent bare (MULTI/EXEC), the
-completion before the compact success field (the successful attempt appended to the JSON history), and with the AOF.
+"""Redis CPU per no-op job: the compact script the store sends inserts and successes through (RedisLua.Records: each
+insert guarded by its submission's deadline, mode tn), with the job's definition in one field (layout 2, as shipped),
+against inserts through the generic script (RedisLua.Apply, as every submission went before mode tn) in layout 2 and
+in layout 1 (0.3: the definition in eight fields plus the id), the completion before the compact success field (the
+successful attempt appended to the JSON history), the same commands sent bare (MULTI/EXEC), and with the AOF.
 Starts its own redis-server (AOF off but in the AOF variants) on a free port and plays a job's life in batches of B:
 insert (as RedisKvBackend encodes it), claim (the claim script), complete (token and cancel guards, the outcome and
 the compact success field, finished index). Variants alternate per round.
@@ -82,25 +83,30 @@ try:
     def next_seq():
         seq[0] += 1; return seq[0]
 
-    def insert_script(ids):
+    def insert_script(ids, fields=None):
+        # The generic script, each job guarded by its submission's deadline and its hash being absent: how every
+        # submission was stored before the compact script learnt the deadline (mode tn).
         keys, args = {}, [len(ids) + 1]
         k = lambda key: keys.setdefault(key, len(keys) + 1)
         for i in ids:
-            s = next_seq(); f = job_fields(i, s)
-            args += [1, 3, 0, 0, "nx", k(JP + i), "state", "", 0, "hset", k(JP + i), len(f), *f,
+            s = next_seq(); f = (fields or job_fields)(i, s)
+            args += [2, 3, 0, 0, "clk", 0, DEADLINE, "", 0, "nx", k(JP + i), "state", "", 0, "hset", k(JP + i), len(f), *f,
                      "zadd", k(READY), 2, "0", "%016x%s" % (s, i), "zadd", k(ALL), 2, NOW, i]
         args += [0, 1, 0, 0, "pub", 0, 2, "ow", "r|default"]
         r.call("EVALSHA", APPLY, len(keys), *keys, *args)
 
     OK = "1|%d|%d|127.0.0.1:49365@154883790" % (NOW, NOW + 1)
 
+    DEADLINE = NOW + 3_600_000
+
     def insert_records(ids, fields=None):
-        # As shipped: the compact script (one guard template per call: the hash is absent, reporting its state).
-        keys, args = {}, [len(ids) + 1, "n", "state", "", ""]
+        # As shipped: the compact script, mode tn (each job guarded by its submission's deadline, by Redis' clock, then
+        # by its hash being absent, reporting its state).
+        keys, args = {}, [len(ids) + 1, "tn", "state", "", ""]
         k = lambda key: keys.setdefault(key, len(keys) + 1)
         for i in ids:
             s = next_seq(); f = (fields or job_fields_now)(i, s)
-            args += [k(JP + i), len(f), *f, 2, k(READY), "0", "%016x%s" % (s, i), k(ALL), NOW, i]
+            args += [k(JP + i), DEADLINE, len(f), *f, 2, k(READY), "0", "%016x%s" % (s, i), k(ALL), NOW, i]
         args += [0, "ow", "r|default"]
         if r.call("EVALSHA", RECORDS, len(keys), *keys, *args):
             raise RuntimeError("an insert did not apply")
@@ -113,17 +119,6 @@ try:
             f = done_fields() + ["ok", OK]
             args += [k(JP + i), tok, len(f), *f, 1, k(FIN), NOW, i]
         if r.call("EVALSHA", RECORDS, len(keys), *keys, *args):
-            raise RuntimeError("a completion did not apply")
-
-    def complete_script(claimed):
-        # As shipped: the successful attempt in a compact field of its own ("ok"), no history read or append.
-        keys, args = {}, [len(claimed)]
-        k = lambda key: keys.setdefault(key, len(keys) + 1)
-        for i, tok in claimed:
-            f = done_fields() + ["ok", OK]
-            args += [2, 2, k(JP + i), 2, "tok", "cancel", "eq", k(JP + i), "tok", tok, 1, "ne", k(JP + i), "cancel", "1", 2,
-                     "zadd", k(FIN), 2, NOW, i, "hset", k(JP + i), len(f), *f]
-        if r.call("EVALSHA", APPLY, len(keys), *keys, *args):
             raise RuntimeError("a completion did not apply")
 
     def complete_history(claimed):
@@ -169,15 +164,17 @@ try:
         f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
         return (int(f[11]) + int(f[12])) * 1_000_000 / os.sysconf("SC_CLK_TCK")
 
-    insert_layout1 = lambda ids: insert_records(ids, job_fields_layout1)
+    insert_layout1 = lambda ids: insert_script(ids, job_fields_layout1)
     claim_layout1 = lambda n: claim(n, CLAIMED_1)
+    insert_generic2 = lambda ids: insert_script(ids, job_fields_now)
     variants = [("compact script, layout 2 (as shipped)", insert_records, claim, complete_records, "64", "no"),
-                ("compact script, layout 1 (0.3)", insert_layout1, claim_layout1, complete_records, "64", "no"),
-                ("generic script, all insert fields (before)", insert_script, claim_layout1, complete_script, "64", "no"),
+                ("generic insert, layout 2 (before tn)", insert_generic2, claim, complete_records, "64", "no"),
+                ("generic insert, layout 1 (0.3)", insert_layout1, claim_layout1, complete_records, "64", "no"),
                 ("generic, success in the JSON history", insert_script, claim_layout1, complete_history, "64", "no"),
                 ("bare commands, MULTI/EXEC", insert_bare, claim_layout1, complete_bare, "64", "no"),
-                ("layout 2, AOF everysec", insert_records, claim, complete_records, "64", "yes"),
-                ("layout 1, AOF everysec", insert_layout1, claim_layout1, complete_records, "64", "yes")]
+                ("as shipped, AOF everysec", insert_records, claim, complete_records, "64", "yes"),
+                ("generic insert, layout 2, AOF", insert_generic2, claim, complete_records, "64", "yes"),
+                ("generic insert, layout 1, AOF", insert_layout1, claim_layout1, complete_records, "64", "yes")]
     for rnd in range(1, ROUNDS + 1):
         for name, insert, claim_, complete, listpack, aof in variants:
             r.call("FLUSHALL"); r.call("CONFIG", "SET", "hash-max-listpack-value", listpack); r.call("CONFIG", "SET", "appendonly", aof)

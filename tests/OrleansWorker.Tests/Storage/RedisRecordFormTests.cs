@@ -5,7 +5,7 @@ using StackExchange.Redis;
 namespace OrleansWorker.Tests.Storage;
 
 /// <summary>
-/// The Redis engine sends a call whose units all have the shape of an insert or of an attempt's success through a
+/// The Redis engine sends a call whose units all have the shape of an insert (with or without a deadline) or of an attempt's success through a
 /// compact script (<see cref="RedisLua.Records"/>), and every other call through the generic one. Both must leave Redis
 /// in the same state and answer the same: each scenario runs twice on a real redis-server, once as it is (compact) and
 /// once with a unit of another shape added (generic), and the results and every key are compared.
@@ -32,6 +32,34 @@ public sealed class RedisRecordFormTests(RedisFixture redis) : IClassFixture<Red
         Assert.Equal(new KvResult(1, "Running"), compact[1]);
         Assert.Equal(generic, compact);
         await AssertSameDataAsync(["j:a", "j:b", "j:c"], ["ready", "all"]);
+    }
+
+    [Fact]
+    public async Task InsertsWithADeadline_SomePastItOrOfExistingKeys_ApplyAndAnswerAsTheGenericScriptDoes()
+    {
+        // What every submission stores: each job guarded by the submission's deadline (by Redis' clock), then by its key
+        // being free. Submissions grouped into one call carry deadlines of their own.
+        var future = DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeMilliseconds();
+        var past = DateTimeOffset.UtcNow.AddMinutes(-5).ToUnixTimeMilliseconds();
+        List<KvUnit> Inserts(string p) =>
+        [
+            Insert(p, "a", 5, notAfter: future), Insert(p, "b", 6, notAfter: past), new KvUnit().Publish("{chan}", "r|default"),
+            Insert(p, "c", 7, notAfter: future + 1), Insert(p, "d", 8, notAfter: future),
+        ];
+
+        var (compact, generic) = await RunBothAsync(Inserts, seed: async (db, p) => await db.HashSetAsync(p + "j:c", [new("state", "Running"), new("tok", "41")]));
+
+        // The precondition: one unit applies, one is past its deadline (failing with Redis' clock, which moved on
+        // between the two runs), one finds its key taken.
+        Assert.True(compact[0].IsApplied);
+        Assert.Equal(1, compact[1].FailedGuard);
+        Assert.InRange(long.Parse(compact[1].Value, System.Globalization.CultureInfo.InvariantCulture), past + 1, future);
+        Assert.Equal(new KvResult(2, "Running"), compact[3]);
+        Assert.True(compact[4].IsApplied);
+        static KvResult WithoutClock(KvResult r) => r.FailedGuard == 1 ? r with { Value = "clock" } : r;
+        Assert.Equal(generic.Select(WithoutClock), compact.Select(WithoutClock));
+        await AssertSameDataAsync(["j:a", "j:c", "j:d"], ["ready", "all"]);
+        Assert.False(await _redis.GetDatabase().KeyExistsAsync(_compact + "j:b"));
     }
 
     [Fact]
@@ -79,6 +107,7 @@ public sealed class RedisRecordFormTests(RedisFixture redis) : IClassFixture<Red
     {
         Assert.NotNull(RedisKvBackend.RecordShape.Of([Insert("{x}:", "a", 1), Insert("{x}:", "b", 2)]));
         Assert.NotNull(RedisKvBackend.RecordShape.Of([Success("{x}:", "a", "1"), new KvUnit().Publish("{chan}", "m")]));
+        Assert.NotNull(RedisKvBackend.RecordShape.Of([Insert("{x}:", "a", 1, notAfter: 5), Insert("{x}:", "b", 2, notAfter: 6)]));
 
         // Two guard shapes in one call; a guard on another key than the hash; a write the form has no room for; a
         // guard it does not know; a hash without its HSET; only publishes.
@@ -86,13 +115,14 @@ public sealed class RedisRecordFormTests(RedisFixture redis) : IClassFixture<Red
         Assert.Null(RedisKvBackend.RecordShape.Of([Success("{x}:", "a", "1"), new KvUnit().FieldEquals("{x}:j:b", "tok", "2").HashSet("{x}:j:b", "state", "Queued")]));
         Assert.Null(RedisKvBackend.RecordShape.Of([new KvUnit().FieldEquals("{x}:j:a", "tok", "1").HashSet("{x}:j:b", "state", "Queued")]));
         Assert.Null(RedisKvBackend.RecordShape.Of([Insert("{x}:", "a", 1).SetAdd("{x}:s", "a")]));
-        Assert.Null(RedisKvBackend.RecordShape.Of([new KvUnit().ClockAtMost(5).KeyAbsent("{x}:j:a", "state").HashSet("{x}:j:a", "state", "Queued")]));
+        Assert.Null(RedisKvBackend.RecordShape.Of([Insert("{x}:", "a", 1, notAfter: 5), Insert("{x}:", "b", 2)]));
+        Assert.Null(RedisKvBackend.RecordShape.Of([new KvUnit().ClockAtMost(5).FieldEquals("{x}:j:a", "tok", "1").HashSet("{x}:j:a", "state", "Queued")]));
         Assert.Null(RedisKvBackend.RecordShape.Of([new KvUnit().KeyAbsent("{x}:j:a", "state").SortedSetAdd("{x}:all", 1, "a")]));
         Assert.Null(RedisKvBackend.RecordShape.Of([new KvUnit().Publish("{chan}", "m")]));
     }
 
-    private static KvUnit Insert(string p, string id, long created) =>
-        new KvUnit().KeyAbsent(p + "j:" + id, "state")
+    private static KvUnit Insert(string p, string id, long created, long? notAfter = null) =>
+        (notAfter is { } deadline ? new KvUnit().ClockAtMost(deadline) : new KvUnit()).KeyAbsent(p + "j:" + id, "state")
             .HashSet(p + "j:" + id, "type", "noop", "state", "Queued", "created", created.ToString(System.Globalization.CultureInfo.InvariantCulture), "tok", "1")
             .SortedSetAdd(p + "ready", 0, $"{created:x16}{id}").SortedSetAdd(p + "all", created, id);
 

@@ -90,7 +90,7 @@ internal sealed class RedisKvBackend : IKvBackend
     /// </summary>
     internal sealed record RecordShape(RedisKey[] Keys, RedisValue[] Args)
     {
-        private const string Absent = "n", Equal = "e", EqualNotEqual = "en";
+        private const string Absent = "n", ClockThenAbsent = "tn", Equal = "e", EqualNotEqual = "en";
 
         /// <summary>The call in this form, or null when a unit has another shape (the call then goes to <see cref="RedisLua.Apply"/>).</summary>
         public static RecordShape? Of(IReadOnlyList<KvUnit> units)
@@ -118,6 +118,7 @@ internal sealed class RedisKvBackend : IKvBackend
                 {
                     1 when g.Code == KvGuardCode.KeyAbsent => (Absent, g.A, "", ""),
                     1 when g.Code == KvGuardCode.FieldEquals => (Equal, g.A, "", ""),
+                    2 when g.Code == KvGuardCode.ClockAtMost && guards[1].Code == KvGuardCode.KeyAbsent => (ClockThenAbsent, guards[1].A, "", ""),
                     2 when g.Code == KvGuardCode.FieldEquals && guards[1].Code == KvGuardCode.FieldNotEquals && guards[1].Key == g.Key =>
                         (EqualNotEqual, g.A, guards[1].A, guards[1].B),
                     _ => ((string?)null, "", "", ""),
@@ -128,11 +129,12 @@ internal sealed class RedisKvBackend : IKvBackend
                 }
 
                 (mode, a, b, c) = (unitMode, ua, ub, uc);
+                var hash = HashKey(guards);
                 var sets = 0;
                 for (var w = 0; w < writes.Count; w++)
                 {
                     var write = writes[w];
-                    if (write.Code == KvWriteCode.HashSet && write.Key == g.Key)
+                    if (write.Code == KvWriteCode.HashSet && write.Key == hash)
                     {
                         sets++;
                         count += write.Args.Length;
@@ -181,10 +183,11 @@ internal sealed class RedisKvBackend : IKvBackend
                     continue;
                 }
 
-                args[i++] = keys.Of(guards[0].Key);
+                args[i++] = keys.Of(HashKey(guards));
                 if (mode != Absent)
                 {
-                    args[i++] = guards[0].B;
+                    // The unit's own value: the deadline (ms) of ClockThenAbsent, the expected field value of the others.
+                    args[i++] = mode == ClockThenAbsent ? guards[0].A : guards[0].B;
                 }
 
                 for (var w = 0; w < writes.Count; w++)
@@ -214,6 +217,9 @@ internal sealed class RedisKvBackend : IKvBackend
 
             return new RecordShape(keys.ToArray(), args);
         }
+
+        /// <summary>The unit's guarded hash: its last guard's key (a clock guard, first, has none).</summary>
+        private static string? HashKey(IReadOnlyList<KvGuard> guards) => guards[^1].Key;
     }
 
     /// <summary>The distinct keys of one call, numbered from 1 in order of first use (0 = no key).</summary>

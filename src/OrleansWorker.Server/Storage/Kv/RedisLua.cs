@@ -112,11 +112,13 @@ internal static class RedisLua
         """;
 
     /// <summary>
-    /// The compact form of a call whose units all have one shape (see <c>RecordCall</c>): one guarded hash, set whole
+    /// The compact form of a call whose units all have one shape (see <c>RecordShape</c>): one guarded hash, set whole
     /// with one HSET, then sorted-set adds and publishes. The same guard for every unit, named once per call: mode
-    /// <c>n</c> (the hash is absent; fails 1 with field A), <c>e</c> (field A equals the unit's value; fails 1 with it)
-    /// or <c>en</c> (that, and field B is not C; fails 2 with it). It applies what <see cref="Apply"/> would, with a
-    /// third of its arguments: Redis' cost per job is mostly per argument.
+    /// <c>n</c> (the hash is absent; fails 1 with field A), <c>tn</c> (the engine's clock is at most the unit's value,
+    /// else fails 1 with the clock; then the hash is absent, else fails 2 with field A: a submission with a deadline),
+    /// <c>e</c> (field A equals the unit's value; fails 1 with it) or <c>en</c> (that, and field B is not C; fails 2
+    /// with it). It applies what <see cref="Apply"/> would, with a third of its arguments: Redis' cost per job is mostly
+    /// per argument.
     /// KEYS: every key of the call (one slot). ARGV: unit count, mode, A, B, C, then per unit: the hash's key index
     /// (0: a publish, then channel and message), the guard's value (not for <c>n</c>), field count, fields and
     /// values, op count, ops as (key index, score, member) for ZADD or (0, channel, message) for PUBLISH.
@@ -124,7 +126,7 @@ internal static class RedisLua
     /// </summary>
     public const string Records = """
         local n, mode, fa, fb, fc = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-        local a, out = 6, {}
+        local a, out, clock = 6, {}, nil
         for u = 1, n do
           local k = tonumber(ARGV[a])
           if k == 0 then
@@ -135,6 +137,17 @@ internal static class RedisLua
             if mode == 'n' then
               if redis.call('EXISTS', key) == 1 then fail, val = 1, (redis.call('HGET', key, fa) or '') end
               a = a + 1
+            elseif mode == 'tn' then
+              if not clock then
+                local t = redis.call('TIME')
+                clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+              end
+              if clock > tonumber(ARGV[a + 1]) then
+                fail, val = 1, tostring(clock)
+              elseif redis.call('EXISTS', key) == 1 then
+                fail, val = 2, (redis.call('HGET', key, fa) or '')
+              end
+              a = a + 2
             else
               local want = ARGV[a + 1]
               if mode == 'e' then
