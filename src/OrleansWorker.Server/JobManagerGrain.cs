@@ -149,12 +149,10 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
             // Prefer the silo-side span of this call when it belongs to the submitter's trace: the attempts then hang
             // below the whole chain (API request → Orleans client call → this grain call).
             var submitted = jobs[i].TraceParent;
-            if (current is not null && (submitted is null || TraceContext.TraceIdOf(submitted) == current.TraceId.ToHexString()))
-            {
-                jobs[i] = jobs[i] with { TraceParent = current.Id };
-            }
-
-            jobs[i] = jobs[i] with { NotAfter = notAfter, Seq = seq + i };
+            var traceParent = current is not null && (submitted is null || TraceContext.TraceIdOf(submitted) == current.TraceId.ToHexString())
+                ? current.Id
+                : submitted;
+            jobs[i] = jobs[i] with { TraceParent = traceParent, NotAfter = notAfter, Seq = seq + i };
         }
     }
 
