@@ -38,9 +38,9 @@ internal sealed class JobStore : IAsyncDisposable
     /// <summary>
     /// Whether new jobs are stored in the compact layout (<see cref="JobDefinition"/> in one field, no id field), which
     /// silos of version 0.3 and earlier cannot read. Every version since reads both layouts. Set at start when the
-    /// engine is exclusive to this process (the embedded engine); on Redis, by the dispatcher once every active silo of
-    /// the cluster has reported that it reads it (see <see cref="SiloStats.StoreLayout"/>), and back when one that does
-    /// not joins.
+    /// engine is exclusive to this process (the embedded engine); on Redis, by the dispatcher on each lease renewal: on
+    /// once every silo in membership that is not dead has reported that it reads it (see <see cref="SiloStats.StoreLayout"/>),
+    /// off again while one has not.
     /// </summary>
     public bool CompactLayout
     {
