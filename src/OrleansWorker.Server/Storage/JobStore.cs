@@ -273,26 +273,7 @@ internal sealed class JobStore : IAsyncDisposable
             return ClaimOutcome.RevokedOwner;
         }
 
-        var definitions = new JobDefinition[result.Jobs.Count];
-        List<int>? legacy = null;
-        for (var i = 0; i < definitions.Length; i++)
-        {
-            if (!JobDefinition.TryParse(result.Jobs[i].Fields[1], out definitions[i]))
-            {
-                (legacy ??= []).Add(i);
-            }
-        }
-
-        if (legacy is not null)
-        {
-            // Jobs stored by an earlier version: their definition is in fields of its own (claimed all the same).
-            var read = await LegacyDefinitionsAsync(legacy.Select(i => result.Jobs[i].Id).ToList());
-            for (var k = 0; k < legacy.Count; k++)
-            {
-                definitions[legacy[k]] = read[k];
-            }
-        }
-
+        var definitions = await DefinitionsAsync(result.Jobs.Count, i => result.Jobs[i].Id, i => result.Jobs[i].Fields[1] ?? "");
         var attempts = new ClaimedAttempt[result.Jobs.Count];
         for (var i = 0; i < attempts.Length; i++)
         {
@@ -1235,26 +1216,13 @@ internal sealed class JobStore : IAsyncDisposable
         var reads = ids.Select(id => batch.HashGet(Keys.Job(id), JobFields.Snapshot)).ToList();
         await batch.ExecuteAsync();
         var fields = new string?[ids.Count][];
-        var definitions = new JobDefinition[ids.Count];
-        List<int>? legacy = null;
         for (var i = 0; i < ids.Count; i++)
         {
             fields[i] = await reads[i];
-            if (!string.IsNullOrEmpty(fields[i][1]) && !JobDefinition.TryParse(fields[i][0], out definitions[i]))
-            {
-                (legacy ??= []).Add(i);
-            }
         }
 
-        if (legacy is not null)
-        {
-            var read = await LegacyDefinitionsAsync(legacy.Select(i => ids[i]).ToList());
-            for (var k = 0; k < legacy.Count; k++)
-            {
-                definitions[legacy[k]] = read[k];
-            }
-        }
-
+        // A missing job (no state) has no definition to read.
+        var definitions = await DefinitionsAsync(ids.Count, i => ids[i], i => string.IsNullOrEmpty(fields[i][1]) ? null : fields[i][0] ?? "");
         var result = new JobSnapshot?[ids.Count];
         for (var i = 0; i < ids.Count; i++)
         {
@@ -1264,16 +1232,34 @@ internal sealed class JobStore : IAsyncDisposable
         return result;
     }
 
-    /// <summary>The definitions of jobs an earlier version stored (<see cref="JobFields.Legacy"/>).</summary>
-    private async Task<JobDefinition[]> LegacyDefinitionsAsync(List<string> ids)
+    /// <summary>
+    /// The definitions of <paramref name="count"/> jobs from their <see cref="JobFields.Definition"/> field
+    /// (<paramref name="stored"/>; null: no job, left default). Jobs an earlier version stored have it empty: their
+    /// definition is read from its own fields (<see cref="JobFields.Legacy"/>) in one more batch.
+    /// </summary>
+    private async Task<JobDefinition[]> DefinitionsAsync(int count, Func<int, string> idOf, Func<int, string?> stored)
     {
-        var batch = _kv.CreateReadBatch();
-        var reads = ids.Select(id => batch.HashGet(Keys.Job(id), JobFields.Legacy)).ToList();
-        await batch.ExecuteAsync();
-        var definitions = new JobDefinition[ids.Count];
-        for (var i = 0; i < ids.Count; i++)
+        var definitions = new JobDefinition[count];
+        List<int>? legacy = null;
+        for (var i = 0; i < count; i++)
         {
-            definitions[i] = JobDefinition.FromLegacy(await reads[i]);
+            if (stored(i) is { } value && !JobDefinition.TryParse(value, out definitions[i]))
+            {
+                (legacy ??= []).Add(i);
+            }
+        }
+
+        if (legacy is null)
+        {
+            return definitions;
+        }
+
+        var batch = _kv.CreateReadBatch();
+        var reads = legacy.Select(i => batch.HashGet(Keys.Job(idOf(i)), JobFields.Legacy)).ToList();
+        await batch.ExecuteAsync();
+        for (var k = 0; k < legacy.Count; k++)
+        {
+            definitions[legacy[k]] = JobDefinition.FromLegacy(await reads[k]);
         }
 
         return definitions;
