@@ -323,6 +323,10 @@ public sealed partial class DashboardUiTests : IClassFixture<DashboardBrowserFix
         await _page.FillAsync("#key", DashboardHostFactory.Key);
         await _page.ClickAsync("button[type=submit]");
         await Expect(_page).ToHaveURLAsync(new Regex("/ui/" + Regex.Escape(hash) + "$"));
+
+        // The page says "connecting…" until the app's first refresh: only then are its handlers (the search box's among
+        // them) attached. A URL match alone comes at the navigation's commit, before the deferred script has run, and a
+        // search submitted then is the browser's own form submission.
         await Expect(_page.Locator("#live")).ToHaveTextAsync("live");
     }
 
