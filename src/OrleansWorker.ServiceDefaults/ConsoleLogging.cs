@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 
@@ -50,8 +51,23 @@ internal static class ConsoleLogging
             o.SingleLine = Flag(console, nameof(SimpleConsoleFormatterOptions.SingleLine)) ?? true;
         });
         builder.Services.Configure<JsonConsoleFormatterOptions>(o => ApplyDefaults(o, console, TimestampFormat));
+
+        // The same lines, written in batches (BatchedConsoleLoggerProvider). Not on Windows, where .NET's console logger
+        // turns ANSI colours into console calls for consoles that lack them.
+        if (!OperatingSystem.IsWindows() && builder.Services.Any(IsConsoleProvider))
+        {
+            foreach (var provider in builder.Services.Where(IsConsoleProvider).ToList())
+            {
+                builder.Services.Remove(provider);
+            }
+
+            builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoggerProvider, BatchedConsoleLoggerProvider>());
+        }
+
         return builder;
     }
+
+    private static bool IsConsoleProvider(ServiceDescriptor d) => d.ServiceType == typeof(ILoggerProvider) && d.ImplementationType == typeof(ConsoleLoggerProvider);
 
     private static void ApplyDefaults(ConsoleFormatterOptions options, IConfiguration console, string timestampFormat)
     {

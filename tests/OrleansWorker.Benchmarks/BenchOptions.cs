@@ -5,7 +5,7 @@ namespace OrleansWorker.Benchmarks;
 /// <summary>Command line of the harness. Default: a quick run (minutes); <c>--full</c>: the sizes of issue 7.</summary>
 internal sealed class BenchOptions
 {
-    public static readonly string[] AllPhases = ["client", "latency", "hangfire", "bullmq", "http", "memory", "backlog", "recovery", "embedded", "startup", "cluster"];
+    public static readonly string[] AllPhases = ["client", "latency", "hangfire", "bullmq", "http", "memory", "backlog", "recovery", "embedded", "startup", "cluster", "log"];
 
     public IReadOnlyList<int> Ns { get; private set; } = [5_000];
 

@@ -8,7 +8,12 @@ using OrleansWorker.Benchmarks;
 // Usage: dotnet run -c Release --project tests/OrleansWorker.Benchmarks [-- --full] [--n 20000,100000] [--rate 2000]
 //        [--seconds 30] [--memory-jobs 1000000] [--backlog-jobs 1000000] [--concurrency 64] [--warmup 2000] [--phases a,b,...]
 // Phases: client (IJobClient throughput), latency, hangfire, bullmq, http, memory, backlog, recovery, cluster (3-node Redis
-// Cluster, 1 vs 3 shards, at the largest N). Default: all, small sizes.
+// Cluster, 1 vs 3 shards, at the largest N), log (CPU per console job line). Default: all, small sizes.
+if (args is ["--log-child", var logVariant])
+{
+    return await LogBenchmark.ChildAsync(logVariant);
+}
+
 var options = BenchOptions.Parse(args);
 Console.CancelKeyPress += (_, _) => Children.KillAll();
 AppDomain.CurrentDomain.ProcessExit += (_, _) => Children.KillAll();
@@ -108,6 +113,11 @@ try
     if (options.Has("cluster"))
     {
         await ClusterBenchmark.RunAsync(options, report);
+    }
+
+    if (options.Has("log"))
+    {
+        await LogBenchmark.RunAsync(report);
     }
 }
 catch (Exception e) when (e is TimeoutException or InvalidOperationException or HttpRequestException or IOException)
