@@ -144,12 +144,6 @@ public sealed class OwTool : IAsyncLifetime
             await Worker.DisposeAsync();
         }
 
-        try
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        TempDirectory.Delete(_root);
     }
 }

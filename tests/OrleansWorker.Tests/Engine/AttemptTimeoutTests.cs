@@ -4,8 +4,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using OrleansWorker.Execution;
 using OrleansWorker.Handlers;
-using OrleansWorker.Storage;
 using OrleansWorker.Storage.Kv;
+using OrleansWorker.Storage;
+using OrleansWorker.Tests.Infrastructure;
 
 namespace OrleansWorker.Tests.Engine;
 
@@ -54,14 +55,7 @@ public sealed class AttemptTimeoutTests : IAsyncLifetime
         _dispatcher.Dispose();
         await _services.DisposeAsync();
         await _silo.DisposeAsync();
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A file still held open is left to the temp directory's cleanup.
-        }
+        TempDirectory.Delete(_directory);
     }
 
     /// <summary>Stores a <c>stall</c> job, claims it and starts its attempt; returns the running attempt and its run.</summary>

@@ -4,6 +4,7 @@ using Orleans.TestingHost;
 using OrleansWorker.Client;
 using OrleansWorker.Hosting;
 using OrleansWorker.Storage.Kv;
+using OrleansWorker.Tests.Infrastructure;
 using OrleansWorker.Tests.Storage;
 
 namespace OrleansWorker.Tests.Engine;
@@ -56,14 +57,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             await _backend.DisposeAsync();
         }
 
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Best effort.
-        }
+        TempDirectory.Delete(_directory);
     }
 
     public Task<JobView> WaitFinishedAsync(string id) =>

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Time.Testing;
-using OrleansWorker.Storage;
 using OrleansWorker.Storage.Kv;
+using OrleansWorker.Storage;
+using OrleansWorker.Tests.Infrastructure;
 using OrleansWorker.Tests.Storage;
 
 namespace OrleansWorker.Tests.Engine;
@@ -20,14 +21,7 @@ public sealed class InsertGroupingTests : IAsyncDisposable
     {
         foreach (var directory in _directories)
         {
-            try
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-            catch (IOException)
-            {
-                // A file still held open is left to the temp directory's cleanup.
-            }
+            TempDirectory.Delete(directory);
         }
 
         return ValueTask.CompletedTask;

@@ -362,13 +362,7 @@ public sealed class EmbeddedSchedulingEngineTests : SchedulingEngineTests
         await base.DisposeAsync();
         foreach (var directory in _directories)
         {
-            try
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
+            TempDirectory.Delete(directory);
         }
     }
 }

@@ -151,13 +151,7 @@ public sealed class RedisCluster : IAsyncDisposable
             }
         }
 
-        try
-        {
-            System.IO.Directory.Delete(Directory, recursive: true);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-        }
+        TempDirectory.Delete(Directory);
     }
 
     private async Task WaitStateAsync(Func<ClusterInfo, bool> done, TimeSpan? timeout, string awaited) =>

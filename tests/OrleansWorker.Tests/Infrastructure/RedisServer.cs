@@ -75,13 +75,7 @@ public sealed class RedisServer : IAsyncDisposable
     {
         await StopProcessAsync();
         _process?.Dispose();
-        try
-        {
-            System.IO.Directory.Delete(Directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        TempDirectory.Delete(Directory);
     }
 
     private static readonly Lock PortsLock = new();

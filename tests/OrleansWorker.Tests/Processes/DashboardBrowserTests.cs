@@ -49,13 +49,7 @@ public sealed class DashboardBrowserTests
             var dom = process.StandardOutput.ReadToEndAsync();
             _ = process.StandardError.ReadToEndAsync();
             await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-            try
-            {
-                Directory.Delete(profile, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
+            TempDirectory.Delete(profile);
 
             return await dom;
         }

@@ -26,14 +26,7 @@ public sealed class EmbeddedWorkerTests(ITestOutputHelper output) : IAsyncLifeti
             await host.DisposeAsync();
         }
 
-        try
-        {
-            Directory.Delete(_data, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Best effort.
-        }
+        TempDirectory.Delete(_data);
     }
 
     private HostProcess Start(string name, Dictionary<string, string>? settings = null)

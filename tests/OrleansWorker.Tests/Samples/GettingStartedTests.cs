@@ -28,14 +28,7 @@ public sealed partial class GettingStartedTests(ITestOutputHelper output) : IAsy
             await _redis.DisposeAsync();
         }
 
-        try
-        {
-            Directory.Delete(_work, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Best effort.
-        }
+        TempDirectory.Delete(_work);
     }
 
     [GeneratedRegex(@"```bash\n(.*?)```", RegexOptions.Singleline)]

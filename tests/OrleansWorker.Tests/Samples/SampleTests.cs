@@ -25,14 +25,7 @@ public sealed class SampleTests(ITestOutputHelper output) : IAsyncLifetime
             await host.DisposeAsync();
         }
 
-        try
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Best effort.
-        }
+        TempDirectory.Delete(_root);
     }
 
     private static string Samples => Path.Combine(HostProcess.RepoRoot(), "samples");

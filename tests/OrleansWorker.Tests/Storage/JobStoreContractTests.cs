@@ -705,14 +705,7 @@ public sealed class EmbeddedJobStoreTests : JobStoreContractTests, IDisposable
 
     public void Dispose()
     {
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Best effort.
-        }
+        TempDirectory.Delete(_directory);
     }
 
     [Fact]
