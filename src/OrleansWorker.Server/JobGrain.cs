@@ -1,17 +1,22 @@
-using Orleans.Concurrency;
 using OrleansWorker.Execution;
+using OrleansWorker.Hosting;
 
 namespace OrleansWorker;
 
 /// <summary>
-/// One attempt of a job as a grain activation: activated on the silo that claimed the attempt (a stateless worker is
-/// placed locally, and <see cref="Hosting.LocalOnlyGrainDirectory"/> answers its directory lookups at once), it runs the handler,
+/// One attempt of a job as a grain activation: activated on the silo that claimed the attempt (<see cref="Hosting.LocalSiloPlacement"/>,
+/// and <see cref="Hosting.LocalOnlyGrainDirectory"/> answers its directory lookups and registration at once), it runs the handler,
 /// stores the outcome and deactivates. Cancel and progress reach it through the store and the dispatcher of its silo,
 /// not by grain address, so nothing about a job ever waits on an activation or a directory partition that lives on a
 /// silo that vanished.
 /// </summary>
-[StatelessWorker(1)]
-[GrainType("ow-attempt")]
+/// <remarks>
+/// Until 0.4.0 this was a <c>[StatelessWorker(1)]</c> of type <c>ow-attempt</c> behind the interface alias
+/// <c>OrleansWorker.IJobAttemptGrain</c>. Both names changed with the placement: in a cluster mid-upgrade each silo calls
+/// only its own attempt grains, and with new names no silo finds the other version's placement for a type it places.
+/// </remarks>
+[LocalSiloPlacement]
+[GrainType("ow-run")]
 internal sealed class JobGrain(JobEngine engine, AttemptRunner runner) : Grain, IJobGrain
 {
     private RunningAttempt? _running;

@@ -341,7 +341,7 @@ internal sealed class SiloProcess : IAsyncDisposable
 
             var value = (long)double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
             all += value;
-            if (line.Contains("grain_type=\"ow-attempt\"", StringComparison.Ordinal))
+            if (line.Contains("grain_type=\"ow-run\"", StringComparison.Ordinal))
             {
                 jobs += value;
             }

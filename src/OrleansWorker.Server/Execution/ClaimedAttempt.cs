@@ -3,11 +3,11 @@ using OrleansWorker.Storage;
 namespace OrleansWorker.Execution;
 
 /// <summary>
-/// The live handle of one attempt: a stateless worker keyed by job id and claim token, so it is always activated on
-/// the silo that claimed the attempt and never registered in the grain directory — a new attempt never waits on an
-/// activation (or a directory partition) that lives on a silo that vanished.
+/// The live handle of one attempt: a grain keyed by job id and claim token, always activated on the silo that claimed
+/// the attempt (<c>LocalSiloPlacement</c>) and known to no other silo's directory (<c>LocalOnlyGrainDirectory</c>) — a new
+/// attempt never waits on an activation (or a directory partition) that lives on a silo that vanished.
 /// </summary>
-[Alias("OrleansWorker.IJobAttemptGrain")]
+[Alias("OrleansWorker.IJobRunGrain")]
 internal interface IJobGrain : IGrainWithStringKey
 {
     /// <summary>Starts the claimed attempt and returns once it is under way.</summary>

@@ -455,7 +455,7 @@ internal sealed partial class JobDispatcher(
     {
         try
         {
-            // A stateless worker on this silo: a local call that cannot wait on any other silo.
+            // A grain placed on this silo (LocalSiloPlacement): a local call that cannot wait on any other silo.
             await grains.GetGrain<IJobGrain>(attempt.GrainKey).StartAsync(attempt);
         }
         catch (Exception ex)

@@ -55,6 +55,7 @@ public static class WorkerSiloBuilderExtensions
 
         // Placing an attempt or job-manager grain must not ask a remote directory partition (which may be cut off).
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Orleans.Runtime.GrainDirectory.IGrainDirectoryResolver, LocalOnlyGrainDirectory>());
+        services.AddPlacementDirector<LocalSiloPlacement, LocalSiloPlacementDirector>();
 
         services.TryAddSingleton(sp =>
         {

@@ -42,6 +42,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             .AddJob<Library.StrictHandler>()
             .AddJob<Library.ThrottledHandler>()
             .AddJob<Library.CountingHandler>("counting")
+            .AddJob<Library.SiloHandler>("where")
             .UseBackend(_ => new SharedBackend(_backend))));
         builder.ConfigureClient(client => client.Services.AddJobClient(configuration));
         Cluster = builder.Build();

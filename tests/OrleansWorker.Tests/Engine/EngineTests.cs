@@ -22,6 +22,26 @@ public sealed class EngineTests(ClusterFixture fixture) : IClassFixture<ClusterF
     }
 
     [Fact]
+    public async Task EveryAttempt_RunsOnTheSiloThatClaimedIt()
+    {
+        // Each 20 ms long: one silo's 4 slots fill up, so both silos claim some (the precondition below).
+        var ids = Enumerable.Range(0, 60).Select(_ => NewId("where")).ToList();
+        await fixture.Jobs.EnqueueManyAsync(ids.Select(id => new JobRequest("where") { Id = id }).ToList());
+        var jobs = new List<JobView>();
+        foreach (var id in ids)
+        {
+            jobs.Add(await fixture.WaitFinishedAsync(id));
+        }
+
+        Assert.All(jobs, j => Assert.Equal(JobState.Succeeded, j.State));
+        var claimers = jobs.Select(j => Assert.Single(j.Attempts).Silo).Distinct().ToList();
+        Assert.True(claimers.Count == 2, $"both silos claimed some of the jobs: {string.Join(", ", claimers)}");
+
+        // The attempt grain ran where its attempt was claimed: placed on the calling silo, never on the other one.
+        Assert.All(jobs, j => Assert.Equal(System.Text.Json.JsonSerializer.Serialize(j.Attempts[0].Silo), j.Result));
+    }
+
+    [Fact]
     public async Task SubmitSameId_ReturnsExisting_AndRunsOnce()
     {
         var id = NewId("dup");

@@ -35,6 +35,16 @@ public sealed class ThrottledHandler : IJobHandler<ThrottledCall>
             : Task.CompletedTask;
 }
 
+/// <summary>Answers with the address of the silo it runs on (after 20 ms of work, so that one silo's slots fill up).</summary>
+public sealed class SiloHandler(Orleans.Runtime.ILocalSiloDetails silo) : IJobHandler
+{
+    public async Task<string?> ExecuteAsync(JobContext context, CancellationToken cancellationToken)
+    {
+        await Task.Delay(20, cancellationToken);
+        return System.Text.Json.JsonSerializer.Serialize(silo.SiloAddress.ToParsableString());
+    }
+}
+
 /// <summary>Counts its constructions, to show that registering a handler builds none.</summary>
 public sealed class CountingHandler : IJobHandler
 {
