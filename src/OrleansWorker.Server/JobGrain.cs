@@ -13,7 +13,8 @@ namespace OrleansWorker;
 /// <remarks>
 /// Until 0.4.0 this was a <c>[StatelessWorker(1)]</c> of type <c>ow-attempt</c> behind the interface alias
 /// <c>OrleansWorker.IJobAttemptGrain</c>. Both names changed with the placement: in a cluster mid-upgrade each silo calls
-/// only its own attempt grains, and with new names no silo finds the other version's placement for a type it places.
+/// only its own attempt grains, and with new names no silo can pick up the other version's placement (Orleans may read a
+/// grain type's properties from any silo's manifest) for a type it places.
 /// </remarks>
 [LocalSiloPlacement]
 [GrainType("ow-run")]
