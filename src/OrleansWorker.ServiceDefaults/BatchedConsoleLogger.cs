@@ -140,7 +140,7 @@ internal sealed class ConsoleLineWriter : IDisposable
     {
         (_output, _error) = (output, error);
         Configure(maxQueued, whenFull);
-        _thread = new Thread(Run) { IsBackground = true, Name = "Console logger queue processing thread" };
+        _thread = new Thread(Run) { IsBackground = true, Name = "OW console lines" };
         _thread.Start();
     }
 
@@ -302,12 +302,16 @@ internal sealed class ConsoleLineWriter : IDisposable
         _space.Set();
         Interlocked.Exchange(ref _sleeping, 0);
         _wake.Release();
-        _thread.Join(TimeSpan.FromSeconds(5));
-        lock (_io)
+
+        // A writer stuck in a write (a console nobody reads) is left behind, as .NET's console logger leaves its own.
+        if (_thread.Join(TimeSpan.FromSeconds(5)))
         {
-            // Whatever a logging thread queued as the writer stopped.
-            Drain();
-            Flush();
+            lock (_io)
+            {
+                // Whatever a logging thread queued as the writer stopped.
+                Drain();
+                Flush();
+            }
         }
     }
 }
