@@ -48,9 +48,10 @@ public static class WorkerSiloBuilderExtensions
         // per attempt ever run: a few hundred MB after a million jobs. A small cache serves what runs now.
         services.Configure<GrainDirectoryOptions>(o => o.CacheSize = Math.Min(o.CacheSize, 10_000));
 
-        // Orleans gives every new stateless-worker activation (each attempt is one) a CancellationTokenSource that fires
-        // after ActivationTimeout (30 s) and is never disposed, so its timer keeps ~300 B alive for 30 s per attempt:
-        // ~200,000 of them (60+ MB) at 6,500 jobs/s. An attempt grain activates with no I/O; 10 s bounds that to a third.
+        // Orleans gave every new stateless-worker activation (each attempt was one before 0.4.1) a CancellationTokenSource
+        // that fires after ActivationTimeout (30 s) and is never disposed, so its timer kept ~300 B alive for 30 s per
+        // attempt: ~200,000 of them (60+ MB) at 6,500 jobs/s. Attempt grains are plain grains now (LocalSiloPlacement);
+        // the cap stays, since an attempt grain activates with no I/O and 10 s bounds any such leftover to a third.
         services.Configure<GrainCollectionOptions>(o => o.ActivationTimeout = o.ActivationTimeout < ActivationTimeoutCap ? o.ActivationTimeout : ActivationTimeoutCap);
 
         // Placing an attempt or job-manager grain must not ask a remote directory partition (which may be cut off).
