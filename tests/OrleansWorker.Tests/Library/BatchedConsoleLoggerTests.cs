@@ -108,15 +108,18 @@ public sealed partial class BatchedConsoleLoggerTests : IDisposable
         var provider = Provider(output, new CapturingStream(), o => o.MaxQueueLength = 10);
         var logger = provider.CreateLogger("Test");
 
-        // The first line's write blocks on the gate; the next ten fill the queue; the rest must wait.
+        // The first line's write blocks on the gate (waited for, so the writer cannot take the others first); the next
+        // ten fill the queue; the rest must wait.
+        Line(logger, 0);
+        await Poll.UntilAsync(() => output.Blocked, Deadline, "the writer blocked on its first write");
         var producer = Task.Run(() =>
         {
-            for (var i = 0; i < 50; i++)
+            for (var i = 1; i < 50; i++)
             {
                 Line(logger, i);
             }
         });
-        await Poll.UntilAsync(() => output.Blocked && provider.Writer.Queued >= 10, Deadline, "the writer blocked and the queue full");
+        await Poll.UntilAsync(() => provider.Writer.Queued >= 10, Deadline, "the queue full");
         Assert.False(producer.IsCompleted, "with the queue full and the writer blocked, the logging thread waits");
 
         output.Gate.Set();
