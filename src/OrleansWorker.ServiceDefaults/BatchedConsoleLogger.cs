@@ -22,11 +22,10 @@ namespace OrleansWorker.ServiceDefaults;
 [ProviderAlias("Console")]
 internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportExternalScope
 {
-    private readonly ConcurrentDictionary<string, BatchedConsoleLogger> _loggers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ConsoleFormatter> _formatters;
-    private readonly IOptionsMonitor<ConsoleLoggerOptions> _options;
     private readonly IDisposable? _reload;
     private IExternalScopeProvider _scopes = new LoggerExternalScopeProvider();
+    private volatile LineSettings _settings;
 
     public BatchedConsoleLoggerProvider(IOptionsMonitor<ConsoleLoggerOptions> options, IEnumerable<ConsoleFormatter> formatters)
         : this(options, formatters, Console.OpenStandardOutput(), Console.OpenStandardError())
@@ -35,23 +34,23 @@ internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportEx
 
     internal BatchedConsoleLoggerProvider(IOptionsMonitor<ConsoleLoggerOptions> options, IEnumerable<ConsoleFormatter> formatters, Stream output, Stream error)
     {
-        _options = options;
         _formatters = formatters.GroupBy(f => f.Name, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g => g.Last(), StringComparer.OrdinalIgnoreCase);
+        _settings = SettingsOf(options.CurrentValue);
         Writer = new ConsoleLineWriter(output, error, options.CurrentValue.MaxQueueLength, options.CurrentValue.QueueFullMode);
         _reload = options.OnChange(o =>
         {
             Writer.Configure(o.MaxQueueLength, o.QueueFullMode);
-            foreach (var logger in _loggers.Values)
-            {
-                logger.Configure(Formatter(o), o.LogToStandardErrorThreshold);
-            }
+            _settings = SettingsOf(o);
         });
     }
 
     internal ConsoleLineWriter Writer { get; }
 
-    public ILogger CreateLogger(string categoryName) =>
-        _loggers.GetOrAdd(categoryName, name => new BatchedConsoleLogger(name, this, Formatter(_options.CurrentValue), _options.CurrentValue.LogToStandardErrorThreshold));
+    /// <summary>How every category formats and where its lines go, as configured now.</summary>
+    internal LineSettings Settings => _settings;
+
+    /// <summary>A logger for the category (the logger factory keeps one per category).</summary>
+    public ILogger CreateLogger(string categoryName) => new BatchedConsoleLogger(categoryName, this);
 
     public void SetScopeProvider(IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;
 
@@ -63,22 +62,22 @@ internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportEx
         Writer.Dispose();
     }
 
-    /// <summary>The named formatter; the simple one when the name is unknown or unset (as .NET's console logger does).</summary>
-    private ConsoleFormatter Formatter(ConsoleLoggerOptions options) =>
+    /// <summary>The named formatter (the simple one when the name is unknown or unset, as .NET's console logger does) and the standard-error threshold.</summary>
+    private LineSettings SettingsOf(ConsoleLoggerOptions options) => new(
         _formatters.TryGetValue(options.FormatterName ?? ConsoleFormatterNames.Simple, out var named) ? named
         : _formatters.TryGetValue(ConsoleFormatterNames.Simple, out var simple) ? simple
-        : throw new InvalidOperationException("No console formatter is registered (AddConsole registers them).");
+        : throw new InvalidOperationException("No console formatter is registered (AddConsole registers them)."),
+        options.LogToStandardErrorThreshold);
 }
 
+/// <summary>The formatter of every line, and the level from which lines go to standard error.</summary>
+internal sealed record LineSettings(ConsoleFormatter Formatter, LogLevel ErrorThreshold);
+
 /// <summary>One category's logger: formats on the calling thread, then queues the text.</summary>
-internal sealed class BatchedConsoleLogger(string category, BatchedConsoleLoggerProvider provider, ConsoleFormatter formatter, LogLevel errorThreshold) : ILogger
+internal sealed class BatchedConsoleLogger(string category, BatchedConsoleLoggerProvider provider) : ILogger
 {
     [ThreadStatic]
     private static StringWriter? t_text;
-
-    private (ConsoleFormatter Formatter, LogLevel ErrorThreshold) _settings = (formatter, errorThreshold);
-
-    public void Configure(ConsoleFormatter formatter, LogLevel errorThreshold) => _settings = (formatter, errorThreshold);
 
     public IDisposable? BeginScope<TState>(TState state)
         where TState : notnull => provider.Scopes.Push(state);
@@ -92,7 +91,7 @@ internal sealed class BatchedConsoleLogger(string category, BatchedConsoleLogger
             return;
         }
 
-        var settings = _settings;
+        var settings = provider.Settings;
         var text = t_text ??= new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
         var buffer = text.GetStringBuilder();
         buffer.Clear();

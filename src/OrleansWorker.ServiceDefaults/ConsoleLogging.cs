@@ -54,9 +54,10 @@ internal static class ConsoleLogging
 
         // The same lines, written in batches (BatchedConsoleLoggerProvider). Not on Windows, where .NET's console logger
         // turns ANSI colours into console calls for consoles that lack them.
-        if (!OperatingSystem.IsWindows() && builder.Services.Any(IsConsoleProvider))
+        var dotnetConsole = builder.Services.Where(IsConsoleProvider).ToList();
+        if (!OperatingSystem.IsWindows() && dotnetConsole.Count > 0)
         {
-            foreach (var provider in builder.Services.Where(IsConsoleProvider).ToList())
+            foreach (var provider in dotnetConsole)
             {
                 builder.Services.Remove(provider);
             }
