@@ -107,7 +107,8 @@ public sealed class HostProcess : IAsyncDisposable
         return Start(name, dll, all, http, 0, 0, null, null);
     }
 
-    private static string ProjectDll(string project) => Path.Combine(RepoRoot(), "src", project, "bin", BuildConfiguration(), "net10.0", project + ".dll");
+    /// <summary>The built dll of a host project under <c>src/</c>, in the configuration the tests run in.</summary>
+    public static string ProjectDll(string project) => Path.Combine(RepoRoot(), "src", project, "bin", BuildConfiguration(), "net10.0", project + ".dll");
 
     private static HostProcess Start(string name, string dll, Dictionary<string, string> env, int http, int silo, int gateway,
         Func<(string File, string[] Args), (string File, string[] Args)>? wrap, string? httpHost)
