@@ -38,6 +38,7 @@ internal sealed partial class JobDispatcher(
     private List<string> _queues = [];
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _rateWaitUntil = new(StringComparer.Ordinal);
     private long _grants;
+    private AttemptGrainType? _attemptGrainType;
     private readonly PermitLedger _permits = new(engine.Store);
     private int _shardCursor;
     private readonly IdleTrim _idleTrim = new(engine.Options.IdleTrimDelay, engine.Time);
@@ -451,12 +452,31 @@ internal sealed partial class JobDispatcher(
         public int Starts { get; set; }
     }
 
+    /// <summary>
+    /// The attempt grain of <paramref name="key"/>. <c>GetGrain&lt;IJobGrain&gt;(key)</c> would resolve the interface's
+    /// grain type by reflection on every call (Orleans does not cache it): 2 % of the process' CPU under load. The grain
+    /// type and interface are resolved once, from a first reference, and every attempt's reference is made from its id.
+    /// </summary>
+    private IJobGrain AttemptGrain(string key)
+    {
+        var type = _attemptGrainType ??= new AttemptGrainType((GrainReference)grains.GetGrain<IJobGrain>(key));
+        return (IJobGrain)grains.GetGrain(GrainId.Create(type.Grain, IdSpan.Create(key)), type.Interface);
+    }
+
+    /// <summary>The grain type and interface of attempt grains (a class: assigned whole, safely from any thread).</summary>
+    private sealed class AttemptGrainType(GrainReference prototype)
+    {
+        public GrainType Grain { get; } = prototype.GrainId.Type;
+
+        public GrainInterfaceType Interface { get; } = prototype.InterfaceType;
+    }
+
     private async Task HandOffAsync(ClaimedAttempt attempt)
     {
         try
         {
             // A grain placed on this silo (LocalSiloPlacement): a local call that cannot wait on any other silo.
-            await grains.GetGrain<IJobGrain>(attempt.GrainKey).StartAsync(attempt);
+            await AttemptGrain(attempt.GrainKey).StartAsync(attempt);
         }
         catch (Exception ex)
         {
