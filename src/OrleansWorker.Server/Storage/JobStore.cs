@@ -363,7 +363,16 @@ internal sealed class JobStore : IAsyncDisposable
                 break;
         }
 
-        var fields = new List<string>(24) { JobFields.State, t.To.ToString(), JobFields.Since, now, JobFields.Token, Tokens.Text(Tokens.Next()) };
+        // A finished job's `since` is never read (its time is `fin`), and its `owner` only while it runs: the transition
+        // that ends a job writes neither (4 of a success's 16 arguments: ≈ 1.7 µs of Redis per job), and leaving a
+        // finished state clears the owner the attempt left.
+        var fields = new List<string>(24) { JobFields.State, t.To.ToString(), JobFields.Token, Tokens.Text(Tokens.Next()) };
+        if (!t.To.IsFinished())
+        {
+            fields.Add(JobFields.Since);
+            fields.Add(now);
+        }
+
         var delete = new List<string>(4);
 
         // Leave the old state's index.
@@ -380,11 +389,16 @@ internal sealed class JobStore : IAsyncDisposable
                 break;
             case JobState.Running:
                 // The owner's run set is cleaned lazily by the owner (with its next claim or lease renewal).
-                delete.Add(JobFields.Owner);
+                if (!t.To.IsFinished())
+                {
+                    delete.Add(JobFields.Owner);
+                }
+
                 break;
             default:
                 unit.SortedSetRemove(Keys.Finished(shard, job.State, job.Queue), job.Id);
                 delete.Add(JobFields.Finished);
+                delete.Add(JobFields.Owner);
                 break;
         }
 

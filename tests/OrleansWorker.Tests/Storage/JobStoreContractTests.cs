@@ -392,8 +392,13 @@ public abstract class JobStoreContractTests : IAsyncLifetime
         await StoreSteps.EndAsync(Store, c, new AttemptEnd(AttemptOutcome.Failed, Error: new JobError("Boom", "x")), T0);
         Assert.Equal(JobState.DeadLettered, (await Store.GetAsync("a"))!.State);
 
+        // The attempt that ended the job left its owner (a finished job's owner is never read); leaving the finished
+        // state clears it, so the queued job names no silo and a later cancellation addresses nobody.
+        Assert.NotNull((await Store.LoadAsync(["a"]))[0]!.Owner);
+        Assert.Null((await Store.GetAsync("a"))!.Silo);
         var requeued = await StoreSteps.CommandAsync(Store, "a", JobRules.Requeue, T0.AddSeconds(5));
         Assert.Equal((JobState.Queued, 0), (requeued.Job!.State, requeued.Job.Attempt));
+        Assert.Null((await Store.LoadAsync(["a"]))[0]!.Owner);
         var again = (await ClaimAsync(now: T0.AddSeconds(5))).Attempts[0];
         Assert.Equal(1, again.Attempt);
         await StoreSteps.EndAsync(Store, again, new AttemptEnd(AttemptOutcome.Succeeded), T0.AddSeconds(6));
