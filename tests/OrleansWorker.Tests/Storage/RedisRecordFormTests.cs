@@ -103,6 +103,50 @@ public sealed class RedisRecordFormTests(RedisFixture redis) : IClassFixture<Red
     }
 
     [Fact]
+    public async Task MoreInsertsThanOneSortedSetAddTakes_ApplyAsTheGenericScriptDoes()
+    {
+        // The compact script adds to each sorted set once per call, at most 2,000 members at a time: 2,100 jobs take
+        // two adds per set.
+        const int count = 2_100;
+        static List<KvUnit> Inserts(string p)
+        {
+            var units = Enumerable.Range(0, count).Select(i => Insert(p, $"m{i:D5}", 1_000 + i)).ToList();
+            units.Insert(count / 2, new KvUnit().Publish("{chan}", "r|default"));
+            return units;
+        }
+
+        var (compact, generic) = await RunBothAsync(Inserts, seed: (db, p) => db.HashSetAsync(p + "j:m00007", [new("state", "Running"), new("tok", "41")]));
+
+        Assert.Equal(count, compact.Count(r => r.IsApplied));
+        Assert.Equal(new KvResult(1, "Running"), compact[7]);
+        Assert.Equal(generic, compact);
+        var db = _redis.GetDatabase();
+        Assert.Equal(count - 1, await db.SortedSetLengthAsync(_compact + "ready"));
+        Assert.Equal(count - 1, await db.SortedSetLengthAsync(_compact + "all"));
+        await AssertSameDataAsync(["j:m00000", "j:m00007", "j:m02099"], ["ready", "all"]);
+    }
+
+    [Fact]
+    public async Task AMemberAddedTwiceInOneCall_KeepsItsLastScore_AsWithTheGenericScript()
+    {
+        // The second unit's guard reads what the first wrote (hashes are written at once; only the sorted-set adds wait
+        // for the end of the call), and the member's second score wins.
+        static List<KvUnit> Moves(string p) =>
+        [
+            new KvUnit().FieldEquals(p + "j:a", "tok", "1").HashSet(p + "j:a", "state", "Queued", "tok", "2").SortedSetAdd(p + "ready", 5, "a"),
+            new KvUnit().FieldEquals(p + "j:a", "tok", "2").HashSet(p + "j:a", "state", "Queued", "tok", "3").SortedSetAdd(p + "ready", 3, "a")
+                .Publish("{chan}", "r|default"),
+        ];
+
+        var (compact, generic) = await RunBothAsync(Moves, seed: (db, p) => db.HashSetAsync(p + "j:a", [new("state", "Running"), new("tok", "1")]));
+
+        Assert.Equal([KvResult.Applied, KvResult.Applied], compact);
+        Assert.Equal(generic, compact);
+        Assert.Equal(3, await _redis.GetDatabase().SortedSetScoreAsync(_compact + "ready", "a"));
+        await AssertSameDataAsync(["j:a"], ["ready"]);
+    }
+
+    [Fact]
     public void UnitsOfAnotherShape_OrGuardedUnlikeTheFirst_GoToTheGenericScript()
     {
         Assert.NotNull(RedisKvBackend.RecordShape.Of([Insert("{x}:", "a", 1), Insert("{x}:", "b", 2)]));

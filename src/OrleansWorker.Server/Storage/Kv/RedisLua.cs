@@ -118,7 +118,10 @@ internal static class RedisLua
     /// else fails 1 with the clock; then the hash is absent, else fails 2 with field A: a submission with a deadline),
     /// <c>e</c> (field A equals the unit's value; fails 1 with it) or <c>en</c> (that, and field B is not C; fails 2
     /// with it). It applies what <see cref="Apply"/> would, with a third of its arguments: Redis' cost per job is mostly
-    /// per argument.
+    /// per argument and per command. So the sorted-set adds of the units that apply are gathered per key and sent as one
+    /// ZADD per key at the end (at most 2,000 members per ZADD, within Lua's <c>unpack</c> limit): no guard of this
+    /// script reads a sorted set, so deferring them changes nothing a unit could see, and a member added twice keeps
+    /// its last score, as before.
     /// KEYS: every key of the call (one slot). ARGV: unit count, mode, A, B, C, then per unit: the hash's key index
     /// (0: a publish, then channel and message), the guard's value (not for <c>n</c>), field count, fields and
     /// values, op count, ops as (key index, score, member) for ZADD or (0, channel, message) for PUBLISH.
@@ -127,6 +130,7 @@ internal static class RedisLua
     public const string Records = """
         local n, mode, fa, fb, fc = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
         local a, out, clock = 6, {}, nil
+        local adds, order = {}, {}
         for u = 1, n do
           local k = tonumber(ARGV[a])
           if k == 0 then
@@ -167,7 +171,18 @@ internal static class RedisLua
               local o = a + nf + 2
               for i = 1, no do
                 local zk = tonumber(ARGV[o])
-                if zk == 0 then redis.call('PUBLISH', ARGV[o + 1], ARGV[o + 2]) else redis.call('ZADD', KEYS[zk], ARGV[o + 1], ARGV[o + 2]) end
+                if zk == 0 then
+                  redis.call('PUBLISH', ARGV[o + 1], ARGV[o + 2])
+                else
+                  local t = adds[zk]
+                  if not t then
+                    t = {}
+                    adds[zk] = t
+                    order[#order + 1] = zk
+                  end
+                  t[#t + 1] = ARGV[o + 1]
+                  t[#t + 1] = ARGV[o + 2]
+                end
                 o = o + 3
               end
             else
@@ -177,6 +192,10 @@ internal static class RedisLua
             end
             a = a + nf + 2 + no * 3
           end
+        end
+        for _, zk in ipairs(order) do
+          local t = adds[zk]
+          for i = 1, #t, 4000 do redis.call('ZADD', KEYS[zk], unpack(t, i, math.min(i + 3999, #t))) end
         end
         return out
         """;
