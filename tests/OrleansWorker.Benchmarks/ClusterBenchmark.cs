@@ -252,7 +252,7 @@ internal static class ClusterBenchmark
 
             var baseline = await SucceededAsync();
             var self0 = Proc.CpuSeconds(Environment.ProcessId);
-            var nodes0 = Enumerable.Range(0, RedisClusterNodes.NodeCount).Select(i => Proc.CpuSeconds(cluster.Pid(i))).ToArray();
+            var nodes0 = Enumerable.Range(0, RedisClusterNodes.NodeCount).Select(i => Proc.CpuSecondsWithChildren(cluster.Pid(i))).ToArray();
             var machine0 = Proc.MachineBusySeconds();
             var clock = Stopwatch.StartNew();
             var batches = Enumerable.Range(0, (n + BatchSize - 1) / BatchSize)
@@ -262,7 +262,7 @@ internal static class ClusterBenchmark
             await Wait.UntilAsync(async () => await SucceededAsync() >= baseline + n, TimeSpan.FromMinutes(20), $"{n} jobs to succeed over {shards} shard(s)", 5);
             var total = clock.Elapsed.TotalSeconds;
             var self = Proc.CpuSeconds(Environment.ProcessId) - self0;
-            var nodes = Enumerable.Range(0, RedisClusterNodes.NodeCount).Select(i => Proc.CpuSeconds(cluster.Pid(i)) - nodes0[i]).ToArray();
+            var nodes = Enumerable.Range(0, RedisClusterNodes.NodeCount).Select(i => Proc.CpuSecondsWithChildren(cluster.Pid(i)) - nodes0[i]).ToArray();
             var other = Math.Max(0, Proc.MachineBusySeconds() - machine0 - self - nodes.Sum());
 
             var rate = n / total;

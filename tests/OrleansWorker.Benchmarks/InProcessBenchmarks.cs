@@ -22,7 +22,7 @@ internal sealed class CpuMeter
     {
         _others = others;
         _self = Proc.CpuSeconds(Environment.ProcessId);
-        _start = others.Select(o => Proc.CpuSeconds(o.Pid)).ToArray();
+        _start = others.Select(o => Proc.CpuSecondsWithChildren(o.Pid)).ToArray();
         _machine = Proc.MachineBusySeconds();
     }
 
@@ -38,14 +38,14 @@ internal sealed class CpuMeter
         report.Figure($"{figurePrefix}_cpu_{selfName}_percent", Math.Round(self));
         for (var i = 0; i < _others.Length; i++)
         {
-            var pct = (Proc.CpuSeconds(_others[i].Pid) - _start[i]) / seconds * 100;
+            var pct = (Proc.CpuSecondsWithChildren(_others[i].Pid) - _start[i]) / seconds * 100;
             ours += pct;
             parts.Add($"{_others[i].Name} {pct:0}%");
             report.Figure($"{figurePrefix}_cpu_{_others[i].Name}_percent", Math.Round(pct));
         }
 
-        // Everything else the machine did meanwhile (other users' processes, redis' AOF-rewrite child): a figure taken
-        // while this is large was measured on a busy machine.
+        // Everything else the machine did meanwhile (other users' processes; the measured processes' children count as
+        // theirs, e.g. redis' AOF-rewrite child): a figure taken while this is large was measured on a busy machine.
         var other = Math.Max(0, machine - ours);
         parts.Add($"other processes {other:0}%");
         report.Figure($"{figurePrefix}_cpu_other_processes_percent", Math.Round(other));
