@@ -443,10 +443,15 @@ public sealed partial class CliTests
     [Fact]
     public async Task Submit_DependsOn_WaitsForTheDependency()
     {
-        var first = Id(await SubmitAsync("sleep", "--payload", """{"ms":1500}"""));
+        // The first dependency is held on a paused queue until the dependent is stored, however long the CLI's
+        // processes take to start on a busy machine (a dependency that has finished by then leaves nothing to wait for).
+        var queue = NewId("q-deps");
+        AssertExit(0, await ow.RunAsync("queues", "set", queue, "--paused", "--json"));
+        var first = Id(await SubmitAsync("echo", "--payload", "0", "--queue", queue));
         var second = Id(await SubmitAsync("echo", "--payload", "1"));
 
         var dependent = await SubmitAsync("echo", "--payload", "2", "--depends-on", first, "--depends-on", second);
+        AssertExit(0, await ow.RunAsync("queues", "resume", queue, "--json"));
         var waited = await ow.RunAsync("wait", Id(dependent), "--timeout", "30", "--json");
         var shown = await ow.RunAsync("get", Id(dependent));
 
