@@ -130,14 +130,7 @@ internal static class Proc
     }
 
     /// <summary>User + system CPU time consumed so far, in seconds.</summary>
-    public static double CpuSeconds(int pid)
-    {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        // Fields after "(comm) ": state is index 0, so utime (14th overall) is index 11 and stime index 12.
-        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-        return ticks / 100.0;
-    }
+    public static double CpuSeconds(int pid) => Ticks(StatFields(pid), 11, 2) / 100.0;
 
     /// <summary>
     /// As <see cref="CpuSeconds"/>, plus the CPU time of the process' children: those it has waited for (cutime, cstime)
@@ -146,10 +139,9 @@ internal static class Proc
     /// </summary>
     public static double CpuSecondsWithChildren(int pid)
     {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        // cutime and cstime are the 16th and 17th overall: indexes 13 and 14 here.
-        var ticks = Enumerable.Range(11, 4).Sum(i => long.Parse(fields[i], CultureInfo.InvariantCulture));
+        // utime, stime, then cutime and cstime (the 16th and 17th overall).
+        var ticks = Ticks(StatFields(pid), 11, 4);
+        var parent = pid.ToString(CultureInfo.InvariantCulture);
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
             if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var child) || child == pid)
@@ -159,11 +151,10 @@ internal static class Proc
 
             try
             {
-                var childStat = File.ReadAllText($"/proc/{child}/stat");
-                var c = childStat[(childStat.LastIndexOf(')') + 2)..].Split(' ');
-                if (c[1] == pid.ToString(CultureInfo.InvariantCulture))
+                var c = StatFields(child);
+                if (c[1] == parent)
                 {
-                    ticks += long.Parse(c[11], CultureInfo.InvariantCulture) + long.Parse(c[12], CultureInfo.InvariantCulture);
+                    ticks += Ticks(c, 11, 2);
                 }
             }
             catch (IOException)
@@ -174,6 +165,16 @@ internal static class Proc
 
         return ticks / 100.0;
     }
+
+    /// <summary>The fields of <c>/proc/{pid}/stat</c> after "(comm) ": state is index 0, ppid 1, utime (14th overall) 11, stime 12.</summary>
+    private static string[] StatFields(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+    }
+
+    private static long Ticks(string[] fields, int first, int count) =>
+        Enumerable.Range(first, count).Sum(i => long.Parse(fields[i], CultureInfo.InvariantCulture));
 }
 
 /// <summary>A redis-server on a free loopback port with the append-only file on (fsync every second), in its own temp dir.</summary>
