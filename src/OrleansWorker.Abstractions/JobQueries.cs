@@ -15,7 +15,11 @@ public sealed record JobListQuery
     [Id(4)] public string? Cursor { get; init; }
 }
 
-/// <summary>One page of a job listing, newest first.</summary>
+/// <summary>
+/// One page of a job listing: Queued in run order, Scheduled soonest due first, Running most recently started first,
+/// Waiting newest first, finished states most recently finished first; without a state, those in turn (running, queued,
+/// scheduled, waiting, then the finished states together).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("OrleansWorker.JobPage")]
 public sealed record JobPage(
     [property: Id(0)] IReadOnlyList<JobView> Items,
@@ -128,8 +132,9 @@ public sealed record SiloStats
     [Id(6)] public DateTimeOffset At { get; init; }
 
     /// <summary>
-    /// The newest layout of the job store it reads: 2 since 0.4 (a job's definition in one field), absent (0) from silos
-    /// of 0.3 and earlier, which read only layout 1. Silos store new jobs in layout 2 once every silo of the cluster reads it.
+    /// The newest layout of the job store it reads: 3 since 0.4.2 (no index of every job, no <c>since</c> written at
+    /// claim), 2 in 0.4 and 0.4.1 (a job's definition in one field), absent (0) from silos of 0.3 and earlier, which read
+    /// only layout 1. Silos write the oldest layout a silo of the cluster reads.
     /// </summary>
     [Id(7)] public int StoreLayout { get; init; }
 }

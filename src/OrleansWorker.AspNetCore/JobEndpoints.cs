@@ -37,7 +37,7 @@ public static class JobEndpoints
         jobs.MapPost("/batch", SubmitBatchAsync).WithName("SubmitJobs").WithSummary("Submit up to 1,000 jobs as a whole.")
             .Accepts<JobRequestBody[]>("application/json").Produces<BatchItemBody[]>(StatusCodes.Status202Accepted).ProducesProblem(400).ProducesProblem(413).ProducesProblem(503);
         jobs.MapGet("/{id}", GetAsync).WithName("GetJob").Produces<JobViewBody>().ProducesProblem(404).ProducesProblem(503);
-        jobs.MapGet("", ListAsync).WithName("ListJobs").WithSummary("List jobs, newest first, by state, queue and type.").Produces<JobPageBody>().ProducesProblem(400).ProducesProblem(503);
+        jobs.MapGet("", ListAsync).WithName("ListJobs").WithSummary("List jobs by state, queue and type; without a state: running, queued, scheduled, waiting, then finished, most recently finished first.").Produces<JobPageBody>().ProducesProblem(400).ProducesProblem(503);
         jobs.MapPost("/{id}/cancel", CancelAsync).WithName("CancelJob").Produces<JobViewBody>().ProducesProblem(404).ProducesProblem(409).ProducesProblem(503);
         jobs.MapPost("/{id}/retry", RetryAsync).WithName("RetryJob").WithSummary("Requeue a DeadLettered or Cancelled job; its attempt count starts again.")
             .Produces<JobViewBody>(StatusCodes.Status202Accepted).ProducesProblem(404).ProducesProblem(409).ProducesProblem(503);

@@ -14,7 +14,7 @@ public interface IJobClient
     /// <summary>The job, or null if no job has that id.</summary>
     Task<JobView?> GetAsync(string id, CancellationToken cancellationToken = default);
 
-    /// <summary>One page of jobs, newest first.</summary>
+    /// <summary>One page of jobs, in the order of their state (see <see cref="JobPage"/>).</summary>
     Task<JobPage> ListAsync(JobListQuery query, CancellationToken cancellationToken = default);
 
     /// <summary>Every queue with its settings (pause, limits) and how many of its jobs are in each state.</summary>

@@ -586,15 +586,15 @@ internal sealed partial class JobDispatcher(
                 Succeeded = engine.Instruments.Succeeded,
                 Failed = engine.Instruments.Failed,
                 At = now,
-                StoreLayout = JobStore.CompactLayoutVersion,
+                StoreLayout = JobStore.LayoutVersion,
             });
             if (!store.Description.Exclusive)
             {
-                var compact = JobStore.EverySiloReadsCompactLayout(ClusterSilos(), await store.SilosAsync(now - TimeSpan.FromMinutes(1)));
-                if (compact != store.CompactLayout)
+                var layout = JobStore.ClusterLayout(ClusterSilos(), await store.SilosAsync(now - TimeSpan.FromMinutes(1)));
+                if (layout != store.Layout)
                 {
-                    store.CompactLayout = compact;
-                    JobLog.StoreLayout(logger, compact ? JobStore.CompactLayoutVersion : 1);
+                    store.Layout = layout;
+                    JobLog.StoreLayout(logger, layout);
                 }
             }
 

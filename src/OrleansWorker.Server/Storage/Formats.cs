@@ -22,6 +22,28 @@ internal static class ListCursor
     }
 }
 
+/// <summary>
+/// The cursor of a listing without a state: the part it was in (see <see cref="JobListing"/>), then that part's own
+/// cursor (<see cref="ListCursor"/>), empty at the part's start.
+/// </summary>
+internal static class PartCursor
+{
+    public static string Format(int part, string? inner) => string.Create(CultureInfo.InvariantCulture, $"{part}|{inner}");
+
+    public static (int Part, (double Score, string Member)? Inner) Parse(string? cursor, int parts)
+    {
+        if (string.IsNullOrEmpty(cursor))
+        {
+            return (0, null);
+        }
+
+        var split = cursor.IndexOf('|', StringComparison.Ordinal);
+        return split > 0 && int.TryParse(cursor.AsSpan(0, split), NumberStyles.None, CultureInfo.InvariantCulture, out var part) && part < parts
+            ? (part, ListCursor.Parse(cursor[(split + 1)..]))
+            : throw new FormatException($"The cursor '{cursor}' is not one this server returned.");
+    }
+}
+
 /// <summary>W3C trace context helpers.</summary>
 internal static class TraceContext
 {

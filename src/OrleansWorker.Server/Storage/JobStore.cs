@@ -15,13 +15,13 @@ internal sealed class JobStore : IAsyncDisposable
     private static readonly JobState[] FinishedStates = [JobState.Succeeded, JobState.DeadLettered, JobState.Cancelled];
     private readonly IKvBackend _kv;
     private readonly ConcurrentDictionary<string, byte> _knownQueues = new(StringComparer.Ordinal);
-    private bool _compactLayout;
+    private int _layout;
 
     public JobStore(IKvBackend kv, string prefix, int shards)
     {
         _kv = kv;
         Keys = new JobKeys(prefix, shards);
-        _compactLayout = kv.Description.Exclusive;
+        _layout = kv.Description.Exclusive ? LayoutVersion : 1;
         _kv.Message += OnMessage;
     }
 
@@ -36,17 +36,29 @@ internal sealed class JobStore : IAsyncDisposable
     public Task<IReadOnlyList<KvSettingWarning>> SettingsWarningsAsync() => _kv.SettingsWarningsAsync();
 
     /// <summary>
-    /// Whether new jobs are stored in the compact layout (<see cref="JobDefinition"/> in one field, no id field), which
-    /// silos of version 0.3 and earlier cannot read. Every version since reads both layouts. Set at start when the
-    /// engine is exclusive to this process (the embedded engine); on Redis, by the dispatcher on each lease renewal: on
-    /// once every silo in membership that is not dead has reported that it reads it (see <see cref="SiloStats.StoreLayout"/>),
-    /// off again while one has not.
+    /// The layout new jobs are stored in, and claims write (see <see cref="LayoutVersion"/>); this version reads all
+    /// three. Set at start to the newest when the engine is exclusive to this process (the embedded engine); on Redis,
+    /// by the dispatcher on each lease renewal: the oldest layout that a silo in membership, not dead, has reported that
+    /// it reads (see <see cref="SiloStats.StoreLayout"/>, <see cref="ClusterLayout"/>).
     /// </summary>
-    public bool CompactLayout
+    public int Layout
     {
-        get => Volatile.Read(ref _compactLayout);
-        set => Volatile.Write(ref _compactLayout, value);
+        get => Volatile.Read(ref _layout);
+        set => Volatile.Write(ref _layout, Math.Clamp(value, 1, LayoutVersion));
     }
+
+    /// <summary>
+    /// Whether new jobs are stored in the compact layout (layout 2: <see cref="JobDefinition"/> in one field, no id
+    /// field), which silos of version 0.3 and earlier cannot read.
+    /// </summary>
+    public bool CompactLayout => Layout >= 2;
+
+    /// <summary>
+    /// Whether the store writes layout 3 (0.4.2): no <c>all</c> index at insert (a listing without a state reads the
+    /// index of each state; see <see cref="JobListing"/>), and no <c>since</c> at claim (a running job's time is
+    /// <c>started</c>). Silos of 0.4.1 and earlier list from that index, and read a running job's <c>since</c>.
+    /// </summary>
+    public bool LeanLayout => Layout >= 3;
 
     /// <summary>The KV engine under the store (for tests and benchmarks that read its keys directly).</summary>
     internal IKvBackend Backend => _kv;
@@ -253,7 +265,12 @@ internal sealed class JobStore : IAsyncDisposable
             ready.Add(job.Queue);
         }
 
-        unit.SortedSetAdd(Keys.All(shard), job.CreatedAt.ToUnixTimeMilliseconds(), job.Id);
+        if (!LeanLayout)
+        {
+            // Read by 0.4.1 and earlier to list jobs without a state; this version lists those from each state's index.
+            unit.SortedSetAdd(Keys.All(shard), job.CreatedAt.ToUnixTimeMilliseconds(), job.Id);
+        }
+
         return unit;
     }
 
@@ -266,7 +283,7 @@ internal sealed class JobStore : IAsyncDisposable
         var claim = new KvClaim(
             Keys.JobPrefix(shard), Keys.Owners(shard), Keys.Run(shard, owner), Keys.Revoked(shard), Keys.Paused(shard), owner,
             now.ToUnixTimeMilliseconds(), leaseUntil.ToUnixTimeMilliseconds(), Tokens.Next(), max,
-            queues.Select(q => new KvClaimQueue(q.Queue, Keys.Ready(shard, q.Queue), q.Max)).ToList(), finished);
+            queues.Select(q => new KvClaimQueue(q.Queue, Keys.Ready(shard, q.Queue), q.Max)).ToList(), finished, WriteSince: !LeanLayout);
         var result = await _kv.ClaimAsync(claim, JobFields.Claimed);
         if (result.Revoked)
         {
@@ -697,17 +714,21 @@ internal sealed class JobStore : IAsyncDisposable
     public Task ReportSiloAsync(SiloStats silo) =>
         _kv.ApplyAsync([new KvUnit().HashSet(Keys.Silos, silo.Address, System.Text.Json.JsonSerializer.Serialize(silo, JobContext.JsonOptions))]);
 
-    /// <summary>The layout <see cref="CompactLayout"/> stores, as <see cref="SiloStats.StoreLayout"/> names it.</summary>
-    public const int CompactLayoutVersion = 2;
+    /// <summary>
+    /// The newest layout of the job store this version reads and writes, as <see cref="SiloStats.StoreLayout"/> names
+    /// it: 1 (0.3 and earlier: a definition in eight fields and the id), 2 (0.4: the definition in one field), 3 (0.4.2:
+    /// no <c>all</c> index, no <c>since</c> at claim).
+    /// </summary>
+    public const int LayoutVersion = 3;
 
     /// <summary>
-    /// Whether every silo of the cluster (<paramref name="silos"/>, by address) has reported that it reads the compact
-    /// layout. A silo that has not reported yet (just joined) or reports no layout (0.3 and earlier) keeps it off.
+    /// The layout a cluster of <paramref name="silos"/> (by address) writes: the oldest any of them has reported that it
+    /// reads. A silo that has not reported yet (just joined), or reports no layout (0.3 and earlier), counts as 1.
     /// </summary>
-    public static bool EverySiloReadsCompactLayout(IReadOnlyCollection<string> silos, IReadOnlyList<SiloStats> reports)
+    public static int ClusterLayout(IReadOnlyCollection<string> silos, IReadOnlyList<SiloStats> reports)
     {
         var layouts = reports.ToDictionary(r => r.Address, r => r.StoreLayout, StringComparer.Ordinal);
-        return silos.Count > 0 && silos.All(s => layouts.TryGetValue(s, out var layout) && layout >= CompactLayoutVersion);
+        return silos.Count == 0 ? 1 : silos.Min(s => layouts.TryGetValue(s, out var layout) ? Math.Clamp(layout, 1, LayoutVersion) : 1);
     }
 
     /// <summary>Forgets silos that have not reported since <paramref name="before"/>.</summary>
@@ -1435,13 +1456,17 @@ internal sealed class JobStore : IAsyncDisposable
             return null;
         }
 
+        // A running job's time is when its attempt started: the claim writes `started`, and `since` only in store
+        // layouts 1 and 2 (with the same value), so in layout 3 a running job's `since` is the Queued state's.
+        var state = ParseState(f[1]);
+        var since = state == JobState.Running && f[13] is { Length: > 0 } started ? started : f[9];
         return new JobSnapshot(
             Id: id,
             Type: d.Type,
             Queue: d.Queue,
             Priority: d.Priority,
             Seq: d.Seq,
-            State: ParseState(f[1]),
+            State: state,
             Token: Long(f[2]),
             Attempt: Int(f[3]),
             MaxAttempts: d.MaxAttempts,
@@ -1452,7 +1477,7 @@ internal sealed class JobStore : IAsyncDisposable
             RunAt: f[7] is { Length: > 0 } r ? FromMs(Long(r)) : null,
             FinishedAt: f[8] is { Length: > 0 } fin ? FromMs(Long(fin)) : null,
             CreatedAt: FromMs(d.CreatedMs),
-            Since: FromMs(f[9] is { Length: > 0 } since ? Long(since) : d.CreatedMs))
+            Since: FromMs(since is { Length: > 0 } ? Long(since) : d.CreatedMs))
         {
             BatchId = NullIfEmpty(f[10]),
             HasDependents = f[11] == "1",

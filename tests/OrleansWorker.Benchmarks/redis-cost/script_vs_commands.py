@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Redis CPU per no-op job: the compact script the store sends inserts and successes through (RedisLua.Records: each
-insert guarded by its submission's deadline, mode tn), with the job's definition in one field (layout 2, as shipped),
-against inserts through the generic script (RedisLua.Apply, as every submission went before mode tn) in layout 2 and
+insert guarded by its submission's deadline, mode tn), with the job's definition in one field, no index of every job
+and no `since` at claim (store layout 3, as shipped since 0.4.2), against the same in layout 2 (0.4.1: every job also
+in `all`, `since` written at claim), inserts through the generic script (RedisLua.Apply, as every submission went before mode tn) in layout 2 and
 in layout 1 (0.3: the definition in eight fields plus the id), the completion before the compact success field (the
 successful attempt appended to the JSON history), the same commands sent bare (MULTI/EXEC), and with the AOF.
 Starts its own redis-server (AOF off but in the AOF variants) on a free port and plays a job's life in batches of B:
@@ -100,14 +101,16 @@ try:
 
     DEADLINE = NOW + 3_600_000
 
-    def insert_records(ids, fields=None):
+    def insert_records(ids, fields=None, indexed=False):
         # As shipped: the compact script, mode tn (each job guarded by its submission's deadline, by Redis' clock, then
-        # by its hash being absent, reporting its state).
+        # by its hash being absent, reporting its state). Store layout 3 (0.4.2) adds a job to its ready set only;
+        # layout 2 (0.4.1) also to the index of every job, `all`.
         keys, args = {}, [len(ids) + 1, "tn", "state", "", ""]
         k = lambda key: keys.setdefault(key, len(keys) + 1)
         for i in ids:
             s = next_seq(); f = (fields or job_fields_now)(i, s)
-            args += [k(JP + i), DEADLINE, len(f), *f, 2, k(READY), "0", "%016x%s" % (s, i), k(ALL), NOW, i]
+            args += [k(JP + i), DEADLINE, len(f), *f]
+            args += [2, k(READY), "0", "%016x%s" % (s, i), k(ALL), NOW, i] if indexed else [1, k(READY), "0", "%016x%s" % (s, i)]
         args += [0, "ow", "r|default"]
         if r.call("EVALSHA", RECORDS, len(keys), *keys, *args):
             raise RuntimeError("an insert did not apply")
@@ -150,9 +153,10 @@ try:
             cmds += [["HMGET", JP + i, "tok", "cancel"], ["ZADD", FIN, NOW, i], ["HSET", JP + i, *done_fields(), "ok", OK]]
         pipeline(cmds + [["EXEC"]])
 
-    def claim(n, fields=CLAIMED):
+    def claim(n, fields=CLAIMED, since=False):
+        # Store layout 3 (0.4.2) writes no `since` at claim (a running job's time is `started`); layouts 1 and 2 do.
         res = r.call("EVALSHA", CLAIM, 5, P + "owners", P + "run:o1", P + "revoked", P + "paused", READY,
-                     JP, "o1", NOW, NOW + 30000, 1000, n, 1, "default", n, len(fields), *fields, 0)
+                     JP, "o1", NOW, NOW + 30000, 1000, n, 1, "default", n, len(fields), *fields, 0, 1 if since else 0)
         out, j = [], 1
         while j < len(res):
             out.append((res[j].decode(), res[j + 2].decode())); j += 4 + len(fields)
@@ -166,15 +170,19 @@ try:
         return (int(f[11]) + int(f[12])) * 1_000_000 / os.sysconf("SC_CLK_TCK")
 
     insert_layout1 = lambda ids: insert_script(ids, job_fields_layout1)
-    claim_layout1 = lambda n: claim(n, CLAIMED_1)
+    claim_layout1 = lambda n: claim(n, CLAIMED_1, since=True)
+    insert_layout2 = lambda ids: insert_records(ids, indexed=True)
+    claim_layout2 = lambda n: claim(n, since=True)
     insert_generic2 = lambda ids: insert_script(ids, job_fields_now)
-    variants = [("compact script, layout 2 (as shipped)", insert_records, claim, complete_records, "64", "no"),
-                ("generic insert, layout 2 (before tn)", insert_generic2, claim, complete_records, "64", "no"),
+    variants = [("compact script, layout 3 (as shipped)", insert_records, claim, complete_records, "64", "no"),
+                ("compact script, layout 2 (0.4.1)", insert_layout2, claim_layout2, complete_records, "64", "no"),
+                ("generic insert, layout 2 (before tn)", insert_generic2, claim_layout2, complete_records, "64", "no"),
                 ("generic insert, layout 1 (0.3)", insert_layout1, claim_layout1, complete_records, "64", "no"),
                 ("generic, success in the JSON history", insert_script, claim_layout1, complete_history, "64", "no"),
                 ("bare commands, MULTI/EXEC", insert_bare, claim_layout1, complete_bare, "64", "no"),
                 ("as shipped, AOF everysec", insert_records, claim, complete_records, "64", "yes"),
-                ("generic insert, layout 2, AOF", insert_generic2, claim, complete_records, "64", "yes"),
+                ("layout 2 (0.4.1), AOF everysec", insert_layout2, claim_layout2, complete_records, "64", "yes"),
+                ("generic insert, layout 2, AOF", insert_generic2, claim_layout2, complete_records, "64", "yes"),
                 ("generic insert, layout 1, AOF", insert_layout1, claim_layout1, complete_records, "64", "yes")]
     for rnd in range(1, ROUNDS + 1):
         for name, insert, claim_, complete, listpack, aof in variants:

@@ -204,24 +204,26 @@ public sealed class EngineTests(ClusterFixture fixture) : IClassFixture<ClusterF
         Assert.Equal((1, AttemptOutcome.Succeeded), (job!.Attempt, Assert.Single(job.Attempts).Outcome));
     }
     [Fact]
-    public async Task NewJobs_AreStoredInTheCompactLayout_OnceEverySiloReportedThatItReadsIt()
+    public async Task NewJobs_AreStoredInTheNewestLayout_OnceEverySiloReportedThatItReadsIt()
     {
         var stores = fixture.Cluster.Silos.Select(s => s.ServiceProvider.GetRequiredService<OrleansWorker.Execution.JobEngine>().Store).ToList();
         Assert.Equal(2, stores.Count);
         Assert.False(stores[0].Description.Exclusive, "the silos share the store, so each must learn what the other reads");
-        await Poll.UntilAsync(() => stores.All(s => s.CompactLayout), TimeSpan.FromSeconds(20), "both silos to store new jobs in the compact layout");
+        await Poll.UntilAsync(() => stores.All(s => s.Layout == OrleansWorker.Storage.JobStore.LayoutVersion), TimeSpan.FromSeconds(20), "both silos to store new jobs in the newest layout");
         var reports = await stores[0].SilosAsync(DateTimeOffset.UtcNow.AddMinutes(-1));
         Assert.Equal(
             fixture.Cluster.Silos.Select(s => s.SiloAddress.ToParsableString()).Order(StringComparer.Ordinal),
-            reports.Where(r => r.StoreLayout == OrleansWorker.Storage.JobStore.CompactLayoutVersion).Select(r => r.Address).Order(StringComparer.Ordinal));
+            reports.Where(r => r.StoreLayout == OrleansWorker.Storage.JobStore.LayoutVersion).Select(r => r.Address).Order(StringComparer.Ordinal));
 
         var id = NewId("layout");
         await fixture.Jobs.EnqueueAsync(new JobRequest("echo", "{\"a\":1}") { Id = id });
         var batch = stores[0].Backend.CreateReadBatch();
         var stored = batch.HashGetAll(stores[0].Keys.Job(id));
+        var indexed = batch.Score(stores[0].Keys.All(stores[0].Keys.ShardOf(id)), id);
         await batch.ExecuteAsync();
         Assert.Contains("def", (await stored).Keys);
         Assert.Empty((await stored).Keys.Intersect(["id", "type", "queue", "seq", "created"]));
+        Assert.Null(await indexed);
         var job = await fixture.WaitFinishedAsync(id);
         Assert.Equal((JobState.Succeeded, "echo", "{\"a\":1}"), (job.State, job.Type, job.Result));
     }

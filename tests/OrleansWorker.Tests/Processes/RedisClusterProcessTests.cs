@@ -137,7 +137,7 @@ public sealed class RedisClusterProcessTests(ITestOutputHelper output) : IAsyncL
         var shardNodes = new int[Shards];
         for (var s = 0; s < Shards; s++)
         {
-            shardNodes[s] = await NodeOfAsync($"{{ow:{s}}}:all");
+            shardNodes[s] = await NodeOfAsync($"{{ow:{s}}}:sch");
         }
 
         output.WriteLine($"shard → node: {string.Join(", ", shardNodes.Select((n, s) => $"{s}→{n} (:{_cluster.Ports[n]}, slot {_redis.HashSlot($"{{ow:{s}}}")})"))}");

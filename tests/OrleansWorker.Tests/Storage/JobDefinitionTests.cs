@@ -54,17 +54,22 @@ public sealed class JobDefinitionTests
     private static SiloStats Report(string address, int layout) => new() { Address = address, StoreLayout = layout };
 
     [Fact]
-    public void TheCompactLayout_IsWrittenOnlyOnceEverySiloOfTheClusterReportedThatItReadsIt()
+    public void AClusterWritesTheOldestLayoutThatOneOfItsSilosReads()
     {
         string[] cluster = ["10.0.0.1:11111@1", "10.0.0.2:11111@1"];
-        Assert.True(JobStore.EverySiloReadsCompactLayout(cluster, [Report(cluster[0], 2), Report(cluster[1], 2)]));
+        Assert.Equal(3, JobStore.LayoutVersion);
+        Assert.Equal(3, JobStore.ClusterLayout(cluster, [Report(cluster[0], 3), Report(cluster[1], 3)]));
+
+        // A silo of 0.4 or 0.4.1 (layout 2) in a rolling upgrade: layout 2 until it is gone.
+        Assert.Equal(2, JobStore.ClusterLayout(cluster, [Report(cluster[0], 3), Report(cluster[1], 2)]));
 
         // A silo of 0.3 (reports no layout), one that has not reported yet, or no silo known at all: the layout every version reads.
-        Assert.False(JobStore.EverySiloReadsCompactLayout(cluster, [Report(cluster[0], 2), Report(cluster[1], 0)]));
-        Assert.False(JobStore.EverySiloReadsCompactLayout(cluster, [Report(cluster[0], 2)]));
-        Assert.False(JobStore.EverySiloReadsCompactLayout([], [Report(cluster[0], 2)]));
+        Assert.Equal(1, JobStore.ClusterLayout(cluster, [Report(cluster[0], 3), Report(cluster[1], 0)]));
+        Assert.Equal(1, JobStore.ClusterLayout(cluster, [Report(cluster[0], 3)]));
+        Assert.Equal(1, JobStore.ClusterLayout([], [Report(cluster[0], 3)]));
 
-        // Reports of silos that left the cluster do not count either way.
-        Assert.True(JobStore.EverySiloReadsCompactLayout([cluster[0]], [Report(cluster[0], 2), Report("10.0.0.9:11111@1", 0)]));
+        // Reports of silos that left the cluster do not count either way; a later version's layout counts as this one's newest.
+        Assert.Equal(3, JobStore.ClusterLayout([cluster[0]], [Report(cluster[0], 3), Report("10.0.0.9:11111@1", 0)]));
+        Assert.Equal(3, JobStore.ClusterLayout(cluster, [Report(cluster[0], 4), Report(cluster[1], 3)]));
     }
 }

@@ -34,7 +34,7 @@ public abstract class JobStoreContractTests : IAsyncLifetime
     {
         _kv = CreateBackend(Channel);
         // The layout a cluster of this version writes (on Redis, once every silo reported that it reads it).
-        _store = new JobStore(_kv, Prefix, Shards) { CompactLayout = true };
+        _store = new JobStore(_kv, Prefix, Shards) { Layout = JobStore.LayoutVersion };
         return Task.CompletedTask;
     }
 
@@ -119,9 +119,9 @@ public abstract class JobStoreContractTests : IAsyncLifetime
 
         // A job an earlier version stored: every definition field of its own, the id, and since, att and intr.
         var created = T0.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
-        Store.CompactLayout = false;
+        Store.Layout = 1;
         await Store.InsertAsync([Job("c")]);
-        Store.CompactLayout = true;
+        Store.Layout = JobStore.LayoutVersion;
         Assert.True((await _kv.ApplyAsync([new KvUnit().HashSet(Store.Keys.Job("b"), "since", created, "att", "0", "intr", "0"),
             new KvUnit().HashSet(Store.Keys.Job("c"), "since", created, "att", "0", "intr", "0")])).All(r => r.IsApplied));
         batch = _kv.CreateReadBatch();
@@ -426,23 +426,9 @@ public abstract class JobStoreContractTests : IAsyncLifetime
         var jobs = Enumerable.Range(0, 25).Select(i => Job($"j{i:00}", queue: i % 2 == 0 ? "even" : "odd", type: i % 3 == 0 ? "echo" : "noop") with { CreatedAt = T0.AddSeconds(i) }).ToList();
         await Store.InsertAsync(jobs);
 
-        // No state: newest created first, across queues, filtered by queue.
-        var seen = new List<string>();
-        string? cursor = null;
-        do
-        {
-            var page = await Store.ListAsync(new JobListQuery { Limit = 4, Cursor = cursor, Queue = "even" });
-            Assert.True(page.Items.Count <= 4);
-            seen.AddRange(page.Items.Select(j => j.Id));
-            cursor = page.NextCursor;
-        }
-        while (cursor is not null);
-
-        Assert.Equal(jobs.Where(j => j.Queue == "even").Select(j => j.Id).Reverse(), seen);
-
         // Queued: in run order (first in, first out), across queues, filtered by type.
         var queued = new List<string>();
-        cursor = null;
+        string? cursor = null;
         do
         {
             var page = await Store.ListAsync(new JobListQuery { State = JobState.Queued, Type = "echo", Limit = 2, Cursor = cursor });
@@ -459,6 +445,120 @@ public abstract class JobStoreContractTests : IAsyncLifetime
         var running = await Store.ListAsync(new JobListQuery { State = JobState.Running });
         Assert.Equal([second.JobId, first.JobId], running.Items.Select(j => j.Id));
     }
+
+    private static readonly string[] ClaimOrder = ["run1", "run2", "ok1", "ok2", "dead"];
+    private static readonly string[] ListOrder = ["run2", "run1", "queued1", "queued2", "soon", "later", "wait2", "wait1", "cancel", "ok2", "dead", "ok1"];
+
+    [Fact]
+    public async Task List_WithoutAState_GoesThroughEachStateInTurn_AcrossPages()
+    {
+        // Two of each state in queue "a", and one of each in queue "b" that the queue filter must leave out. Ids of one
+        // shard ("x::…"), so that claims take them in run order.
+        var ids = new List<string>();
+        foreach (var queue in new[] { "a", "b" })
+        {
+            string Id(string name) => $"x::{queue}-{name}";
+            await Store.InsertAsync([
+                Job(Id("run1"), queue: queue), Job(Id("run2"), queue: queue), Job(Id("ok1"), queue: queue), Job(Id("ok2"), queue: queue),
+                Job(Id("dead"), queue: queue, maxAttempts: 1), Job(Id("cancel"), queue: queue), Job(Id("queued1"), queue: queue), Job(Id("queued2"), queue: queue),
+                Job(Id("later"), queue: queue, runAt: T0.AddHours(2)), Job(Id("soon"), queue: queue, runAt: T0.AddHours(1))]);
+            await Store.InsertAsync([Job(Id("wait1"), queue: queue) with { DependsOn = [Id("queued1")] }]);
+            await Store.InsertAsync([Job(Id("wait2"), queue: queue) with { DependsOn = [Id("queued1")], CreatedAt = T0.AddSeconds(1) }]);
+
+            var claimed = new List<ClaimedAttempt>();
+            for (var i = 0; i < 5; i++)
+            {
+                claimed.Add(Assert.Single((await ClaimAsync(max: 1, queues: [queue], now: T0.AddMinutes(i + 1))).Attempts));
+            }
+
+            Assert.Equal(ClaimOrder.Select(Id), claimed.Select(c => c.JobId));
+            await StoreSteps.EndAsync(Store, claimed[2], new AttemptEnd(AttemptOutcome.Succeeded), T0.AddMinutes(10));
+            await StoreSteps.EndAsync(Store, claimed[4], new AttemptEnd(AttemptOutcome.Failed, Error: new JobError("Boom", "no")), T0.AddMinutes(11));
+            await StoreSteps.EndAsync(Store, claimed[3], new AttemptEnd(AttemptOutcome.Succeeded), T0.AddMinutes(12));
+            Assert.Equal(JobCommandStatus.Ok, (await StoreSteps.CommandAsync(Store, Id("cancel"), JobRules.Cancel, T0.AddMinutes(13))).Status);
+            ids.AddRange(ListOrder.Select(Id));
+        }
+
+        var expected = ids.Where(id => id.StartsWith("x::a-", StringComparison.Ordinal)).ToList();
+        var views = await Store.GetManyAsync(expected);
+        Assert.Equal(
+            [JobState.Running, JobState.Running, JobState.Queued, JobState.Queued, JobState.Scheduled, JobState.Scheduled, JobState.Waiting, JobState.Waiting,
+                JobState.Cancelled, JobState.Succeeded, JobState.DeadLettered, JobState.Succeeded],
+            views.Select(v => v!.State));
+
+        // Pages of 5 (so that pages end inside a state and at a state's last job): running (most recently started
+        // first), queued (run order), scheduled (soonest due), waiting (newest), then finished (most recently finished).
+        foreach (var limit in new[] { 5, 2, 12 })
+        {
+            var seen = new List<string>();
+            string? cursor = null;
+            var pages = 0;
+            do
+            {
+                var page = await Store.ListAsync(new JobListQuery { Limit = limit, Cursor = cursor, Queue = "a" });
+                Assert.True(page.Items.Count <= limit);
+                seen.AddRange(page.Items.Select(j => j.Id));
+                cursor = page.NextCursor;
+                Assert.True(++pages <= 20, "paging never ended");
+            }
+            while (cursor is not null);
+
+            Assert.Equal(expected, seen);
+        }
+
+        // The filters apply within each part; a cursor this listing did not return is refused.
+        var queueB = await Store.ListAsync(new JobListQuery { Queue = "b", Type = "noop", Limit = 100 });
+        Assert.Equal(ids.Where(id => id.StartsWith("x::b-", StringComparison.Ordinal)), queueB.Items.Select(j => j.Id));
+        Assert.Empty((await Store.ListAsync(new JobListQuery { Type = "other" })).Items);
+        await Assert.ThrowsAsync<FormatException>(() => Store.ListAsync(new JobListQuery { Cursor = "9|1~x" }));
+        await Assert.ThrowsAsync<FormatException>(() => Store.ListAsync(new JobListQuery { Cursor = "123~x" }));
+    }
+
+    [Fact]
+    public async Task TheNewestLayout_KeepsNoIndexOfEveryJob_AndARunningJobsTimeIsItsStart()
+    {
+        // Layout 2 (a cluster with a 0.4.1 silo) indexes every job in `all` and writes `since` at claim, as 0.4.1 reads.
+        Store.Layout = 2;
+        await Store.InsertAsync([Job("x::old", queue: "l2")]);
+        var old = Assert.Single((await ClaimAsync(owner: "s2", max: 1, queues: ["l2"], now: T0.AddMinutes(1))).Attempts);
+        Store.Layout = JobStore.LayoutVersion;
+        await Store.InsertAsync([Job("x::new", queue: "l3")]);
+        var fresh = Assert.Single((await ClaimAsync(max: 1, queues: ["l3"], now: T0.AddMinutes(2))).Attempts);
+        Assert.Equal(("x::old", "x::new"), (old.JobId, fresh.JobId));
+
+        var shard = Store.Keys.ShardOf("x::old");
+        var batch = _kv!.CreateReadBatch();
+        var all = batch.RangeByRank(Store.Keys.All(shard), 0, 100);
+        var oldFields = batch.HashGetAll(Store.Keys.Job("x::old"));
+        var newFields = batch.HashGetAll(Store.Keys.Job("x::new"));
+        await batch.ExecuteAsync();
+        Assert.Equal(["x::old"], (await all).Select(e => e.Member));
+        Assert.Equal(("Running", Ms(T0.AddMinutes(1))), ((await oldFields)["state"], (await oldFields)["since"]));
+        Assert.Equal(("Running", Ms(T0.AddMinutes(2))), ((await newFields)["state"], (await newFields)["started"]));
+        Assert.DoesNotContain("since", (await newFields).Keys);
+
+        // Both read as running since their attempt started (orphan grace and an interrupted attempt's start use it).
+        var snapshots = await Store.LoadAsync(["x::old", "x::new"]);
+        Assert.Equal([T0.AddMinutes(1), T0.AddMinutes(2)], snapshots.Select(s => s!.Since));
+
+        // A job queued again has its `since` from then; running again, its new start is what counts, and the claim
+        // still reports when it was queued.
+        Assert.Equal(1, await StoreSteps.RecoverAsync(Store, Silo, T0.AddMinutes(3)));
+        Assert.Equal((JobState.Queued, T0.AddMinutes(3)), ((await Store.LoadAsync("x::new"))!.State, (await Store.LoadAsync("x::new"))!.Since));
+        var again = Assert.Single((await ClaimAsync(owner: "s3", max: 1, queues: ["l3"], now: T0.AddMinutes(4))).Attempts);
+        Assert.Equal((T0.AddMinutes(3), T0.AddMinutes(4)), (again.EnqueuedAt, (await Store.LoadAsync("x::new"))!.Since));
+
+        // Deleting a job indexed in `all` removes it there too.
+        Assert.Equal(ApplyOutcome.Applied, (await StoreSteps.EndAsync(Store, again, new AttemptEnd(AttemptOutcome.Succeeded), T0.AddMinutes(5))).Outcome);
+        Assert.Equal(ApplyOutcome.Applied, (await StoreSteps.EndAsync(Store, old, new AttemptEnd(AttemptOutcome.Succeeded), T0.AddMinutes(6))).Outcome);
+        Assert.Equal(JobCommandStatus.Ok, (await StoreSteps.CommandAsync(Store, "x::old", JobRules.Delete, T0.AddMinutes(7))).Status);
+        batch = _kv.CreateReadBatch();
+        all = batch.RangeByRank(Store.Keys.All(shard), 0, 100);
+        await batch.ExecuteAsync();
+        Assert.Empty(await all);
+    }
+
+    private static string Ms(DateTimeOffset t) => t.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     [Fact]
     public async Task Purge_RemovesFinishedJobsPastRetention_Only()

@@ -30,7 +30,7 @@ internal static class ListCommand
             }
         });
 
-        var command = new Command("list", "List jobs, newest first, by state, queue and type") { state, queue, type, limit, cursor, all };
+        var command = new Command("list", "List jobs by state, queue and type (without a state: running, queued, scheduled, waiting, then finished, newest first)") { state, queue, type, limit, cursor, all };
         return command.Runs(async context =>
         {
             var query = new JobListQuery(

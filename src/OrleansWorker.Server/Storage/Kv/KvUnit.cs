@@ -190,7 +190,8 @@ internal sealed record KvClaimQueue(string Queue, string ReadyKey, int Max);
 /// <summary>
 /// The claim, the one compound primitive (it must read what it pops in the same atomic step): pop ready members
 /// (<c>16 hex digits of sequence + job id</c>) queue by queue, skip paused queues and members whose job is no longer
-/// <c>Queued</c>, mark each job Running for <see cref="Owner"/> with a fresh token, and record the owner's lease.
+/// <c>Queued</c>, mark each job Running for <see cref="Owner"/> with a fresh token (and <c>started</c>, and
+/// <c>since</c> as well when <see cref="WriteSince"/>: what store layouts 1 and 2 read), and record the owner's lease.
 /// Refused (<see cref="KvClaimResult.Revoked"/>) when the owner was revoked.
 /// </summary>
 internal sealed record KvClaim(
@@ -205,7 +206,8 @@ internal sealed record KvClaim(
     long TokenBase,
     int Max,
     IReadOnlyList<KvClaimQueue> Queues,
-    IReadOnlyList<string> Finished);
+    IReadOnlyList<string> Finished,
+    bool WriteSince = true);
 
 /// <summary>What a claim returns of each job (in <see cref="JobFields.Claimed"/> order).</summary>
 internal sealed record KvClaimResult(bool Revoked, IReadOnlyList<KvClaimedJob> Jobs)

@@ -409,6 +409,8 @@ internal sealed class RedisKvBackend : IKvBackend
             args.Add(id);
         }
 
+        args.Add(claim.WriteSince ? 1 : 0);
+
         var raw = (RedisResult[])(await EvalAsync(RedisLua.Claim, keys, [.. args]))!;
         if ((int)raw[0] < 0)
         {

@@ -203,8 +203,9 @@ internal static class RedisLua
     /// <summary>
     /// KEYS: owners (zset of leases), the owner's run set, revoked owners (zset), paused queues (set), then one ready
     /// key per queue. ARGV: job key prefix, owner, now, lease, token base, max, queue count, (queue, max)…, field
-    /// count, fields…, finished count, finished ids…. Returns -1 when the owner is revoked; else 0 followed by
-    /// (id, queue, token, attempt, fields…) per claimed job.
+    /// count, fields…, finished count, finished ids…, then 1 to write <c>since</c> with <c>started</c> (layouts 1 and
+    /// 2) or 0 (layout 3: a running job's time is <c>started</c>). Returns -1 when the owner is revoked; else 0
+    /// followed by (id, queue, token, attempt, fields…) per claimed job.
     /// </summary>
     public const string Claim = """
         local jp, owner, now, lease = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -217,6 +218,7 @@ internal static class RedisLua
         local xa = fa + nf + 1
         local nx = tonumber(ARGV[xa])
         if nx > 0 then redis.call('SREM', KEYS[2], unpack(ARGV, xa + 1, xa + nx)) end
+        local ws = ARGV[xa + nx + 1] ~= '0'
         local out = { 0 }
         local ids = {}
         for i = 1, nq do
@@ -232,7 +234,11 @@ internal static class RedisLua
                 tok = tok + 1
                 local ts = string.format('%.0f', tok)
                 local att = tonumber(f[2] or '0') + 1
-                redis.call('HSET', key, 'state', 'Running', 'since', now, 'att', att, 'owner', owner, 'tok', ts, 'started', now)
+                if ws then
+                  redis.call('HSET', key, 'state', 'Running', 'since', now, 'att', att, 'owner', owner, 'tok', ts, 'started', now)
+                else
+                  redis.call('HSET', key, 'state', 'Running', 'att', att, 'owner', owner, 'tok', ts, 'started', now)
+                end
                 if f[3] then redis.call('HDEL', key, 'prog', 'progMsg') end
                 ids[#ids + 1] = id
                 out[#out + 1] = id

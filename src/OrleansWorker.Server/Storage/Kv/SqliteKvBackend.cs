@@ -229,7 +229,11 @@ internal sealed class SqliteKvBackend : IKvBackend
                     token++;
                     var attempt = long.Parse(values[1] ?? "0", CultureInfo.InvariantCulture) + 1;
                     _w.HSet(key, "state", "Running");
-                    _w.HSet(key, "since", now);
+                    if (claim.WriteSince)
+                    {
+                        _w.HSet(key, "since", now);
+                    }
+
                     _w.HSet(key, "att", KvUnit.Num(attempt));
                     _w.HSet(key, "owner", claim.Owner);
                     _w.HSet(key, "tok", KvUnit.Num(token));
