@@ -1139,15 +1139,21 @@ internal sealed class JobStore : IAsyncDisposable
                 var cutoff = (now - retention.For(state)).ToUnixTimeMilliseconds();
                 var batch = _kv.CreateReadBatch();
                 var reads = queues.Select(q => (Queue: q, Old: batch.RangeByScore(Keys.Finished(s, state, q), double.NegativeInfinity, cutoff, false, 0, max))).ToList();
+                var indexed = batch.SortedSetLength(Keys.All(s));
                 await batch.ExecuteAsync();
+
+                // Jobs stored in layouts 1 and 2 are in `all` too; in layout 3 nobody adds to it, so once it is empty
+                // (or was never written) a purge leaves it alone.
+                var unindex = !LeanLayout || await indexed > 0;
                 var units = new List<KvUnit>();
                 foreach (var (queue, old) in reads)
                 {
                     foreach (var e in await old)
                     {
                         var key = Keys.JobPrefix(s) + e.Member;
-                        units.Add(new KvUnit().FieldEquals(key, JobFields.State, state.ToString())
-                            .Delete(key).Delete(Keys.Dependents(s, e.Member)).SortedSetRemove(Keys.Finished(s, state, queue), e.Member).SortedSetRemove(Keys.All(s), e.Member));
+                        var unit = new KvUnit().FieldEquals(key, JobFields.State, state.ToString())
+                            .Delete(key).Delete(Keys.Dependents(s, e.Member)).SortedSetRemove(Keys.Finished(s, state, queue), e.Member);
+                        units.Add(unindex ? unit.SortedSetRemove(Keys.All(s), e.Member) : unit);
                     }
                 }
 
