@@ -18,7 +18,8 @@ public sealed record JobListQuery
 /// <summary>
 /// One page of a job listing: Queued in run order, Scheduled soonest due first, Running most recently started first,
 /// Waiting newest first, finished states most recently finished first; without a state, those in turn (running, queued,
-/// scheduled, waiting, then the finished states together).
+/// scheduled, waiting, then the finished states together). Without a state, a job that changes state between two
+/// pages may come twice or not at all; to follow given jobs, get them by id.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("OrleansWorker.JobPage")]
 public sealed record JobPage(

@@ -9,6 +9,9 @@ namespace OrleansWorker.Storage;
 /// queued, scheduled, waiting, then every finished state together, most recently finished first (as BullMQ's
 /// <c>getJobs</c> lists several types; since 0.4.2, which keeps no index of every job: it cost Redis ≈ 3 µs per job).
 /// Keyset paging: the cursor is the sort key and member of the last item (and without a state, the part it was in).
+/// Without a state, a job that changes state while a client pages may be listed in two parts, or in none until the
+/// next listing (it moved to a part already read), as with BullMQ's <c>getJobs</c>; within one state (and for
+/// finished jobs, whose order is their finish time) paging neither repeats nor skips a job that stays in it.
 /// Filters that the index does not cover (type; queue where the index spans queues) are applied to what is read,
 /// within a scan budget per page.
 /// </summary>

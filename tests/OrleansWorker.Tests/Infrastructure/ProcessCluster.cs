@@ -44,7 +44,7 @@ public sealed class ProcessCluster : IAsyncDisposable
         await Redis.DisposeAsync();
     }
 
-    /// <summary>Every job of <paramref name="queue"/>, read through <paramref name="via"/>'s listing endpoint.</summary>
+    /// <summary>Every job of <paramref name="queue"/>, read through <paramref name="via"/>'s listing endpoint, each once (as listed last).</summary>
     public static async Task<List<JsonElement>> ListQueueAsync(HostProcess via, string queue)
     {
         var jobs = new List<JsonElement>();
@@ -56,7 +56,12 @@ public sealed class ProcessCluster : IAsyncDisposable
             cursor = page.GetProperty("nextCursor").GetString();
         }
         while (cursor is not null);
-        return jobs;
+
+        // Without a state the API lists each state in turn: a job that moved on between two pages can come twice (the
+        // later is the newer) or, if it moved back to a part already read, not at all until a later listing.
+        var last = jobs.Select((j, i) => (Id: j.GetProperty("id").GetString()!, Index: i))
+            .GroupBy(x => x.Id, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Max(x => x.Index), StringComparer.Ordinal);
+        return jobs.Where((j, i) => last[j.GetProperty("id").GetString()!] == i).ToList();
     }
 
     /// <summary>The silo-address prefix (<c>127.0.0.1:port@</c>) that attempts and views name a silo by.</summary>
