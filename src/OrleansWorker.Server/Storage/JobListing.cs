@@ -19,9 +19,10 @@ internal sealed class JobListing(JobStore store, IKvBackend kv)
 {
     private const int Chunk = 256;
 
+    private static readonly JobState[] Running = [JobState.Running];
+
     /// <summary>The parts of a listing without a state, in order.</summary>
-    private static readonly JobState[][] Parts =
-        [[JobState.Running], [JobState.Queued], [JobState.Scheduled], [JobState.Waiting], [JobState.Succeeded, JobState.DeadLettered, JobState.Cancelled]];
+    private static readonly JobState[][] Parts = [Running, [JobState.Queued], [JobState.Scheduled], [JobState.Waiting], JobStore.FinishedStates];
 
     public async Task<JobPage> ListAsync(JobListQuery query)
     {
@@ -160,7 +161,7 @@ internal sealed class JobListing(JobStore store, IKvBackend kv)
     {
         var running = await store.RunningAsync();
         var views = await store.GetManyAsync(running.Select(r => r.Id).ToList());
-        var ordered = views.Where(v => v is not null && Matches(v, query, [JobState.Running]))
+        var ordered = views.Where(v => v is not null && Matches(v, query, Running))
             .Select(v => (View: v!, Score: (double)(v!.StartedAt ?? v.CreatedAt).ToUnixTimeMilliseconds()))
             .OrderByDescending(x => x.Score).ThenByDescending(x => x.View.Id, StringComparer.Ordinal)
             .Where(x => cursor is not { } c || x.Score < c.Score || (x.Score == c.Score && string.CompareOrdinal(x.View.Id, c.Member) < 0))

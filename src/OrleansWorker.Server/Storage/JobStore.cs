@@ -12,7 +12,8 @@ namespace OrleansWorker.Storage;
 /// </summary>
 internal sealed class JobStore : IAsyncDisposable
 {
-    private static readonly JobState[] FinishedStates = [JobState.Succeeded, JobState.DeadLettered, JobState.Cancelled];
+    /// <summary>The final states, each with its finished index per queue.</summary>
+    internal static readonly JobState[] FinishedStates = [JobState.Succeeded, JobState.DeadLettered, JobState.Cancelled];
     private readonly IKvBackend _kv;
     private readonly ConcurrentDictionary<string, byte> _knownQueues = new(StringComparer.Ordinal);
     private int _layout;

@@ -207,7 +207,7 @@ internal sealed record KvClaim(
     int Max,
     IReadOnlyList<KvClaimQueue> Queues,
     IReadOnlyList<string> Finished,
-    bool WriteSince = true);
+    bool WriteSince);
 
 /// <summary>What a claim returns of each job (in <see cref="JobFields.Claimed"/> order).</summary>
 internal sealed record KvClaimResult(bool Revoked, IReadOnlyList<KvClaimedJob> Jobs)
