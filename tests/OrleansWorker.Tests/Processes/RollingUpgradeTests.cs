@@ -143,23 +143,19 @@ public sealed class RollingUpgradeTests(ITestOutputHelper output) : IAsyncLifeti
         var source = Path.Combine(_root, "src");
         var published = Path.Combine(_root, "out");
         Directory.CreateDirectory(source);
-        await RunAsync("git", ["-C", repo, "cat-file", "-e", PreviousRelease + "^{commit}"], repo, $"commit {PreviousRelease} (0.4.1) must be in this clone's history");
-        await RunAsync("bash", ["-c", $"git -C '{repo}' archive {PreviousRelease} | tar -x -C '{source}'"], repo, "git archive of 0.4.1");
-        await RunAsync("dotnet", ["publish", Path.Combine(source, "src", "OrleansWorker.Silo", "OrleansWorker.Silo.csproj"), "-c", "Release", "-o", published, "-nologo", "-v", "q"], source, "dotnet publish of the 0.4.1 worker");
+        await RunAsync($"commit {PreviousRelease} (0.4.1) in this clone's history", "git", ["-C", repo, "cat-file", "-e", PreviousRelease + "^{commit}"]);
+        await RunAsync("git archive of 0.4.1", "bash", ["-c", $"git -C '{repo}' archive {PreviousRelease} | tar -x -C '{source}'"]);
+        await RunAsync("dotnet publish of the 0.4.1 worker", "dotnet", ["publish", Path.Combine(source, "src", "OrleansWorker.Silo", "OrleansWorker.Silo.csproj"), "-c", "Release", "-o", published, "-nologo", "-v", "q"]);
         var dll = Path.Combine(published, "OrleansWorker.Silo.dll");
         Assert.True(File.Exists(dll), $"{dll} was published");
         return dll;
     }
 
-    private async Task RunAsync(string file, string[] args, string workingDirectory, string what)
+    private async Task RunAsync(string what, string file, string[] args)
     {
         var clock = Stopwatch.StartNew();
-        var info = new ProcessStartInfo(file, args) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(5));
-        Assert.True(process.ExitCode == 0, $"{what} failed ({file} {string.Join(' ', args)}):\n{await stdout}\n{await stderr}");
+        var result = await Shell.RunAsync(file, args, TimeSpan.FromMinutes(5));
+        Assert.True(result.Succeeded, $"{what}: {result}");
         output.WriteLine($"{what}: {clock.Elapsed.TotalSeconds:0.0} s");
     }
 }
