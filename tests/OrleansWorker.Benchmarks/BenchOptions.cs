@@ -45,13 +45,22 @@ internal sealed class BenchOptions
         for (var i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-            static int Int(string s) => int.Parse(s.Replace("_", "", StringComparison.Ordinal), NumberStyles.Integer, CultureInfo.InvariantCulture);
+            int Int(string s) => int.TryParse(s.Replace("_", "", StringComparison.Ordinal), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n)
+                ? n
+                : throw new ArgumentException($"{args[i - 1]} {args[i]}: '{s}' is not a whole number.");
             switch (args[i])
             {
                 case "--full":
                     break;
                 case "--n":
                     o.Ns = Next().Split(',').Select(Int).ToList();
+                    if (o.Ns.Count != o.Ns.Distinct().Count() || o.Ns.Any(n => n < 1))
+                    {
+                        // A phase names its jobs by N (e.g. a20000-17): a second round of the same N would submit ids that
+                        // exist, which are answered, not run again, and its wait for N more successes would never end.
+                        throw new ArgumentException($"--n {string.Join(',', o.Ns)}: each N must be positive and given once (for repeated rounds use close values, e.g. 20000,20001).");
+                    }
+
                     break;
                 case "--rate":
                     o.Rate = Int(Next());

@@ -14,7 +14,17 @@ if (args is ["--log-child", var logVariant])
     return await LogBenchmark.ChildAsync(logVariant);
 }
 
-var options = BenchOptions.Parse(args);
+BenchOptions options;
+try
+{
+    options = BenchOptions.Parse(args);
+}
+catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException)
+{
+    await Console.Error.WriteLineAsync(ex.Message);
+    return 2;
+}
+
 Console.CancelKeyPress += (_, _) => Children.KillAll();
 AppDomain.CurrentDomain.ProcessExit += (_, _) => Children.KillAll();
 
