@@ -14,9 +14,14 @@ public sealed class ProcessCluster : IAsyncDisposable
 
     public static async Task<ProcessCluster> StartAsync() => new(await RedisServer.StartAsync());
 
-    public async Task<HostProcess> StartSiloAsync(string name, IDictionary<string, string>? settings = null, bool waitReady = true)
+    /// <summary>Starts a silo process on this cluster's Redis (and by default waits until it is ready).</summary>
+    /// <param name="name">A name for messages.</param>
+    /// <param name="settings">Environment settings that override the defaults.</param>
+    /// <param name="waitReady">Whether to wait for its readiness.</param>
+    /// <param name="dll">The silo dll (another build, e.g. a previous release's); this build's by default.</param>
+    public async Task<HostProcess> StartSiloAsync(string name, IDictionary<string, string>? settings = null, bool waitReady = true, string? dll = null)
     {
-        var silo = HostProcess.StartSilo(name, Redis.ConnectionString, settings);
+        var silo = HostProcess.StartSilo(name, Redis.ConnectionString, settings, dll);
         _hosts.Add(silo);
         if (waitReady)
         {

@@ -15,29 +15,16 @@ namespace OrleansWorker.Tests.Processes;
 /// stopped, this build writes layout 3, and nothing stored before is lost.
 /// </summary>
 [Collection("processes")]
-public sealed class RollingUpgradeTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class RollingUpgradeTests(ITestOutputHelper output) : ProcessClusterTest
 {
     /// <summary>The last commit of 0.4.1 (store layout 2), the release before layout 3.</summary>
     private const string PreviousRelease = "50958a019b5c5b5a05d650b92b06350d2e2fbe22";
 
     private readonly string _root = Path.Combine(Path.GetTempPath(), "ow-upgrade-" + Guid.NewGuid().ToString("N"));
-    private readonly List<HostProcess> _hosts = [];
-    private RedisServer? _redis;
 
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
-        foreach (var host in _hosts)
-        {
-            await host.DisposeAsync();
-        }
-
-        if (_redis is not null)
-        {
-            await _redis.DisposeAsync();
-        }
-
+        await base.DisposeAsync();
         if (Directory.Exists(_root))
         {
             Directory.Delete(_root, recursive: true);
@@ -49,16 +36,13 @@ public sealed class RollingUpgradeTests(ITestOutputHelper output) : IAsyncLifeti
     {
         var oldDll = await PublishPreviousReleaseAsync();
         Assert.StartsWith("0.4.1", FileVersionInfo.GetVersionInfo(oldDll).ProductVersion, StringComparison.Ordinal);
-        _redis = await RedisServer.StartAsync();
-        await using var connection = await ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString);
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(Cluster.Redis.ConnectionString);
         var db = connection.GetDatabase();
 
         // Two slots each, so that with jobs of half a second both workers must run some.
         var slots = new Dictionary<string, string> { ["Worker__MaxConcurrentJobs"] = "2" };
-        var old = Start("worker-0.4.1", oldDll, slots);
-        await old.WaitReadyAsync();
-        var current = Start("worker-current", null, slots);
-        await current.WaitReadyAsync();
+        var old = await Cluster.StartSiloAsync("worker-0.4.1", slots, dll: oldDll);
+        var current = await Cluster.StartSiloAsync("worker-current", slots);
 
         // Mixed: this build writes what 0.4.1 reads.
         await Poll.UntilAsync(() => Task.FromResult(current.Output), o => o.Contains("job store layout 2", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "this build to write layout 2 next to a 0.4.1 worker");
@@ -112,13 +96,6 @@ public sealed class RollingUpgradeTests(ITestOutputHelper output) : IAsyncLifeti
         var listed = await ProcessCluster.ListQueueAsync(current, "default");
         Assert.Equal(mixed.Concat(after).Order(StringComparer.Ordinal), listed.Select(j => j.GetProperty("id").GetString()!).Order(StringComparer.Ordinal));
         Assert.All(listed, j => Assert.Equal("Succeeded", State(j)));
-    }
-
-    private HostProcess Start(string name, string? dll, IDictionary<string, string> settings)
-    {
-        var host = HostProcess.StartSilo(name, _redis!.ConnectionString, settings, dll);
-        _hosts.Add(host);
-        return host;
     }
 
     private static async Task SubmitAsync(HostProcess via, IEnumerable<string> ids, string type, object? payload)
