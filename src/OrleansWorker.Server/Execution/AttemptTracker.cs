@@ -6,122 +6,36 @@ namespace OrleansWorker.Execution;
 /// The attempts this silo holds: capacity accounting for the dispatcher, the handles to cancel or abandon, and the
 /// finished ids to drop from this silo's run sets (lazily, with the next claim or lease renewal of their shard).
 /// </summary>
-/// <remarks>
-/// A claimed attempt is first <em>waiting</em> (claimed ahead of a free slot, see <see cref="AddWaiting"/>), then
-/// <em>pending</em> (being handed to its grain: it takes a slot), then <em>running</em> (its handler takes the slot), then
-/// <em>storing</em> (its handler returned: the slot is free while its outcome is written).
-/// </remarks>
 internal sealed class AttemptTracker : IDisposable
 {
     private readonly ConcurrentDictionary<string, RunningAttempt> _running = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ClaimedAttempt> _pending = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<int, ConcurrentQueue<string>> _finished = new();
-    private readonly ConcurrentQueue<ClaimedAttempt> _waiting = new();
-    private readonly Lock _slotLock = new();
     private readonly SemaphoreSlim _changed = new(0, 1);
     private int _storing;
-    private int _waitingCount;
     private long _started;
-    private long _ended;
 
     public void Dispose() => _changed.Dispose();
 
     /// <summary>Attempts running here.</summary>
     public int InFlight => _running.Count;
 
-    /// <summary>Attempts running here (handler or outcome write) plus claims waiting for a slot or being handed to their grains: what this silo holds.</summary>
+    /// <summary>Attempts running here (handler or outcome write) plus claims being handed to their grains: what this silo holds.</summary>
     public int Busy => _running.Count + _pending.Count;
 
     /// <summary>Attempts whose handler has not returned yet, plus claims being handed to their grains: what uses a job slot.</summary>
-    public int Executing => Math.Max(0, Busy - Volatile.Read(ref _storing) - Volatile.Read(ref _waitingCount));
+    public int Executing => Math.Max(0, Busy - Volatile.Read(ref _storing));
 
     /// <summary>Attempts whose handler returned and whose outcome is being stored.</summary>
     public int Storing => Volatile.Read(ref _storing);
 
-    /// <summary>Claims waiting for a slot (<see cref="AddWaiting"/>).</summary>
-    public int Waiting => Volatile.Read(ref _waitingCount);
-
-    /// <summary>Handlers that returned on this silo since it started (the dispatcher's measure of how fast slots free).</summary>
-    public long Ended => Interlocked.Read(ref _ended);
-
-    /// <summary>
-    /// Called (on the thread that freed it) when a slot may have freed while claims wait for one; it must not start
-    /// attempts on that thread (it may be a grain's), only schedule <see cref="TakeForSlots"/>.
-    /// </summary>
-    public Action? SlotFreed { get; set; }
-
-    /// <summary>
-    /// Claims that wait for a slot, in claim order: a claim may take more jobs than slots are free when it is sent, for
-    /// the slots expected to free before it is answered. Until <see cref="TakeForSlots"/> gives them a slot they use none,
-    /// but the silo holds them (<see cref="Busy"/>, <see cref="Holds"/>).
-    /// </summary>
-    public void AddWaiting(IReadOnlyList<ClaimedAttempt> claims)
+    /// <summary>Claims about to be handed to their grains.</summary>
+    public void AddPending(IEnumerable<ClaimedAttempt> claims)
     {
         foreach (var claim in claims)
         {
-            if (_pending.TryAdd(claim.GrainKey, claim))
-            {
-                _waiting.Enqueue(claim);
-                Interlocked.Increment(ref _waitingCount);
-            }
+            _pending.TryAdd(claim.GrainKey, claim);
         }
-    }
-
-    /// <summary>
-    /// Takes waiting claims, oldest first, while fewer than <paramref name="slots"/> are <see cref="Executing"/>: each one
-    /// taken uses a slot from now on (it is pending), so the caller must hand it to its grain or <see cref="RemovePending"/> it.
-    /// </summary>
-    public List<ClaimedAttempt> TakeForSlots(int slots)
-    {
-        var taken = new List<ClaimedAttempt>();
-        if (Waiting == 0)
-        {
-            return taken;
-        }
-
-        // One taker at a time: only a taker raises Executing, so no two can both see the last free slot.
-        lock (_slotLock)
-        {
-            while (Executing < slots && _waiting.TryDequeue(out var claim))
-            {
-                Interlocked.Decrement(ref _waitingCount);
-                taken.Add(claim);
-            }
-        }
-
-        return taken;
-    }
-
-    /// <summary>
-    /// Drops the waiting claims that <paramref name="drop"/> selects (the silo stops, or left the owner name they were
-    /// claimed under): they are no longer held, and never start. The others keep their place in line.
-    /// </summary>
-    public List<ClaimedAttempt> DropWaiting(Func<ClaimedAttempt, bool> drop)
-    {
-        var dropped = new List<ClaimedAttempt>();
-        lock (_slotLock)
-        {
-            for (var n = Waiting; n > 0 && _waiting.TryDequeue(out var claim); n--)
-            {
-                if (drop(claim))
-                {
-                    Interlocked.Decrement(ref _waitingCount);
-                    _pending.TryRemove(claim.GrainKey, out _);
-                    dropped.Add(claim);
-                }
-                else
-                {
-                    _waiting.Enqueue(claim);
-                }
-            }
-        }
-
-        if (dropped.Count > 0)
-        {
-            Signal();
-        }
-
-        return dropped;
     }
 
     public void RemovePending(ClaimedAttempt claim)
@@ -156,7 +70,6 @@ internal sealed class AttemptTracker : IDisposable
         if (attempt.MarkStoring())
         {
             Interlocked.Increment(ref _storing);
-            Interlocked.Increment(ref _ended);
             Signal();
         }
     }
@@ -199,11 +112,6 @@ internal sealed class AttemptTracker : IDisposable
 
     private void Signal()
     {
-        if (Volatile.Read(ref _waitingCount) > 0)
-        {
-            SlotFreed?.Invoke();
-        }
-
         if (_changed.CurrentCount == 0)
         {
             try

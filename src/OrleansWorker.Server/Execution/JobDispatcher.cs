@@ -41,8 +41,6 @@ internal sealed partial class JobDispatcher(
     private AttemptGrainType? _attemptGrainType;
     private readonly PermitLedger _permits = new(engine.Store);
     private int _shardCursor;
-    private long _endedAtClaim;
-    private int _startScheduled;
     private readonly IdleTrim _idleTrim = new(engine.Options.IdleTrimDelay, engine.Time);
 
     private TimeSpan RenewInterval => engine.Options.LeaseDuration / 5;
@@ -68,7 +66,6 @@ internal sealed partial class JobDispatcher(
     private async Task OnStartAsync(CancellationToken cancellationToken)
     {
         var store = engine.Store;
-        engine.Tracker.SlotFreed = OnSlotFreed;
         store.JobsReady += OnJobsReady;
         store.CancelRequested += OnCancelRequested;
         var now = engine.Time.GetUtcNow();
@@ -112,9 +109,6 @@ internal sealed partial class JobDispatcher(
         var drain = engine.Options.DrainTimeout;
         var reserve = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(5).Ticks, drain.Ticks / 4));
         await WaitIdleAsync(engine.Time.GetUtcNow() + drain - reserve, cancellationToken);
-
-        // Claims still waiting for a slot are not started: their jobs go back with the owner name's retirement below.
-        engine.Tracker.DropWaiting(_ => true);
 
         // Whatever still runs is cut short; each attempt hands its job back itself (not counted as an attempt).
         var remaining = engine.Tracker.Snapshot();
@@ -243,17 +237,18 @@ internal sealed partial class JobDispatcher(
         {
             try
             {
+                // A slot is a running handler: one whose outcome is being written no longer holds it, so the store's round
+                // trips do not idle the slots. What waits for its write is bounded apart (a write batch), so a slow store
+                // cannot make this silo claim without end.
                 var tracker = engine.Tracker;
-                var ended = tracker.Ended;
-                var free = ClaimSize(options, tracker.Executing, tracker.Waiting, tracker.Busy, ended - _endedAtClaim);
+                var free = Math.Min(options.MaxConcurrentJobs - tracker.Executing, options.MaxConcurrentJobs + options.WriteBatchSize - tracker.Busy);
                 if (free <= 0 || _leaseLost || _queues.Count == 0)
                 {
                     await (free <= 0 ? tracker.WaitForChangeAsync(options.PollInterval, token) : _wake.WaitAsync(options.PollInterval, token));
                     continue;
                 }
 
-                _endedAtClaim = ended;
-                var claimed = await ClaimOnceAsync(free);
+                var claimed = await ClaimOnceAsync(Math.Min(free, options.WriteBatchSize));
                 failureDelay = TimeSpan.FromMilliseconds(250);
                 if (claimed == 0)
                 {
@@ -279,24 +274,6 @@ internal sealed partial class JobDispatcher(
                 failureDelay = TimeSpan.FromTicks(Math.Min(failureDelay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
             }
         }
-    }
-
-    /// <summary>How many jobs the next claim may take (0 or less: none now).</summary>
-    /// <remarks>
-    /// A slot is a running handler: one whose outcome is being written no longer holds it, so the store's round trips do
-    /// not idle the slots. What waits for its write is bounded apart (a write batch), so a slow store cannot make this silo
-    /// claim without end.
-    /// A claim also takes jobs for the slots expected to free while it is on its way: as many as freed since the last claim
-    /// was sent (<paramref name="endedSinceLastClaim"/>), no more than run now. Short jobs end within a claim's round trip,
-    /// so without this each claim would take only the slots its predecessor left (half of them, measured), however fast
-    /// the jobs. Jobs claimed beyond the free slots wait for one (<see cref="AttemptTracker.TakeForSlots"/>), so the limit
-    /// on running handlers holds. Long jobs free few slots per claim: few wait, and not for longer than a slot takes to free.
-    /// </remarks>
-    internal static int ClaimSize(Hosting.WorkerOptions options, int executing, int waiting, int busy, long endedSinceLastClaim)
-    {
-        var ahead = (int)Math.Clamp(endedSinceLastClaim, 0, executing);
-        var size = Math.Min(options.MaxConcurrentJobs - executing + ahead - waiting, options.MaxConcurrentJobs + options.WriteBatchSize - busy);
-        return Math.Min(size, options.WriteBatchSize);
     }
 
     /// <summary>
@@ -406,17 +383,25 @@ internal sealed partial class JobDispatcher(
 
                 if (outcome.Attempts.Count > 0)
                 {
-                    // Its attempts start when they are handed to their grains (StartWaiting), not when the claim was sent.
+                    // A claim returns in milliseconds, unless the client held it back while reconnecting (seen: 4.9 s after a
+                    // Redis restart): it then ran in the store long after `now`, maybe after the job's previous attempt ended.
+                    // Its attempts start when the claim is in hand, not when it was sent.
+                    var returned = engine.Time.GetUtcNow();
+                    var late = returned - now > TimeSpan.FromSeconds(1);
                     var attempts = outcome.Attempts
                         .Select(a => grants.TryGetValue(a.Queue, out var g) && g.Permits > 0 ? a with { HoldsPermit = true } : a)
+                        .Select(a => late ? a with { StartedAt = returned } : a)
                         .ToList();
                     foreach (var a in attempts)
                     {
                         claimedPerQueue[a.Queue] = claimedPerQueue.GetValueOrDefault(a.Queue) + 1;
                     }
 
-                    engine.Tracker.AddWaiting(attempts);
-                    StartWaiting();
+                    engine.Tracker.AddPending(attempts);
+                    foreach (var attempt in attempts)
+                    {
+                        _ = HandOffAsync(attempt);
+                    }
 
                     total = attempts.Count;
                     return total;
@@ -465,53 +450,6 @@ internal sealed partial class JobDispatcher(
         public string? StartsName { get; set; }
 
         public int Starts { get; set; }
-    }
-
-    /// <summary>
-    /// Hands claims waiting for a slot to their grains, as many as slots are free (see <see cref="AttemptTracker.TakeForSlots"/>).
-    /// An attempt starts now (its <see cref="ClaimedAttempt.StartedAt"/>), not when its claim was sent: a claim returns in
-    /// milliseconds, unless the client held it back while reconnecting (seen: 4.9 s after a Redis restart, after the job's
-    /// previous attempt may have ended), and a claimed job may have waited here for a slot.
-    /// A claim made under an owner name this silo has since left (revoked, or its lease lost) is dropped, not started: its
-    /// job is taken back under that name (by the silo that revoked it, or by this one's retirement of the name).
-    /// </summary>
-    private void StartWaiting()
-    {
-        var owner = engine.Owner;
-        var taken = engine.Tracker.TakeForSlots(engine.Options.MaxConcurrentJobs);
-        if (taken.Count == 0)
-        {
-            return;
-        }
-
-        var now = engine.Time.GetUtcNow();
-        foreach (var attempt in taken)
-        {
-            if (attempt.Owner != owner)
-            {
-                engine.Tracker.RemovePending(attempt);
-                continue;
-            }
-
-            _ = HandOffAsync(attempt.StartedAt < now ? attempt with { StartedAt = now } : attempt);
-        }
-    }
-
-    /// <summary>
-    /// A slot freed while claims wait (on a handler's thread, maybe in its grain): start them from the thread pool, once for
-    /// however many slots free meanwhile, and outside any grain or trace context, so that a grain call made there is the
-    /// dispatcher's, not the finished job's.
-    /// </summary>
-    private void OnSlotFreed()
-    {
-        if (Interlocked.Exchange(ref _startScheduled, 1) == 0)
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(static d =>
-            {
-                Volatile.Write(ref d._startScheduled, 0);
-                d.StartWaiting();
-            }, this, preferLocal: false);
-        }
     }
 
     /// <summary>
@@ -687,7 +625,6 @@ internal sealed partial class JobDispatcher(
             // Nobody has heard from this silo for a lease period: its jobs are (or will be) run elsewhere.
             _leaseLost = true;
             _retiring = owner;
-            engine.Tracker.DropWaiting(c => c.Owner == owner);
             var attempts = engine.Tracker.Snapshot();
             foreach (var attempt in attempts)
             {
@@ -763,7 +700,6 @@ internal sealed partial class JobDispatcher(
             return;
         }
 
-        engine.Tracker.DropWaiting(c => c.Owner == owner);
         var attempts = engine.Tracker.Snapshot().Where(a => a.Claim.Owner == owner).ToList();
         foreach (var attempt in attempts)
         {

@@ -9,8 +9,6 @@ public sealed class WorkerOptions
     /// <summary>
     /// Handlers that may run at once on one silo. Default: 50 × processor count. An attempt whose handler returned and
     /// whose outcome is being written no longer takes a slot; at most <see cref="WriteBatchSize"/> such attempts wait on top.
-    /// A claim may also take as many jobs as slots freed while the previous claim was on its way (short jobs end within a
-    /// claim's round trip); those wait on this silo for a slot, so no more handlers than this ever run at once.
     /// </summary>
     public int MaxConcurrentJobs { get; set; } = Environment.ProcessorCount * 50;
 
