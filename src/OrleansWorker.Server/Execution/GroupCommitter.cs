@@ -8,8 +8,7 @@ namespace OrleansWorker.Execution;
 /// </summary>
 /// <remarks>
 /// A batch takes items in the order they came while their total weight stays within the limit; an item heavier than
-/// the limit goes alone, never split. At most <c>maxInFlight</c> batches are written at a time (one by default); a batch
-/// is gathered only when it can be sent, so while the writes in flight are answered the next one fills.
+/// the limit goes alone, never split. One batch is written at a time.
 /// </remarks>
 internal sealed class GroupCommitter<TItem, TResult> : IAsyncDisposable
 {
@@ -17,23 +16,17 @@ internal sealed class GroupCommitter<TItem, TResult> : IAsyncDisposable
         Channel.CreateUnbounded<(TItem, TaskCompletionSource<TResult>)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Func<IReadOnlyList<TItem>, Task<IReadOnlyList<TResult>>> _write;
     private readonly int _maxWeight;
-    private readonly int _maxInFlight;
-    private readonly SemaphoreSlim _inFlight;
     private readonly Func<TItem, int> _weight;
     private readonly Task _loop;
 
     /// <param name="write">Writes one batch; returns one result per item, in order.</param>
     /// <param name="maxWeight">The largest total weight of a batch (of more than one item).</param>
     /// <param name="weight">An item's weight; 1 when not given (then <paramref name="maxWeight"/> counts items).</param>
-    /// <param name="maxInFlight">How many batches may be written at once.</param>
-    public GroupCommitter(Func<IReadOnlyList<TItem>, Task<IReadOnlyList<TResult>>> write, int maxWeight, Func<TItem, int>? weight = null, int maxInFlight = 1)
+    public GroupCommitter(Func<IReadOnlyList<TItem>, Task<IReadOnlyList<TResult>>> write, int maxWeight, Func<TItem, int>? weight = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxWeight, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxInFlight, 1);
         _write = write;
         _maxWeight = maxWeight;
-        _maxInFlight = maxInFlight;
-        _inFlight = new SemaphoreSlim(maxInFlight, maxInFlight);
         _weight = weight ?? (_ => 1);
         _loop = Task.Run(RunAsync);
     }
@@ -53,18 +46,15 @@ internal sealed class GroupCommitter<TItem, TResult> : IAsyncDisposable
     {
         _channel.Writer.TryComplete();
         await _loop;
-        _inFlight.Dispose();
     }
 
     private async Task RunAsync()
     {
+        var items = new List<TItem>();
+        var waiters = new List<TaskCompletionSource<TResult>>();
         while (await _channel.Reader.WaitToReadAsync())
         {
-            await _inFlight.WaitAsync();
-
             // The only reader: what it peeks at is what it reads next.
-            var items = new List<TItem>();
-            var waiters = new List<TaskCompletionSource<TResult>>();
             var total = 0;
             while (_channel.Reader.TryPeek(out var next)
                 && (items.Count == 0 || total + _weight(next.Item) <= _maxWeight)
@@ -75,43 +65,24 @@ internal sealed class GroupCommitter<TItem, TResult> : IAsyncDisposable
                 total += _weight(entry.Item);
             }
 
-            if (_maxInFlight == 1)
+            try
             {
-                await WriteAsync(items, waiters);
+                var results = await _write(items);
+                for (var i = 0; i < waiters.Count; i++)
+                {
+                    waiters[i].TrySetResult(results[i]);
+                }
             }
-            else
+            catch (Exception ex)
             {
-                _ = WriteAsync(items, waiters);
+                foreach (var waiter in waiters)
+                {
+                    waiter.TrySetException(ex);
+                }
             }
-        }
 
-        // Stopped: the writes still in flight end before this does.
-        for (var i = 0; i < _maxInFlight; i++)
-        {
-            await _inFlight.WaitAsync();
-        }
-    }
-
-    private async Task WriteAsync(List<TItem> items, List<TaskCompletionSource<TResult>> waiters)
-    {
-        try
-        {
-            var results = await _write(items);
-            for (var i = 0; i < waiters.Count; i++)
-            {
-                waiters[i].TrySetResult(results[i]);
-            }
-        }
-        catch (Exception ex)
-        {
-            foreach (var waiter in waiters)
-            {
-                waiter.TrySetException(ex);
-            }
-        }
-        finally
-        {
-            _inFlight.Release();
+            items.Clear();
+            waiters.Clear();
         }
     }
 }

@@ -29,12 +29,10 @@ internal sealed class JobEngine : IAsyncDisposable
         instruments.Queues = Queues;
         // On Redis, inserts are bounded by jobs, not by submissions: one script of thousands of jobs (eight batches of 500
         // that came together) holds Redis for tens of milliseconds, and every silo's claims and outcomes wait that long.
-        // Two calls may be in flight: while one is answered the next is built and sent, so single submissions (a few dozen
-        // per call) do not wait a whole round trip for the call before theirs (+7-10 % one by one, measured; no more with 4).
         // The embedded engine commits each call on its own: there, up to WriteBatchSize / 16 submissions share a commit.
         _inserts = store.PrefersLargeCalls
             ? new(WriteInsertsAsync, Math.Max(1, Options.WriteBatchSize / 16))
-            : new(WriteInsertsAsync, Options.WriteBatchSize, jobs => jobs.Count, maxInFlight: 2);
+            : new(WriteInsertsAsync, Options.WriteBatchSize, jobs => jobs.Count);
         _transitions = new(async batch => await Store.ApplyAsync(batch), Options.WriteBatchSize);
         FollowUps = new JobFollowUps(this, loggers.CreateLogger("OrleansWorker.Jobs"));
     }

@@ -1,5 +1,4 @@
 using OrleansWorker.Execution;
-using OrleansWorker.Tests.Infrastructure;
 
 namespace OrleansWorker.Tests.Engine;
 
@@ -97,77 +96,5 @@ public sealed class GroupCommitterTests
         Assert.Equal("store down", failed.Message);
         Assert.Equal(6, await committer.SubmitAsync(3).WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(2, calls);
-    }
-
-    /// <summary>A writer that holds every call until that call is released.</summary>
-    private sealed class GatedWriter
-    {
-        private readonly List<(int[] Batch, TaskCompletionSource Gate)> _calls = [];
-
-        public int Calls
-        {
-            get
-            {
-                lock (_calls)
-                {
-                    return _calls.Count;
-                }
-            }
-        }
-
-        public int[] Batch(int call)
-        {
-            lock (_calls)
-            {
-                return _calls[call].Batch;
-            }
-        }
-
-        public void Release(int call)
-        {
-            lock (_calls)
-            {
-                _calls[call].Gate.TrySetResult();
-            }
-        }
-
-        public async Task<IReadOnlyList<int>> WriteAsync(IReadOnlyList<int> items)
-        {
-            var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            lock (_calls)
-            {
-                _calls.Add((items.ToArray(), gate));
-            }
-
-            await gate.Task;
-            return items.Select(i => i * 10).ToList();
-        }
-    }
-
-    [Fact]
-    public async Task WithTwoInFlight_ASecondBatchGoesWhileTheFirstIsHeld_AndTheRestWaitForOneToEnd()
-    {
-        var writer = new GatedWriter();
-        await using var committer = new GroupCommitter<int, int>(writer.WriteAsync, maxWeight: 100, maxInFlight: 2);
-
-        var a = committer.SubmitAsync(1);
-        await Poll.UntilAsync(() => writer.Calls == 1, TimeSpan.FromSeconds(10), "the first batch to be written");
-        var b = committer.SubmitAsync(2);
-        await Poll.UntilAsync(() => writer.Calls == 2, TimeSpan.FromSeconds(10), "a second batch to be written while the first is held");
-
-        // Two are in flight: these two queue, and go together once either write ends (the second one, here).
-        var c = committer.SubmitAsync(3);
-        var d = committer.SubmitAsync(4);
-        writer.Release(1);
-        Assert.Equal(20, await b.WaitAsync(TimeSpan.FromSeconds(10)));
-        Assert.False(a.IsCompleted, "the first batch is still held");
-        await Poll.UntilAsync(() => writer.Calls == 3, TimeSpan.FromSeconds(10), "the queued items to be written");
-        Assert.Equal([3, 4], writer.Batch(2));
-
-        writer.Release(0);
-        writer.Release(2);
-        var results = await Task.WhenAll(a, c, d).WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.Equal([10, 30, 40], results);
-        Assert.Equal([[1], [2], [3, 4]], Enumerable.Range(0, 3).Select(writer.Batch).ToArray());
     }
 }
