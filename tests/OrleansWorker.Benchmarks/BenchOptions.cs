@@ -28,6 +28,14 @@ internal sealed class BenchOptions
 
     public ISet<string> Phases { get; private set; } = new HashSet<string>(AllPhases);
 
+    /// <summary>
+    /// Rounds of the phases that share a redis-server (<c>client</c>, <c>bullmq</c>): each round on a fresh server,
+    /// ours and BullMQ in alternating order (odd rounds ours first), so that a slow or fast stretch of the machine falls
+    /// on both; the ratios are taken of the medians. <c>latency</c> and <c>hangfire</c> run in the first round only.
+    /// Default: 1.
+    /// </summary>
+    public int Rounds { get; private set; } = 1;
+
     public bool Has(string phase) => Phases.Contains(phase);
 
     public static BenchOptions Parse(string[] args)
@@ -80,6 +88,14 @@ internal sealed class BenchOptions
                 case "--warmup":
                     o.Warmup = Int(Next());
                     break;
+                case "--rounds":
+                    o.Rounds = Int(Next());
+                    if (o.Rounds is < 1 or > 20)
+                    {
+                        throw new ArgumentException($"--rounds {o.Rounds}: must be 1..20.");
+                    }
+
+                    break;
                 case "--phases":
                     var phases = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
                     var unknown = phases.Except(AllPhases).ToList();
@@ -91,7 +107,7 @@ internal sealed class BenchOptions
                     o.Phases = phases;
                     break;
                 default:
-                    throw new ArgumentException($"Unknown argument '{args[i]}'. Known: --full --n --rate --seconds --memory-jobs --backlog-jobs --concurrency --warmup --phases.");
+                    throw new ArgumentException($"Unknown argument '{args[i]}'. Known: --full --n --rate --seconds --memory-jobs --backlog-jobs --concurrency --warmup --rounds --phases.");
             }
         }
 

@@ -70,7 +70,7 @@ internal sealed class AllocationMeter
 /// <summary>One silo hosted in this process: IJobClient throughput (batches, one by one) and open-loop latency.</summary>
 internal static class InProcessBenchmarks
 {
-    public static async Task RunAsync(BenchOptions options, RedisServer redis, Report report, Dictionary<string, double> throughput)
+    public static async Task RunAsync(BenchOptions options, RedisServer redis, Report report, Dictionary<string, double> throughput, bool client, bool latency)
     {
         var db = redis.Connection.GetDatabase();
         var builder = Host.CreateApplicationBuilder();
@@ -107,7 +107,7 @@ internal static class InProcessBenchmarks
             await Wait.SucceededAsync(db, 2L * options.Warmup);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"client warm-up: {2 * options.Warmup:N0} jobs in {clock.Elapsed.TotalSeconds:0.0} s"));
 
-            if (options.Has("client"))
+            if (client)
             {
                 using var types = Environment.GetEnvironmentVariable("OW_BENCH_ALLOC_TYPES") == "1" ? new AllocationTypes() : null;
                 foreach (var n in options.Ns)
@@ -120,7 +120,7 @@ internal static class InProcessBenchmarks
                 }
             }
 
-            if (options.Has("latency"))
+            if (latency)
             {
                 await LatencyAsync(jobs, db, options.Rate, options.Seconds, report);
             }
@@ -129,6 +129,60 @@ internal static class InProcessBenchmarks
         {
             await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(60));
         }
+    }
+
+    /// <summary>
+    /// The <c>client</c> rows in a process of their own, started for this call (<c>--rounds</c>): so every round of ours
+    /// starts with the JIT as cold as BullMQ's fresh node process, not with the code an earlier round compiled. The child
+    /// prints its rows and figures; they go into this report, and its throughput into <paramref name="throughput"/>.
+    /// </summary>
+    public static async Task RunInChildAsync(BenchOptions options, RedisServer redis, Report report, Dictionary<string, double> throughput)
+    {
+        var info = new ProcessStartInfo("dotnet",
+        [
+            typeof(InProcessBenchmarks).Assembly.Location, "--client-child", redis.Port.ToString(CultureInfo.InvariantCulture), redis.Pid.ToString(CultureInfo.InvariantCulture),
+            "--n", string.Join(',', options.Ns), "--warmup", options.Warmup.ToString(CultureInfo.InvariantCulture), "--concurrency", options.Concurrency.ToString(CultureInfo.InvariantCulture),
+        ])
+        {
+            RedirectStandardOutput = true,
+        };
+        using var child = Process.Start(info) ?? throw new InvalidOperationException("the client child did not start");
+        Children.Track(child);
+        while (await child.StandardOutput.ReadLineAsync() is { } line)
+        {
+            if (line.StartsWith("| ", StringComparison.Ordinal) && line.EndsWith(" |", StringComparison.Ordinal) && line[2..^2].Split(" | ", 3) is [var label, var value, var notes])
+            {
+                report.Row(label, value, notes);
+            }
+            else if (line.Split(' ') is ["figure", var name, var number])
+            {
+                var figure = double.Parse(number, CultureInfo.InvariantCulture);
+                report.Figure(name, figure);
+                if (name.StartsWith("throughput_", StringComparison.Ordinal) && name.EndsWith("_jobs_per_second", StringComparison.Ordinal))
+                {
+                    throughput[name["throughput_".Length..^"_jobs_per_second".Length]] = figure;
+                }
+            }
+            else
+            {
+                Console.WriteLine(line);
+            }
+        }
+
+        await child.WaitForExitAsync();
+        Children.Forget(child);
+        if (child.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"the client child exited with code {child.ExitCode}");
+        }
+    }
+
+    /// <summary>The child of <see cref="RunInChildAsync"/>: the client rows against the harness' redis-server.</summary>
+    public static async Task<int> ChildAsync(int port, int pid, BenchOptions options)
+    {
+        await using var redis = await RedisServer.AttachAsync(port, pid);
+        await RunAsync(options, redis, new Report(), [], client: true, latency: false);
+        return 0;
     }
 
     // (a) Batches of 500, 8 in flight; counted when Succeeded is stored in Redis.

@@ -180,14 +180,15 @@ internal static class Proc
 /// <summary>A redis-server on a free loopback port with the append-only file on (fsync every second), in its own temp dir.</summary>
 internal sealed class RedisServer : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly string _dir;
+    private readonly Process? _process;
+    private readonly string? _dir;
 
-    private RedisServer(Process process, string dir, int port, ConnectionMultiplexer connection)
+    private RedisServer(Process? process, string? dir, int port, int pid, ConnectionMultiplexer connection)
     {
         _process = process;
         _dir = dir;
         Port = port;
+        Pid = pid;
         Connection = connection;
     }
 
@@ -197,7 +198,7 @@ internal sealed class RedisServer : IAsyncDisposable
 
     public ConnectionMultiplexer Connection { get; }
 
-    public int Pid => _process.Id;
+    public int Pid { get; }
 
     public static async Task<RedisServer> StartAsync()
     {
@@ -217,7 +218,7 @@ internal sealed class RedisServer : IAsyncDisposable
             try
             {
                 var connection = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{port},abortConnect=true,connectTimeout=1000");
-                return new RedisServer(process, dir, port, connection);
+                return new RedisServer(process, dir, port, process.Id, connection);
             }
             catch (RedisConnectionException) when (clock.Elapsed < TimeSpan.FromSeconds(10) && !process.HasExited)
             {
@@ -225,6 +226,10 @@ internal sealed class RedisServer : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>A server another process (the harness) started and owns: connected to, never stopped from here.</summary>
+    public static async Task<RedisServer> AttachAsync(int port, int pid) =>
+        new(null, null, port, pid, await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{port},abortConnect=true,connectTimeout=1000"));
 
     /// <summary>Bytes of memory Redis uses for data (INFO memory used_memory).</summary>
     public async Task<long> UsedMemoryAsync()
@@ -237,6 +242,11 @@ internal sealed class RedisServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Connection.DisposeAsync();
+        if (_process is null || _dir is null)
+        {
+            return;
+        }
+
         if (!_process.HasExited)
         {
             _process.Kill();
@@ -273,7 +283,7 @@ internal sealed class SiloProcess : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    public int Pid => _process.Id;
+    public int Pid { get; }
 
     /// <summary>The prefix of the job hash's <c>owner</c> field for jobs this silo runs.</summary>
     public string OwnerPrefix => $"127.0.0.1:{SiloPort}@";

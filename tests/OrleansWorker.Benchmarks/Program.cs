@@ -6,12 +6,17 @@ using OrleansWorker.Benchmarks;
 // 1.8.25 + Hangfire.Redis.StackExchange 1.12.0 and BullMQ (Node, bullmq/bench.mjs) on the same redis-server; all against
 // real redis-server processes.
 // Usage: dotnet run -c Release --project tests/OrleansWorker.Benchmarks [-- --full] [--n 20000,100000] [--rate 2000]
-//        [--seconds 30] [--memory-jobs 1000000] [--backlog-jobs 1000000] [--concurrency 64] [--warmup 2000] [--phases a,b,...]
+//        [--seconds 30] [--memory-jobs 1000000] [--backlog-jobs 1000000] [--concurrency 64] [--warmup 2000] [--rounds 3] [--phases a,b,...]
 // Phases: client (IJobClient throughput), latency, hangfire, bullmq, http, memory, backlog, recovery, cluster (3-node Redis
 // Cluster, 1 vs 3 shards, at the largest N), log (CPU per console job line). Default: all, small sizes.
 if (args is ["--log-child", var logVariant])
 {
     return await LogBenchmark.ChildAsync(logVariant);
+}
+
+if (args is ["--client-child", var childPort, var childRedisPid, .. var childArgs])
+{
+    return await InProcessBenchmarks.ChildAsync(int.Parse(childPort, CultureInfo.InvariantCulture), int.Parse(childRedisPid, CultureInfo.InvariantCulture), BenchOptions.Parse(childArgs));
 }
 
 BenchOptions options;
@@ -37,20 +42,75 @@ try
     var throughput = new Dictionary<string, double>();
     if (options.Has("client") || options.Has("latency") || options.Has("hangfire") || options.Has("bullmq"))
     {
-        await using var redis = await RedisServer.StartAsync();
-        if (options.Has("client") || options.Has("latency"))
+        var rounds = new List<Dictionary<string, double>>();
+        for (var round = 1; round <= options.Rounds; round++)
         {
-            await InProcessBenchmarks.RunAsync(options, redis, report, throughput);
+            // Each round on a fresh redis-server; ours and BullMQ's rows in alternating order (odd rounds ours first).
+            var oursFirst = round % 2 == 1;
+            if (options.Rounds > 1)
+            {
+                report.Row($"round {round} of {options.Rounds}", "", $"a fresh redis-server; {(oursFirst ? "OrleansWorker first, then BullMQ" : "BullMQ first, then OrleansWorker")}");
+            }
+
+            var measured = new Dictionary<string, double>();
+            await using var redis = await RedisServer.StartAsync();
+            if (options.Has("bullmq") && !oursFirst)
+            {
+                await BullMqBenchmark.RunAsync(options, redis, report, measured);
+            }
+
+            if (options.Has("client") && options.Rounds > 1)
+            {
+                await InProcessBenchmarks.RunInChildAsync(options, redis, report, measured);
+            }
+
+            if ((options.Has("client") && options.Rounds == 1) || (options.Has("latency") && round == 1))
+            {
+                await InProcessBenchmarks.RunAsync(options, redis, report, measured, client: options.Has("client") && options.Rounds == 1, latency: options.Has("latency") && round == 1);
+            }
+
+            if (options.Has("hangfire") && round == 1)
+            {
+                await HangfireBenchmark.RunAsync(options, redis, report, measured);
+            }
+
+            if (options.Has("bullmq") && oursFirst)
+            {
+                await BullMqBenchmark.RunAsync(options, redis, report, measured);
+            }
+
+            rounds.Add(measured);
         }
 
-        if (options.Has("hangfire"))
+        foreach (var key in rounds.SelectMany(r => r.Keys).Distinct().ToList())
         {
-            await HangfireBenchmark.RunAsync(options, redis, report, throughput);
+            var values = rounds.Where(r => r.ContainsKey(key)).Select(r => r[key]).ToList();
+            throughput[key] = Median(values);
+            if (values.Count > 1)
+            {
+                report.Row($"median of {values.Count} rounds, {key.Replace('_', ' ')}", $"**{throughput[key]:N0}**",
+                    $"jobs/s per round: {string.Join(" · ", values.Select(v => v.ToString("N0", CultureInfo.InvariantCulture)))}");
+                report.Figure($"median_{key}_jobs_per_second", Math.Round(throughput[key]));
+            }
         }
 
-        if (options.Has("bullmq"))
+        if (options.Rounds > 1 && options.Has("bullmq"))
         {
-            await BullMqBenchmark.RunAsync(options, redis, report, throughput);
+            // The ratio within each round (the two systems minutes apart on the same server), next to the ratio of the medians below.
+            foreach (var n in options.Ns)
+            {
+                foreach (var (mode, bullMode) in new[] { ("client_batch", "bulk"), ("client_single", "single") })
+                {
+                    var ratios = rounds.Where(r => r.ContainsKey($"{mode}_n{n}") && r.ContainsKey($"bullmq_{bullMode}_n{n}"))
+                        .Select(r => r[$"{mode}_n{n}"] / r[$"bullmq_{bullMode}_n{n}"]).ToList();
+                    if (ratios.Count > 1)
+                    {
+                        report.Row($"OrleansWorker / BullMQ per round, {mode.Replace('_', ' ')} vs BullMQ {bullMode}, N = {n:N0}",
+                            string.Join(" · ", ratios.Select(x => x.ToString("0.00", CultureInfo.InvariantCulture) + "×")),
+                            $"median {Median(ratios):0.00}×, lowest {ratios.Min():0.00}×");
+                    }
+                }
+            }
         }
     }
 
@@ -142,3 +202,10 @@ finally
 }
 
 return exitCode;
+
+static double Median(IReadOnlyList<double> values)
+{
+    var sorted = values.Order().ToList();
+    var mid = sorted.Count / 2;
+    return sorted.Count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
