@@ -283,7 +283,7 @@ internal sealed class SiloProcess : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    public int Pid { get; }
+    public int Pid => _process.Id;
 
     /// <summary>The prefix of the job hash's <c>owner</c> field for jobs this silo runs.</summary>
     public string OwnerPrefix => $"127.0.0.1:{SiloPort}@";
