@@ -25,4 +25,30 @@ public sealed class HostRuntimeSettingsTests
         Assert.True(properties.TryGetProperty("System.GC.Server", out var server), $"{project} does not choose its GC");
         Assert.False(server.GetBoolean());
     }
+
+    /// <summary>
+    /// The one runtime setting that only an environment variable carries: the JIT's tier-up without its start-up delay
+    /// (docs/getting-started.md). The worker image sets it, the Silo project's launch profile sets it for
+    /// <c>dotnet run</c> (the README's command; it uses the first profile), and the benchmark harness runs with the same
+    /// value, so what it measures is what ships.
+    /// </summary>
+    [Fact]
+    public void TheWorkerImage_TheSiloLaunchProfile_AndTheBenchmark_TierUpWithoutTheStartupDelay()
+    {
+        var root = HostProcess.RepoRoot();
+        var image = File.ReadAllLines(Path.Combine(root, "docker", "worker.Dockerfile"))
+            .Where(l => l.StartsWith("ENV ", StringComparison.Ordinal)).Select(l => l["ENV ".Length..].Trim()).ToList();
+        Assert.Contains("DOTNET_TC_CallCountingDelayMs=0", image);
+        Assert.Equal("0", FirstProfileVariable(Path.Combine(root, "src", "OrleansWorker.Silo", "Properties", "launchSettings.json"), "DOTNET_TC_CallCountingDelayMs"));
+        Assert.Equal("0", FirstProfileVariable(Path.Combine(root, "tests", "OrleansWorker.Benchmarks", "Properties", "launchSettings.json"), "DOTNET_TC_CallCountingDelayMs"));
+    }
+
+    private static string? FirstProfileVariable(string launchSettings, string name)
+    {
+        Assert.True(File.Exists(launchSettings), $"{launchSettings} is missing");
+        using var json = JsonDocument.Parse(File.ReadAllText(launchSettings));
+        var first = json.RootElement.GetProperty("profiles").EnumerateObject().First().Value;
+        Assert.Equal("Project", first.GetProperty("commandName").GetString());
+        return first.TryGetProperty("environmentVariables", out var variables) && variables.TryGetProperty(name, out var value) ? value.GetString() : null;
+    }
 }
