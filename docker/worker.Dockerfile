@@ -43,8 +43,8 @@ COPY --from=build /app ./
 ENV ASPNETCORE_HTTP_PORTS=4000
 # The JIT's tier-up without its start-up delay: by default a method's calls are counted for promotion to optimized code
 # only after 100 ms with no new method compiled, and a silo compiles new methods for a long while (Orleans, the job
-# paths), so a fresh silo ran its jobs on unoptimized code for its first minute. Measured (docs/benchmarks.md, 2026-11-29
-# night): +10-12 % jobs/s in the first 50,000-120,000 jobs after start, ≈ 0.3 s longer start-up, the same once warm. An
+# paths), so a fresh silo still ran part of its jobs on unoptimized code 10-20 s after start. Measured (docs/benchmarks.md,
+# 2026-11-29 night): +10-12 % jobs/s in the first 50,000-120,000 jobs after start, ≈ 0.3 s longer start-up, the same once warm. An
 # environment variable only: the runtime reads this setting from nowhere else. Also in the Silo project's launch profile.
 ENV DOTNET_TC_CallCountingDelayMs=0
 EXPOSE 4000 11111 30000
