@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Where redis-server's CPU goes during a benchmark phase: perf records the harness' redis-server (and the AOF-rewrite
+# child it forks) with dwarf call stacks for SECONDS, starting DELAY seconds after the server started, and
+# scripts/redis-profile.py puts each sample in a bucket: the commands scripts call, the Lua interpreter, KEYS/ARGV into
+# Lua, replies into Lua, the AOF (formatting, write, the rewrite child), the network, ...
+# Needs perf (Debian: linux-perf) and root (or kernel.perf_event_paranoid <= 1).
+# usage: dotnet build src/OrleansWorker.Silo -c Release && dotnet build tests/OrleansWorker.Benchmarks -c Release &&
+#        scripts/redis-profile.sh [SECONDS=20] [DELAY=3] [-- harness arguments; default: --phases client --n 100000 --warmup 50000]
+#   e.g. scripts/redis-profile.sh 20 3 -- --phases bullmq --n 100000 --warmup 50000      (BullMQ's Redis, the same way)
+set -uo pipefail
+SECONDS_=${1:-20}; DELAY=${2:-3}
+shift $(( $# >= 2 ? 2 : $# )); [ "${1:-}" = "--" ] && shift
+ARGS=("$@"); [ ${#ARGS[@]} -eq 0 ] && ARGS=(--phases client --n 100000 --warmup 50000)
+command -v perf >/dev/null || { echo "perf is not installed (Debian: apt-get install linux-perf)"; exit 1; }
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=$(mktemp -d)
+(cd "$ROOT" && exec timeout 900 dotnet run -c Release --no-build --project tests/OrleansWorker.Benchmarks -- "${ARGS[@]}") > "$OUT/harness.log" 2>&1 &
+RUN=$!
+BPID=""; RPID=""
+for _ in $(seq 1 600); do
+  BPID=$(pgrep -f "OrleansWorker.Benchmarks ${ARGS[*]}" | head -1)
+  [ -n "$BPID" ] && RPID=$(pgrep -P "$BPID" redis-server | head -1)
+  [ -n "$RPID" ] && break; sleep 0.1
+done
+[ -z "$RPID" ] && { echo "the harness or its redis-server did not start: $OUT/harness.log"; exit 1; }
+sleep "$DELAY"
+perf record -q -F 499 --call-graph dwarf,16384 -p "$RPID" -o "$OUT/redis.perf" -- sleep "$SECONDS_" 2>/dev/null
+wait "$RUN"
+grep -E '^figure .*(jobs_per_second|redis)' "$OUT/harness.log" | sort -u
+perf script -i "$OUT/redis.perf" -F pid,tid,comm,ip,sym 2>/dev/null | python3 "$ROOT/scripts/redis-profile.py" "$RPID"
+echo "(perf data and the harness' output: $OUT)"
