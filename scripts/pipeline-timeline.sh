@@ -9,15 +9,8 @@ set -uo pipefail
 N=${1:-100000}; W=${2:-30000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$(mktemp)
-(cd "$ROOT" && exec timeout 900 dotnet run -c Release --no-build --project tests/OrleansWorker.Benchmarks -- --phases client --n "$N" --warmup "$W") > "$OUT.log" 2>&1 &
-RUN=$!
-BPID=""; RPID=""
-for _ in $(seq 1 300); do
-  BPID=$(pgrep -f "OrleansWorker.Benchmarks --phases client" | head -1)
-  [ -n "$BPID" ] && RPID=$(pgrep -P "$BPID" redis-server | head -1)
-  [ -n "$RPID" ] && break; sleep 0.1
-done
-[ -z "$RPID" ] && { echo "the harness or its redis-server did not start: $OUT.log"; exit 1; }
+. "$ROOT/scripts/harness-redis.sh"
+start_harness "$OUT.log" --phases client --n "$N" --warmup "$W"
 # redis-server sets its process title to "redis-server 127.0.0.1:<port>".
 PORT=$(tr '\0' ' ' < "/proc/$RPID/cmdline" | grep -o ':[0-9][0-9]*' | tail -1 | tr -d :)
 cpu() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null; }

@@ -14,15 +14,8 @@ ARGS=("$@"); [ ${#ARGS[@]} -eq 0 ] && ARGS=(--phases client --n 100000 --warmup 
 command -v perf >/dev/null || { echo "perf is not installed (Debian: apt-get install linux-perf)"; exit 1; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$(mktemp -d)
-(cd "$ROOT" && exec timeout 900 dotnet run -c Release --no-build --project tests/OrleansWorker.Benchmarks -- "${ARGS[@]}") > "$OUT/harness.log" 2>&1 &
-RUN=$!
-BPID=""; RPID=""
-for _ in $(seq 1 600); do
-  BPID=$(pgrep -f "OrleansWorker.Benchmarks ${ARGS[*]}" | head -1)
-  [ -n "$BPID" ] && RPID=$(pgrep -P "$BPID" redis-server | head -1)
-  [ -n "$RPID" ] && break; sleep 0.1
-done
-[ -z "$RPID" ] && { echo "the harness or its redis-server did not start: $OUT/harness.log"; exit 1; }
+. "$ROOT/scripts/harness-redis.sh"
+start_harness "$OUT/harness.log" "${ARGS[@]}"
 sleep "$DELAY"
 perf record -q -F 499 --call-graph dwarf,16384 -p "$RPID" -o "$OUT/redis.perf" -- sleep "$SECONDS_" 2>/dev/null
 wait "$RUN"
