@@ -39,7 +39,7 @@ BUCKETS = [
     ("scripts: replies into Lua values", lambda child, f: has(f, "evalGenericCommand", "fcallCommand") and has(f, "parseReply", "redisProtocolToLuaType")),
     ("scripts: KEYS/ARGV into Lua strings", lambda child, f: has(f, "evalGenericCommand", "fcallCommand") and has(f, "lua_pushlstring", "lua_rawseti") and not has(f, "lua_pcall")),
     ("scripts: the Lua interpreter and the rest of EVALSHA", lambda child, f: has(f, "evalGenericCommand", "fcallCommand")),
-    ("commands sent directly", lambda child, f: has(f, "call") and has(f, "processCommand")),
+    ("commands sent directly", lambda child, f: "call" in f and has(f, "processCommand")),
     ("network: reading and parsing requests", lambda child, f: has(f, "readQueryFromClient")),
     ("network: replies", lambda child, f: has(f, "handleClientsWithPendingWrites", "writeToClient", "sendReplyToClient")),
     ("fork (in the parent)", lambda child, f: has(f, "rewriteAppendOnlyFileBackground", "redisFork")),

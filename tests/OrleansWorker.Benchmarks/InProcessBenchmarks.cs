@@ -14,8 +14,7 @@ internal sealed class CpuMeter
 {
     private readonly (string Name, int Pid)[] _others;
     private readonly double _self;
-    private readonly double[] _start;
-    private readonly double[] _startOwn;
+    private readonly (double Own, double WithChildren)[] _start;
     private readonly double _machine;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
@@ -23,8 +22,7 @@ internal sealed class CpuMeter
     {
         _others = others;
         _self = Proc.CpuSeconds(Environment.ProcessId);
-        _start = others.Select(o => Proc.CpuSecondsWithChildren(o.Pid)).ToArray();
-        _startOwn = others.Select(o => Proc.CpuSeconds(o.Pid)).ToArray();
+        _start = others.Select(o => Proc.CpuTimes(o.Pid)).ToArray();
         _machine = Proc.MachineBusySeconds();
     }
 
@@ -40,8 +38,9 @@ internal sealed class CpuMeter
         report.Figure($"{figurePrefix}_cpu_{selfName}_percent", Math.Round(self));
         for (var i = 0; i < _others.Length; i++)
         {
-            var pct = (Proc.CpuSecondsWithChildren(_others[i].Pid) - _start[i]) / seconds * 100;
-            var own = (Proc.CpuSeconds(_others[i].Pid) - _startOwn[i]) / seconds * 100;
+            var now = Proc.CpuTimes(_others[i].Pid);
+            var pct = (now.WithChildren - _start[i].WithChildren) / seconds * 100;
+            var own = (now.Own - _start[i].Own) / seconds * 100;
             ours += pct;
             report.Figure($"{figurePrefix}_cpu_{_others[i].Name}_percent", Math.Round(pct));
             // Its children's share (redis-server's AOF-rewrite child, forked when the file has doubled: a row it falls in

@@ -137,10 +137,15 @@ internal static class Proc
     /// and those still running. For a redis-server that is its AOF-rewrite child (<c>redis-aof-rewrite</c>, forked when
     /// the file has doubled), which does Redis' work of keeping the file short, so it counts as Redis'.
     /// </summary>
-    public static double CpuSecondsWithChildren(int pid)
+    public static double CpuSecondsWithChildren(int pid) => CpuTimes(pid).WithChildren;
+
+    /// <summary>The process' own CPU time (<see cref="CpuSeconds"/>) and with its children's (<see cref="CpuSecondsWithChildren"/>), in one reading.</summary>
+    public static (double Own, double WithChildren) CpuTimes(int pid)
     {
+        var fields = StatFields(pid);
+        var own = Ticks(fields, 11, 2);
         // utime, stime, then cutime and cstime (the 16th and 17th overall).
-        var ticks = Ticks(StatFields(pid), 11, 4);
+        var ticks = Ticks(fields, 11, 4);
         var parent = pid.ToString(CultureInfo.InvariantCulture);
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
@@ -163,7 +168,7 @@ internal static class Proc
             }
         }
 
-        return ticks / 100.0;
+        return (own / 100.0, ticks / 100.0);
     }
 
     /// <summary>The fields of <c>/proc/{pid}/stat</c> after "(comm) ": state is index 0, ppid 1, utime (14th overall) 11, stime 12.</summary>
