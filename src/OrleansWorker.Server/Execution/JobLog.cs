@@ -125,6 +125,6 @@ internal static partial class JobLog
     [LoggerMessage(1039, LogLevel.Information, "Idle for {IdleSeconds:0} s after {Attempts} attempts: returned memory to the system (managed heap {HeapBeforeMiB:0} → {HeapAfterMiB:0} MiB, {PauseMs:0} ms)")]
     public static partial void MemoryTrimmed(ILogger logger, double idleSeconds, long attempts, double heapBeforeMiB, double heapAfterMiB, double pauseMs);
 
-    [LoggerMessage(1041, LogLevel.Information, "New jobs are stored in job store layout {Layout}, the oldest a silo of the cluster reads (3: every silo is 0.4.2 or later; 2: a silo of 0.4 or 0.4.1 is in the cluster; 1: a silo of 0.3 or earlier, or one that has not reported yet)")]
+    [LoggerMessage(1041, LogLevel.Information, "New jobs are stored in job store layout {Layout}, the oldest a silo of the cluster reads (4: every silo is 0.4.3 or later; 3: a silo of 0.4.2 is in the cluster; 2: a silo of 0.4 or 0.4.1 is in the cluster; 1: a silo of 0.3 or earlier, or one that has not reported yet)")]
     public static partial void StoreLayout(ILogger logger, int layout);
 }

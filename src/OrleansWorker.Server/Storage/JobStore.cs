@@ -37,8 +37,8 @@ internal sealed class JobStore : IAsyncDisposable
     public Task<IReadOnlyList<KvSettingWarning>> SettingsWarningsAsync() => _kv.SettingsWarningsAsync();
 
     /// <summary>
-    /// The layout new jobs are stored in, and claims write (see <see cref="LayoutVersion"/>); this version reads all
-    /// three. Set at start to the newest when the engine is exclusive to this process (the embedded engine); on Redis,
+    /// The layout new jobs are stored in, and claims and outcomes write (see <see cref="LayoutVersion"/>); this version
+    /// reads all four. Set at start to the newest when the engine is exclusive to this process (the embedded engine); on Redis,
     /// by the dispatcher on each lease renewal: the oldest layout that a silo in membership, not dead, has reported that
     /// it reads (see <see cref="SiloStats.StoreLayout"/>, <see cref="ClusterLayout"/>).
     /// </summary>
@@ -60,6 +60,13 @@ internal sealed class JobStore : IAsyncDisposable
     /// <c>started</c>). Silos of 0.4.1 and earlier list from that index, and read a running job's <c>since</c>.
     /// </summary>
     public bool LeanLayout => Layout >= 3;
+
+    /// <summary>
+    /// Whether a success is stored in layout 4 (0.4.3): no <c>ok</c> field. The successful attempt is read from the fields
+    /// its claim and its success wrote (<c>att</c>, <c>started</c>, <c>owner</c>, <c>fin</c>), which stay as they are:
+    /// Succeeded is final. Silos of 0.4.2 and earlier read a success's attempt only from <c>ok</c>.
+    /// </summary>
+    public bool BareSuccessLayout => Layout >= 4;
 
     /// <summary>The KV engine under the store (for tests and benchmarks that read its keys directly).</summary>
     internal IKvBackend Backend => _kv;
@@ -513,9 +520,14 @@ internal sealed class JobStore : IAsyncDisposable
         var record = t.Record;
         if (record is { Outcome: AttemptOutcome.Succeeded, Error: null } && t.To == JobState.Succeeded)
         {
-            // The last attempt of a job that is done: a compact field of its own, not a history append (see SerializeSucceeded).
-            fields.Add(JobFields.Succeeded);
-            fields.Add(StoredAttempt.SerializeSucceeded(record));
+            // The last attempt of a job that is done: never a history append. Layout 4 stores nothing more (the view reads
+            // it from att, started, owner and fin: see ToView); earlier layouts a compact field (see SerializeSucceeded).
+            if (!BareSuccessLayout)
+            {
+                fields.Add(JobFields.Succeeded);
+                fields.Add(StoredAttempt.SerializeSucceeded(record));
+            }
+
             record = null;
         }
 
@@ -718,9 +730,9 @@ internal sealed class JobStore : IAsyncDisposable
     /// <summary>
     /// The newest layout of the job store this version reads and writes, as <see cref="SiloStats.StoreLayout"/> names
     /// it: 1 (0.3 and earlier: a definition in eight fields and the id), 2 (0.4: the definition in one field), 3 (0.4.2:
-    /// no <c>all</c> index, no <c>since</c> at claim).
+    /// no <c>all</c> index, no <c>since</c> at claim), 4 (0.4.3: no <c>ok</c> field at success).
     /// </summary>
-    public const int LayoutVersion = 3;
+    public const int LayoutVersion = 4;
 
     /// <summary>
     /// The layout a cluster of <paramref name="silos"/> (by address) writes: the oldest any of them has reported that it
@@ -1498,6 +1510,20 @@ internal sealed class JobStore : IAsyncDisposable
         long? L(string name) => S(name) is { } v ? long.Parse(v, CultureInfo.InvariantCulture) : null;
         DateTimeOffset? T(string name) => L(name) is { } ms ? FromMs(ms) : null;
 
+        // Layout 4 stores a success's attempt in the fields its claim and its success wrote (Succeeded is final, so
+        // they are the last attempt's); a success stored in layout 3 or earlier has it in `ok` instead.
+        JobAttempt? SucceededAttempt() =>
+            ParseState(S(JobFields.State)) == JobState.Succeeded && L(JobFields.Attempt) is > 0 and var number && T(JobFields.Started) is { } started
+                ? new JobAttempt
+                {
+                    Number = (int)number,
+                    StartedAt = started,
+                    EndedAt = T(JobFields.Finished),
+                    Silo = OwnerSilo(S(JobFields.Owner)),
+                    Outcome = AttemptOutcome.Succeeded,
+                }
+                : null;
+
         var state = ParseState(S(JobFields.State));
         var history = StoredAttempt.DeserializeList(S(JobFields.History));
         if (!JobDefinition.TryParse(S(JobFields.Definition), out var d))
@@ -1526,7 +1552,7 @@ internal sealed class JobStore : IAsyncDisposable
             LastError = S(JobFields.ErrorType) is { } et ? new JobError(et, S(JobFields.ErrorMessage) ?? "") : null,
             TraceId = TraceContext.TraceIdOf(S(JobFields.TraceParent)),
             Payload = S(JobFields.Payload),
-            Attempts = StoredAttempt.DeserializeSucceeded(S(JobFields.Succeeded)) is { } succeeded
+            Attempts = (StoredAttempt.DeserializeSucceeded(S(JobFields.Succeeded)) ?? SucceededAttempt()) is { } succeeded
                 ? [.. history, succeeded]
                 : history,
             CancelRequested = S(JobFields.Cancel) == "1",

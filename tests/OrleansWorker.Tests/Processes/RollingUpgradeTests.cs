@@ -12,7 +12,7 @@ namespace OrleansWorker.Tests.Processes;
 /// A rolling upgrade with real binaries of the previous release: a 0.4.1 worker, built from its commit in this
 /// repository's history, and a worker of this build on one Redis. While both run, every job is stored in store layout 2
 /// (what 0.4.1 reads), each version runs jobs the other stored and reads what the other wrote; once the 0.4.1 worker has
-/// stopped, this build writes layout 3, and nothing stored before is lost.
+/// stopped, this build writes its newest layout (4), and nothing stored before is lost.
 /// </summary>
 [Collection("processes")]
 public sealed class RollingUpgradeTests(ITestOutputHelper output) : ProcessClusterTest
@@ -32,7 +32,7 @@ public sealed class RollingUpgradeTests(ITestOutputHelper output) : ProcessClust
     }
 
     [Fact]
-    public async Task A041Worker_AndThisBuild_ShareOneRedis_InLayout2_ThenLayout3OnceItStops_NothingLost()
+    public async Task A041Worker_AndThisBuild_ShareOneRedis_InLayout2_ThenTheNewestOnceItStops_NothingLost()
     {
         var oldDll = await PublishPreviousReleaseAsync();
         Assert.StartsWith("0.4.1", FileVersionInfo.GetVersionInfo(oldDll).ProductVersion, StringComparison.Ordinal);
@@ -72,6 +72,7 @@ public sealed class RollingUpgradeTests(ITestOutputHelper output) : ProcessClust
             ranBy[id] = Silo((await current.GetJsonAsync($"/jobs/{id}")).GetProperty("attempts")[0]);
             Assert.Equal(ranBy[id], Silo(viaOld.GetProperty("attempts")[0]));
             Assert.True((await db.SortedSetScoreAsync("{ow:0}:all", id)).HasValue, $"{id} is in the index of every job (layout 2)");
+            Assert.True(await db.HashExistsAsync($"{{ow:0}}:j:{id}", "ok"), $"{id}, succeeded in layout 2, has the `ok` field 0.4.1 reads its attempt from");
         }
 
         output.WriteLine($"mixed: {ranBy.Values.Count(s => s == ProcessCluster.SiloPrefix(old))} jobs ran on 0.4.1, {ranBy.Values.Count(s => s == ProcessCluster.SiloPrefix(current))} on this build");
@@ -79,18 +80,21 @@ public sealed class RollingUpgradeTests(ITestOutputHelper output) : ProcessClust
         Assert.Contains(ranBy, r => r.Value == ProcessCluster.SiloPrefix(current) && r.Key.StartsWith("mixed-old-", StringComparison.Ordinal));
         Assert.Equal(mixed.Order(StringComparer.Ordinal), (await ProcessCluster.ListQueueAsync(old, "default")).Select(j => j.GetProperty("id").GetString()!).Order(StringComparer.Ordinal));
         Assert.DoesNotContain("job store layout 3", current.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("job store layout 4", current.Output, StringComparison.Ordinal);
 
-        // The 0.4.1 worker leaves: this build switches to layout 3.
+        // The 0.4.1 worker leaves: this build switches to its newest layout.
         old.Terminate();
         await old.WaitForExitAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(0, old.ExitCode);
-        await Poll.UntilAsync(() => Task.FromResult(current.Output), o => o.Contains("job store layout 3", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "this build to write layout 3 once the 0.4.1 worker is gone");
+        await Poll.UntilAsync(() => Task.FromResult(current.Output), o => o.Contains("job store layout 4", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "this build to write layout 4 once the 0.4.1 worker is gone");
         var after = Enumerable.Range(0, 20).Select(i => $"after-{i}").ToList();
         await SubmitAsync(current, after, "noop", null);
         foreach (var id in after)
         {
             await Poll.UntilAsync(() => current.GetJsonAsync($"/jobs/{id}"), j => State(j) == "Succeeded", TimeSpan.FromSeconds(30), $"{id} to succeed");
-            Assert.False((await db.SortedSetScoreAsync("{ow:0}:all", id)).HasValue, $"{id}, stored in layout 3, is not in the index of every job");
+            Assert.False((await db.SortedSetScoreAsync("{ow:0}:all", id)).HasValue, $"{id}, stored in layout 4, is not in the index of every job");
+            Assert.False(await db.HashExistsAsync($"{{ow:0}}:j:{id}", "ok"), $"{id}, succeeded in layout 4, has no `ok` field");
+            Assert.Equal(ProcessCluster.SiloPrefix(current), Silo((await current.GetJsonAsync($"/jobs/{id}")).GetProperty("attempts")[0]));
         }
 
         var listed = await ProcessCluster.ListQueueAsync(current, "default");

@@ -4,7 +4,7 @@ namespace OrleansWorker.Tests.Samples;
 
 /// <summary>
 /// Packs the OrleansWorker packages once per test run, under a version of this run's own
-/// (<c>0.4.2-t{stamp}</c>, so that no package of the same version in the NuGet cache can stand in for them), into the
+/// (<c>0.4.3-t{stamp}</c>, so that no package of the same version in the NuGet cache can stand in for them), into the
 /// repository's <c>artifacts/packages</c> feed that the samples' NuGet.config reads.
 /// </summary>
 public static class PackagedBuild

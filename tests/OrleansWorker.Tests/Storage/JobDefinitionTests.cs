@@ -57,8 +57,11 @@ public sealed class JobDefinitionTests
     public void AClusterWritesTheOldestLayoutThatOneOfItsSilosReads()
     {
         string[] cluster = ["10.0.0.1:11111@1", "10.0.0.2:11111@1"];
-        Assert.Equal(3, JobStore.LayoutVersion);
-        Assert.Equal(3, JobStore.ClusterLayout(cluster, [Report(cluster[0], 3), Report(cluster[1], 3)]));
+        Assert.Equal(4, JobStore.LayoutVersion);
+        Assert.Equal(4, JobStore.ClusterLayout(cluster, [Report(cluster[0], 4), Report(cluster[1], 4)]));
+
+        // A silo of 0.4.2 (layout 3) in a rolling upgrade: layout 3 until it is gone.
+        Assert.Equal(3, JobStore.ClusterLayout(cluster, [Report(cluster[0], 4), Report(cluster[1], 3)]));
 
         // A silo of 0.4 or 0.4.1 (layout 2) in a rolling upgrade: layout 2 until it is gone.
         Assert.Equal(2, JobStore.ClusterLayout(cluster, [Report(cluster[0], 3), Report(cluster[1], 2)]));
@@ -69,7 +72,7 @@ public sealed class JobDefinitionTests
         Assert.Equal(1, JobStore.ClusterLayout([], [Report(cluster[0], 3)]));
 
         // Reports of silos that left the cluster do not count either way; a later version's layout counts as this one's newest.
-        Assert.Equal(3, JobStore.ClusterLayout([cluster[0]], [Report(cluster[0], 3), Report("10.0.0.9:11111@1", 0)]));
-        Assert.Equal(3, JobStore.ClusterLayout(cluster, [Report(cluster[0], 4), Report(cluster[1], 3)]));
+        Assert.Equal(4, JobStore.ClusterLayout([cluster[0]], [Report(cluster[0], 4), Report("10.0.0.9:11111@1", 0)]));
+        Assert.Equal(4, JobStore.ClusterLayout(cluster, [Report(cluster[0], 5), Report(cluster[1], 4)]));
     }
 }

@@ -207,6 +207,40 @@ public abstract class JobStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Success_InLayout4_StoresNoOkField_AndReadsTheSameAttemptAsLayout3()
+    {
+        // Layout 3 (a cluster with a 0.4.2 silo) stores the successful attempt in `ok`, which 0.4.2 reads it from.
+        Store.Layout = 3;
+        await Store.InsertAsync([Job("a")]);
+        var c3 = (await ClaimAsync(now: T0)).Attempts[0];
+        Assert.Equal(ApplyOutcome.Applied, (await StoreSteps.EndAsync(Store, c3, new AttemptEnd(AttemptOutcome.Succeeded), T0.AddSeconds(1))).Outcome);
+        Store.Layout = JobStore.LayoutVersion;
+        await Store.InsertAsync([Job("b")]);
+        var c4 = (await ClaimAsync(now: T0.AddSeconds(2))).Attempts[0];
+        Assert.Equal(ApplyOutcome.Applied, (await StoreSteps.EndAsync(Store, c4, new AttemptEnd(AttemptOutcome.Succeeded), T0.AddSeconds(3))).Outcome);
+
+        var batch = _kv!.CreateReadBatch();
+        var fields3 = batch.HashGetAll(Store.Keys.Job("a"));
+        var fields4 = batch.HashGetAll(Store.Keys.Job("b"));
+        await batch.ExecuteAsync();
+        Assert.Equal($"1|{Ms(T0)}|{Ms(T0.AddSeconds(1))}|127.0.0.1:11111@1", (await fields3)["ok"]);
+        Assert.DoesNotContain("ok", (await fields4).Keys);
+
+        // Layout 4 reads the attempt from what the claim and the success wrote: the same attempt as `ok` holds.
+        var (a, b) = ((await Store.GetAsync("a"))!, (await Store.GetAsync("b"))!);
+        Assert.Equal((1, T0, T0.AddSeconds(1), "127.0.0.1:11111@1", AttemptOutcome.Succeeded),
+            (a.Attempts[0].Number, a.Attempts[0].StartedAt, a.Attempts[0].EndedAt, a.Attempts[0].Silo, a.Attempts[0].Outcome));
+        Assert.Equal((1, T0.AddSeconds(2), T0.AddSeconds(3), "127.0.0.1:11111@1", AttemptOutcome.Succeeded),
+            (b.Attempts[0].Number, b.Attempts[0].StartedAt, b.Attempts[0].EndedAt, b.Attempts[0].Silo, b.Attempts[0].Outcome));
+        Assert.Equal((1, 1), (a.Attempts.Count, b.Attempts.Count));
+
+        // A job that has not succeeded shows no successful attempt, whatever its fields.
+        await Store.InsertAsync([Job("c")]);
+        await ClaimAsync(now: T0.AddSeconds(4));
+        Assert.Empty((await Store.GetAsync("c"))!.Attempts);
+    }
+
+    [Fact]
     public async Task Success_AfterFailures_ComesLastInTheAttempts_AfterTheFailedOnes()
     {
         await Store.InsertAsync([Job("a", maxAttempts: 3)]);
