@@ -8,16 +8,10 @@
 # usage: dotnet build src/OrleansWorker.Silo -c Release && dotnet build tests/OrleansWorker.Benchmarks -c Release &&
 #        scripts/core-states.sh [SECONDS=2] [DELAY=10] [-- harness arguments; default: --phases client --n 400000 --warmup 50000]
 set -uo pipefail
-SECONDS_=${1:-2}; DELAY=${2:-10}
-shift $(( $# >= 2 ? 2 : $# )); [ "${1:-}" = "--" ] && shift
-ARGS=("$@"); [ ${#ARGS[@]} -eq 0 ] && ARGS=(--phases client --n 400000 --warmup 50000)
-command -v perf >/dev/null || { echo "perf is not installed (Debian: apt-get install linux-perf)"; exit 1; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-OUT=$(mktemp -d)
 . "$ROOT/scripts/harness-redis.sh"
-start_harness "$OUT/harness.log" "${ARGS[@]}"
-sleep "$DELAY"
-perf sched record -a -o "$OUT/sched.perf" -- sleep "$SECONDS_" >/dev/null 2>&1
+perf_window_start 2 10 --phases client --n 400000 --warmup 50000 -- "$@"
+perf sched record -a -o "$OUT/sched.perf" -- sleep "$WINDOW" >/dev/null 2>&1
 wait "$RUN"
 grep -E '^figure throughput' "$OUT/harness.log" | sort -u
 perf sched timehist -i "$OUT/sched.perf" 2>/dev/null | python3 "$ROOT/scripts/core-states.py" "$BPID" "$RPID"

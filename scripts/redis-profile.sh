@@ -8,16 +8,10 @@
 #        scripts/redis-profile.sh [SECONDS=20] [DELAY=3] [-- harness arguments; default: --phases client --n 100000 --warmup 50000]
 #   e.g. scripts/redis-profile.sh 20 3 -- --phases bullmq --n 100000 --warmup 50000      (BullMQ's Redis, the same way)
 set -uo pipefail
-SECONDS_=${1:-20}; DELAY=${2:-3}
-shift $(( $# >= 2 ? 2 : $# )); [ "${1:-}" = "--" ] && shift
-ARGS=("$@"); [ ${#ARGS[@]} -eq 0 ] && ARGS=(--phases client --n 100000 --warmup 50000)
-command -v perf >/dev/null || { echo "perf is not installed (Debian: apt-get install linux-perf)"; exit 1; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-OUT=$(mktemp -d)
 . "$ROOT/scripts/harness-redis.sh"
-start_harness "$OUT/harness.log" "${ARGS[@]}"
-sleep "$DELAY"
-perf record -q -F 499 --call-graph dwarf,16384 -p "$RPID" -o "$OUT/redis.perf" -- sleep "$SECONDS_" 2>/dev/null
+perf_window_start 20 3 --phases client --n 100000 --warmup 50000 -- "$@"
+perf record -q -F 499 --call-graph dwarf,16384 -p "$RPID" -o "$OUT/redis.perf" -- sleep "$WINDOW" 2>/dev/null
 wait "$RUN"
 grep -E '^figure .*(jobs_per_second|redis)' "$OUT/harness.log" | sort -u
 perf script -i "$OUT/redis.perf" -F pid,tid,comm,ip,sym 2>/dev/null | python3 "$ROOT/scripts/redis-profile.py" "$RPID"
