@@ -134,8 +134,9 @@ public sealed record SiloStats
 
     /// <summary>
     /// The newest layout of the job store it reads: 4 since 0.4.3 (no <c>ok</c> field written at success), 3 in 0.4.2 (no
-    /// index of every job, no <c>since</c> written at claim), 2 in 0.4 and 0.4.1 (a job's definition in one field), absent (0) from silos of 0.3 and earlier, which read
-    /// only layout 1. Silos write the oldest layout a silo of the cluster reads.
+    /// index of every job, no <c>since</c> written at claim), 2 in 0.4 and 0.4.1 (a job's definition in one field),
+    /// absent (0) from silos of 0.3 and earlier, which read only layout 1. Silos write the oldest layout a silo of the
+    /// cluster reads.
     /// </summary>
     [Id(7)] public int StoreLayout { get; init; }
 }

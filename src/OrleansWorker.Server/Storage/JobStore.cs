@@ -38,9 +38,9 @@ internal sealed class JobStore : IAsyncDisposable
 
     /// <summary>
     /// The layout new jobs are stored in, and claims and outcomes write (see <see cref="LayoutVersion"/>); this version
-    /// reads all four. Set at start to the newest when the engine is exclusive to this process (the embedded engine); on Redis,
-    /// by the dispatcher on each lease renewal: the oldest layout that a silo in membership, not dead, has reported that
-    /// it reads (see <see cref="SiloStats.StoreLayout"/>, <see cref="ClusterLayout"/>).
+    /// reads all four. Set at start to the newest when the engine is exclusive to this process (the embedded engine);
+    /// on Redis, by the dispatcher on each lease renewal: the oldest layout that a silo in membership, not dead, has
+    /// reported that it reads (see <see cref="SiloStats.StoreLayout"/>, <see cref="ClusterLayout"/>).
     /// </summary>
     public int Layout
     {
@@ -1510,10 +1510,12 @@ internal sealed class JobStore : IAsyncDisposable
         long? L(string name) => S(name) is { } v ? long.Parse(v, CultureInfo.InvariantCulture) : null;
         DateTimeOffset? T(string name) => L(name) is { } ms ? FromMs(ms) : null;
 
+        var state = ParseState(S(JobFields.State));
+
         // Layout 4 stores a success's attempt in the fields its claim and its success wrote (Succeeded is final, so
         // they are the last attempt's); a success stored in layout 3 or earlier has it in `ok` instead.
         JobAttempt? SucceededAttempt() =>
-            ParseState(S(JobFields.State)) == JobState.Succeeded && L(JobFields.Attempt) is > 0 and var number && T(JobFields.Started) is { } started
+            state == JobState.Succeeded && L(JobFields.Attempt) is > 0 and var number && T(JobFields.Started) is { } started
                 ? new JobAttempt
                 {
                     Number = (int)number,
@@ -1524,7 +1526,6 @@ internal sealed class JobStore : IAsyncDisposable
                 }
                 : null;
 
-        var state = ParseState(S(JobFields.State));
         var history = StoredAttempt.DeserializeList(S(JobFields.History));
         if (!JobDefinition.TryParse(S(JobFields.Definition), out var d))
         {
