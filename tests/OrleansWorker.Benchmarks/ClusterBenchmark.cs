@@ -255,9 +255,7 @@ internal static class ClusterBenchmark
             var nodes0 = Enumerable.Range(0, RedisClusterNodes.NodeCount).Select(i => Proc.CpuSecondsWithChildren(cluster.Pid(i))).ToArray();
             var machine0 = Proc.MachineBusySeconds();
             var clock = Stopwatch.StartNew();
-            var batches = Enumerable.Range(0, (n + BatchSize - 1) / BatchSize)
-                .Select(b => Enumerable.Range(b * BatchSize, Math.Min(BatchSize, n - (b * BatchSize))).Select(i => new JobRequest("noop") { Id = $"c{shards}-{i}" }).ToList()).ToList();
-            await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = InFlight }, async (batch, ct) => await jobs.EnqueueManyAsync(batch, ct));
+            await Submit.BatchesAsync(jobs, n, BatchSize, InFlight, $"c{shards}-");
             var submitted = clock.Elapsed;
             await Wait.UntilAsync(async () => await SucceededAsync() >= baseline + n, TimeSpan.FromMinutes(20), $"{n} jobs to succeed over {shards} shard(s)", 5);
             var total = clock.Elapsed.TotalSeconds;

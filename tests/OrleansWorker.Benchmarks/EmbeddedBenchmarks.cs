@@ -69,8 +69,7 @@ internal static class EmbeddedBenchmarks
 
             var cpu = new CpuMeter();
             var clock = Stopwatch.StartNew();
-            var batches = Enumerable.Range(0, (n + 499) / 500).Select(b => Enumerable.Range(b * 500, Math.Min(500, n - (b * 500))).Select(i => new JobRequest("noop") { Id = $"e{n}-{i}" }).ToList()).ToList();
-            await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (batch, ct) => await jobs.EnqueueManyAsync(batch, ct));
+            await Submit.BatchesAsync(jobs, n, 500, 8, $"e{n}-");
             await Wait.UntilAsync(async () => await SucceededAsync() >= 1000 + n, TimeSpan.FromMinutes(20), $"{n} embedded jobs to succeed", 20);
             var rate = n / clock.Elapsed.TotalSeconds;
             var name = $"embedded_{durability.ToString().ToLowerInvariant()}_n{n}";

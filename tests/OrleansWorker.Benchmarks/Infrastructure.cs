@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using OrleansWorker.Client;
 using StackExchange.Redis;
 
 namespace OrleansWorker.Benchmarks;
@@ -62,6 +63,27 @@ internal static class Wait
     /// <summary>Waits until <see cref="SucceededKey"/> holds at least <paramref name="expected"/> jobs.</summary>
     public static Task SucceededAsync(IDatabase db, long expected, TimeSpan? timeout = null, string key = SucceededKey) =>
         UntilAsync(async () => await db.SortedSetLengthAsync(key) >= expected, timeout ?? TimeSpan.FromMinutes(20), $"{expected} jobs in {key}", 5);
+}
+
+/// <summary>
+/// Submits N no-op jobs through <see cref="IJobClient.EnqueueManyAsync"/>, in batches with a bounded number in flight.
+/// Each batch is built when it is sent (as bench.mjs builds each <c>addBulk</c> chunk and the <c>http</c> rows each
+/// request), not all N up front: those would be built inside the timed row and stay alive, N requests at once, through
+/// every collection of the row.
+/// </summary>
+internal static class Submit
+{
+    public static Task BatchesAsync(IJobClient jobs, int n, int batchSize, int inFlight, string idPrefix) =>
+        Parallel.ForEachAsync(Enumerable.Range(0, (n + batchSize - 1) / batchSize), new ParallelOptions { MaxDegreeOfParallelism = inFlight }, async (b, ct) =>
+        {
+            var batch = new List<JobRequest>(Math.Min(batchSize, n - (b * batchSize)));
+            for (var i = b * batchSize; i < Math.Min(n, (b + 1) * batchSize); i++)
+            {
+                batch.Add(new JobRequest("noop") { Id = string.Create(CultureInfo.InvariantCulture, $"{idPrefix}{i}") });
+            }
+
+            await jobs.EnqueueManyAsync(batch, ct);
+        });
 }
 
 /// <summary>Free loopback TCP ports, none handed out twice in a run (the kernel may give one port to two binds in a row).</summary>
