@@ -85,7 +85,7 @@ try
         foreach (var key in rounds.SelectMany(r => r.Keys).Distinct().ToList())
         {
             var values = rounds.Where(r => r.ContainsKey(key)).Select(r => r[key]).ToList();
-            throughput[key] = Median(values);
+            throughput[key] = RoundStatistics.Median(values);
             if (values.Count > 1)
             {
                 report.Row($"median of {values.Count} rounds, {key.Replace('_', ' ')}", $"**{throughput[key]:N0}**",
@@ -105,9 +105,17 @@ try
                         .Select(r => r[$"{mode}_n{n}"] / r[$"bullmq_{bullMode}_n{n}"]).ToList();
                     if (ratios.Count > 1)
                     {
+                        // How far the rounds' median ratio can be trusted: an interval for the median of the distribution the
+                        // rounds come from (order statistics; RoundStatistics), so a figure at 2.0× says whether it is above.
+                        var (low, high, coverage) = RoundStatistics.MedianInterval(ratios);
+                        var median = RoundStatistics.Median(ratios);
                         report.Row($"OrleansWorker / BullMQ per round, {mode.Replace('_', ' ')} vs BullMQ {bullMode}, N = {n:N0}",
                             string.Join(" · ", ratios.Select(x => x.ToString("0.00", CultureInfo.InvariantCulture) + "×")),
-                            $"median {Median(ratios):0.00}×, lowest {ratios.Min():0.00}×");
+                            $"median {median:0.00}×, lowest {ratios.Min():0.00}×; the median lies in {low:0.00}–{high:0.00}× with {coverage:P0} confidence");
+                        report.Figure($"round_ratio_{mode}_vs_bullmq_{bullMode}_n{n}_median", Math.Round(median, 2));
+                        report.Figure($"round_ratio_{mode}_vs_bullmq_{bullMode}_n{n}_median_low", Math.Round(low, 2));
+                        report.Figure($"round_ratio_{mode}_vs_bullmq_{bullMode}_n{n}_median_high", Math.Round(high, 2));
+                        report.Figure($"round_ratio_{mode}_vs_bullmq_{bullMode}_n{n}_median_confidence", Math.Round(coverage, 3));
                     }
                 }
             }
@@ -202,10 +210,3 @@ finally
 }
 
 return exitCode;
-
-static double Median(IReadOnlyList<double> values)
-{
-    var sorted = values.Order().ToList();
-    var mid = sorted.Count / 2;
-    return sorted.Count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
