@@ -484,8 +484,9 @@ internal sealed partial class JobDispatcher(
             JobLog.HandOffFailed(logger, ex, attempt.JobId, attempt.Attempt);
             try
             {
+                // A cancellation requested since the claim wins (Completion), or the job would stay Running.
                 var release = JobRules.AttemptEnded(attempt, new AttemptEnd(AttemptOutcome.Interrupted), engine.Time.GetUtcNow(), engine.Retry, 0);
-                await engine.ApplyAsync(release);
+                await Completion.ApplyAsync(release, engine.ApplyAsync);
                 engine.Tracker.Finished(engine.Store.Keys.ShardOf(attempt.JobId), attempt.JobId);
                 if (attempt.HoldsPermit)
                 {
@@ -687,7 +688,7 @@ internal sealed partial class JobDispatcher(
 
         if (orphans.Count > 0)
         {
-            var applied = await engine.Store.ApplyAsync(orphans.Select(j => JobRules.HandedBack(j, now)).ToList());
+            var applied = await engine.ApplyAllAsync(orphans.Select(j => JobRules.HandedBack(j, now)).ToList());
             JobLog.Orphans(logger, applied.Count(a => a == ApplyOutcome.Applied), owner);
         }
     }
@@ -846,7 +847,7 @@ internal sealed partial class JobDispatcher(
             var jobs = await store.OwnerJobsAsync(shardOwner);
             if (jobs.Count > 0 && handBack)
             {
-                requeued += (await store.ApplyAsync(jobs.Select(j => JobRules.HandedBack(j, now)).ToList())).Count(a => a == ApplyOutcome.Applied);
+                requeued += (await engine.ApplyAllAsync(jobs.Select(j => JobRules.HandedBack(j, now)).ToList())).Count(a => a == ApplyOutcome.Applied);
             }
 
             await store.ForgetOwnerAsync(shardOwner);

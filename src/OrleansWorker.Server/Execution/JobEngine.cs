@@ -101,10 +101,29 @@ internal sealed class JobEngine : IAsyncDisposable
         return outcome;
     }
 
-    /// <summary>Applies transitions in one store call, then the follow-ups of those that applied.</summary>
+    /// <summary>
+    /// Applies transitions in one store call, then the follow-ups of those that applied. One that a cancellation requested
+    /// meanwhile refused (<see cref="JobTransition.HonorCancel"/>) is applied again as Cancelled, so the job does not stay
+    /// Running: a hand-back or a recovery must not run a job again whose cancellation was already acknowledged.
+    /// </summary>
     public async Task<IReadOnlyList<ApplyOutcome>> ApplyAllAsync(IReadOnlyList<JobTransition> transitions)
     {
         var outcomes = await Store.ApplyAsync(transitions);
+        var cancelled = Enumerable.Range(0, transitions.Count).Where(i => outcomes[i] == ApplyOutcome.CancelRequested).ToList();
+        if (cancelled.Count > 0)
+        {
+            var retried = cancelled.Select(i => JobRules.CancelledWhileRunning(transitions[i])).ToList();
+            var again = await Store.ApplyAsync(retried);
+            var stored = transitions.ToArray();
+            for (var k = 0; k < cancelled.Count; k++)
+            {
+                stored[cancelled[k]] = retried[k];
+                outcomes[cancelled[k]] = again[k];
+            }
+
+            transitions = stored;
+        }
+
         for (var i = 0; i < transitions.Count; i++)
         {
             if (outcomes[i] == ApplyOutcome.Applied)

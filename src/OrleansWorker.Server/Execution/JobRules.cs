@@ -148,15 +148,18 @@ internal static class JobRules
             error = new JobError("AttemptInterrupted", $"{reason} The job was interrupted {interruptions} times (limit {job.MaxInterruptions}): a job whose silo goes away every time it runs is dead-lettered.");
         }
 
+        // A cancellation requested after the job was read (it does not change the token) must still win: refused, the
+        // caller applies Cancelled instead (JobEngine.ApplyAllAsync).
         return new JobTransition(job, to, now)
         {
+            HonorCancel = to != JobState.Cancelled,
             Attempt = Math.Max(0, job.Attempt - 1), Interruptions = interruptions, InterruptedToken = job.Token, Record = record, Error = error,
         };
     }
 
-    /// <summary>A running job its own silo hands back as it stops (the attempt is not counted).</summary>
+    /// <summary>A running job its own silo hands back as it stops (the attempt is not counted); a cancellation wins as in <see cref="Interrupted"/>.</summary>
     public static JobTransition HandedBack(JobSnapshot job, DateTimeOffset now) =>
-        new(job, job.CancelRequested ? JobState.Cancelled : JobState.Queued, now) { Attempt = Math.Max(0, job.Attempt - 1) };
+        new(job, job.CancelRequested ? JobState.Cancelled : JobState.Queued, now) { HonorCancel = !job.CancelRequested, Attempt = Math.Max(0, job.Attempt - 1) };
 
     /// <summary>A scheduled job that is due.</summary>
     public static JobTransition? Promote(JobSnapshot job, DateTimeOffset now) =>

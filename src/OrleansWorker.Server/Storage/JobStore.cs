@@ -582,7 +582,7 @@ internal sealed class JobStore : IAsyncDisposable
                 .SortedSetAdd(Keys.Owners(shard), leaseUntil.ToUnixTimeMilliseconds(), owner);
             if (finished.TryGetValue(shard, out var ids))
             {
-                unit.SetRemove(Keys.Run(shard, owner), [.. ids]);
+                unit.RunSetForget(Keys.Run(shard, owner), Keys.JobPrefix(shard), owner, ids);
             }
 
             if (!(await _kv.ApplyAsync([unit]))[0].IsApplied)

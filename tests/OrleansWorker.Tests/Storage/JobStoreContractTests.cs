@@ -374,6 +374,47 @@ public abstract class JobStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ForgettingEndedAttempts_KeepsInTheRunSet_AJobItsOwnerRunsAgain_OrStillRuns()
+    {
+        // The run set is how recovery finds an owner's running jobs. An attempt's end is forgotten from it lazily, by id,
+        // with a later claim or renewal, and the same owner may have claimed the job again by then (after a hand-back,
+        // say, when its lease was lost and it came back under the same name); an outcome may also never have landed.
+        await Store.InsertAsync([Job("r::a"), Job("r::b")]);
+        var shard = Store.Keys.ShardOf("r::a");
+        Assert.Equal(shard, Store.Keys.ShardOf("r::b"));
+        var first = Assert.Single((await Store.ClaimAsync(shard, Silo, 1, [("default", 1)], T0, T0.AddSeconds(30), [])).Attempts);
+        Assert.Equal("r::a", first.JobId);
+        await StoreSteps.EndAsync(Store, first, new AttemptEnd(AttemptOutcome.Interrupted), T0);
+        var again = Assert.Single((await Store.ClaimAsync(shard, Silo, 1, [("default", 1)], T0, T0.AddSeconds(30), [])).Attempts);
+        Assert.Equal(("r::a", JobState.Running), (again.JobId, (await Store.GetAsync("r::a"))!.State));
+        var stillRunning = Assert.Single((await Store.ClaimAsync(shard, Silo, 1, [("default", 1)], T0, T0.AddSeconds(30), [])).Attempts);
+        Assert.Equal("r::b", stillRunning.JobId);
+        Assert.Equal(["r::a", "r::b"], await RunSetAsync(shard, Silo));
+
+        // The first attempt's end, and an end whose outcome did not land, forgotten by a renewal and by a claim: both stay.
+        Assert.Empty(await Store.RenewAsync(Silo, T0.AddSeconds(30), new Dictionary<int, List<string>> { [shard] = ["r::a", "r::b"] }));
+        Assert.Empty((await Store.ClaimAsync(shard, Silo, 1, [("default", 1)], T0, T0.AddSeconds(30), ["r::a", "r::b"])).Attempts);
+        Assert.Equal(["r::a", "r::b"], await RunSetAsync(shard, Silo));
+        Assert.Equal(["r::a", "r::b"], (await Store.OwnerJobsAsync(new ShardOwner(shard, Silo))).Select(j => j.Id).Order(StringComparer.Ordinal));
+
+        // Once the attempts ended, each forgetting takes its job out.
+        Assert.Equal(ApplyOutcome.Applied, (await StoreSteps.EndAsync(Store, again, new AttemptEnd(AttemptOutcome.Succeeded), T0)).Outcome);
+        Assert.Empty(await Store.RenewAsync(Silo, T0.AddSeconds(30), new Dictionary<int, List<string>> { [shard] = ["r::a"] }));
+        Assert.Equal(["r::b"], await RunSetAsync(shard, Silo));
+        Assert.Equal(ApplyOutcome.Applied, (await StoreSteps.EndAsync(Store, stillRunning, new AttemptEnd(AttemptOutcome.Succeeded), T0)).Outcome);
+        Assert.Empty((await Store.ClaimAsync(shard, Silo, 1, [("default", 1)], T0, T0.AddSeconds(30), ["r::b"])).Attempts);
+        Assert.Empty(await RunSetAsync(shard, Silo));
+    }
+
+    private async Task<string[]> RunSetAsync(int shard, string owner)
+    {
+        var batch = _kv!.CreateReadBatch();
+        var members = batch.SetMembers(Store.Keys.Run(shard, owner));
+        await batch.ExecuteAsync();
+        return [.. (await members).Order(StringComparer.Ordinal)];
+    }
+
+    [Fact]
     public async Task Leases_ExpireUnlessRenewed_RevokeIsGuardedByTheLease()
     {
         await Store.InsertAsync([Job("l::a"), Job("l::b")]);
@@ -414,6 +455,26 @@ public abstract class JobStoreContractTests : IAsyncLifetime
 
         Assert.Equal(JobCommandStatus.Conflict, (await StoreSteps.CommandAsync(Store, "queued", JobRules.Cancel, T0)).Status);
         Assert.Equal(JobCommandStatus.NotFound, (await StoreSteps.CommandAsync(Store, "missing", JobRules.Cancel, T0)).Status);
+    }
+
+    [Fact]
+    public async Task Cancel_AfterARecoveryOrHandBackReadTheJob_StillWins()
+    {
+        // Recovery and hand-back decide from a read of the job; a cancellation flagged after that read does not change the
+        // token, so only the transition's cancel guard stops them requeueing a job whose cancellation was acknowledged.
+        await Store.InsertAsync([Job("rec"), Job("back")]);
+        Assert.Equal(2, (await ClaimAsync()).Attempts.Count);
+        var read = (await Store.LoadAsync(["rec", "back"])).Select(j => j!).ToList();
+        Assert.All(read, j => Assert.False(j.CancelRequested));
+        Assert.Equal(JobCommandStatus.Ok, (await StoreSteps.CommandAsync(Store, "rec", JobRules.Cancel, T0)).Status);
+        Assert.Equal(JobCommandStatus.Ok, (await StoreSteps.CommandAsync(Store, "back", JobRules.Cancel, T0)).Status);
+
+        var decided = new[] { JobRules.Interrupted(read[0], "silo died", T0.AddSeconds(40)), JobRules.HandedBack(read[1], T0.AddSeconds(40)) };
+        Assert.Equal([JobState.Queued, JobState.Queued], decided.Select(t => t.To));
+        Assert.Equal([ApplyOutcome.CancelRequested, ApplyOutcome.CancelRequested], await Store.ApplyAsync(decided));
+        Assert.Equal([ApplyOutcome.Applied, ApplyOutcome.Applied], await Store.ApplyAsync(decided.Select(JobRules.CancelledWhileRunning).ToList()));
+        Assert.Equal([JobState.Cancelled, JobState.Cancelled], (await Store.GetManyAsync(["rec", "back"])).Select(j => j!.State));
+        Assert.Empty((await ClaimAsync()).Attempts);
     }
 
     [Fact]

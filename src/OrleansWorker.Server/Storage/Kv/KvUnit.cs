@@ -65,6 +65,13 @@ internal enum KvWriteCode
 
     /// <summary>Publishes a message once the unit applies: args are channel, message (no key).</summary>
     Publish,
+
+    /// <summary>
+    /// Forgets ended attempts' job ids from an owner's run set: args are the job key prefix, the owner, then the ids. An
+    /// id whose job is <c>Running</c> under that owner stays: that owner claimed the job again since (a new attempt), or
+    /// the attempt's outcome never landed; either way the run set is how recovery finds the job.
+    /// </summary>
+    RunSetForget,
 }
 
 internal readonly record struct KvGuard(KvGuardCode Code, string? Key, string A, string B);
@@ -130,6 +137,10 @@ internal sealed class KvUnit
 
     public KvUnit SetRemove(string key, params string[] members) => members.Length == 0 ? this : Write(KvWriteCode.SetRemove, key, members);
 
+    /// <summary>See <see cref="KvWriteCode.RunSetForget"/>.</summary>
+    public KvUnit RunSetForget(string runKey, string jobKeyPrefix, string owner, IReadOnlyCollection<string> jobIds) =>
+        jobIds.Count == 0 ? this : Write(KvWriteCode.RunSetForget, runKey, [jobKeyPrefix, owner, .. jobIds]);
+
     public KvUnit Delete(string key) => Write(KvWriteCode.Delete, key, []);
 
     public KvUnit Publish(string channel, string message) => Write(KvWriteCode.Publish, null, [channel, message]);
@@ -192,7 +203,8 @@ internal sealed record KvClaimQueue(string Queue, string ReadyKey, int Max);
 /// (<c>16 hex digits of sequence + job id</c>) queue by queue, skip paused queues and members whose job is no longer
 /// <c>Queued</c>, mark each job Running for <see cref="Owner"/> with a fresh token (and <c>started</c>, and
 /// <c>since</c> as well when <see cref="WriteSince"/>: what store layouts 1 and 2 read), and record the owner's lease.
-/// Refused (<see cref="KvClaimResult.Revoked"/>) when the owner was revoked.
+/// Refused (<see cref="KvClaimResult.Revoked"/>) when the owner was revoked. First it forgets the <see cref="Finished"/>
+/// ids from the run set as <see cref="KvWriteCode.RunSetForget"/> does.
 /// </summary>
 internal sealed record KvClaim(
     string JobKeyPrefix,

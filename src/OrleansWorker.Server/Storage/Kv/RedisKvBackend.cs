@@ -554,6 +554,7 @@ internal sealed class RedisKvBackend : IKvBackend
         KvWriteCode.SetRemove => "srem",
         KvWriteCode.Delete => "del",
         KvWriteCode.Publish => "pub",
+        KvWriteCode.RunSetForget => "srf",
         _ => throw new ArgumentOutOfRangeException(nameof(code), code, null),
     };
 

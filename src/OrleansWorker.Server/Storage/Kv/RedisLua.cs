@@ -97,6 +97,13 @@ internal static class RedisLua
               elseif c == 'srem' then redis.call('SREM', k, unpack(ARGV, a, a + m - 1))
               elseif c == 'del' then redis.call('DEL', k)
               elseif c == 'pub' then redis.call('PUBLISH', ARGV[a], ARGV[a + 1])
+              elseif c == 'srf' then
+                local gone = {}
+                for i = a + 2, a + m - 1 do
+                  local s = redis.call('HMGET', ARGV[a] .. ARGV[i], 'state', 'owner')
+                  if not (s[1] == 'Running' and s[2] == ARGV[a + 1]) then gone[#gone + 1] = ARGV[i] end
+                end
+                if #gone > 0 then redis.call('SREM', k, unpack(gone)) end
               else return redis.error_reply('unknown write ' .. tostring(c))
               end
             end
@@ -205,7 +212,8 @@ internal static class RedisLua
     /// key per queue. ARGV: job key prefix, owner, now, lease, token base, max, queue count, (queue, max)…, field
     /// count, fields…, finished count, finished ids…, then 1 to write <c>since</c> with <c>started</c> (layouts 1 and
     /// 2) or 0 (layout 3: a running job's time is <c>started</c>). Returns -1 when the owner is revoked; else 0
-    /// followed by (id, queue, token, attempt, fields…) per claimed job.
+    /// followed by (id, queue, token, attempt, fields…) per claimed job. A finished id whose job is Running under the
+    /// owner stays in its run set (write <c>srf</c> of <see cref="Apply"/>).
     /// </summary>
     public const string Claim = """
         local jp, owner, now, lease = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -217,7 +225,14 @@ internal static class RedisLua
         for i = 1, nf do fields[3 + i] = ARGV[fa + i] end
         local xa = fa + nf + 1
         local nx = tonumber(ARGV[xa])
-        if nx > 0 then redis.call('SREM', KEYS[2], unpack(ARGV, xa + 1, xa + nx)) end
+        if nx > 0 then
+          local gone = {}
+          for i = xa + 1, xa + nx do
+            local s = redis.call('HMGET', jp .. ARGV[i], 'state', 'owner')
+            if not (s[1] == 'Running' and s[2] == owner) then gone[#gone + 1] = ARGV[i] end
+          end
+          if #gone > 0 then redis.call('SREM', KEYS[2], unpack(gone)) end
+        end
         local ws = ARGV[xa + nx + 1] ~= '0'
         local out = { 0 }
         local ids = {}

@@ -194,10 +194,7 @@ internal sealed class SqliteKvBackend : IKvBackend
                 return KvClaimResult.RevokedOwner;
             }
 
-            foreach (var id in claim.Finished)
-            {
-                _w.SRem(claim.RunKey, id);
-            }
+            ForgetFromRunSet(claim.RunKey, claim.JobKeyPrefix, claim.Owner, claim.Finished);
 
             var read = new List<string>(fields.Count + 3) { "state", "att", "prog" };
             read.AddRange(fields);
@@ -426,6 +423,18 @@ internal sealed class SqliteKvBackend : IKvBackend
         }
     }
 
+    /// <summary><see cref="KvWriteCode.RunSetForget"/>: every id leaves the run set unless its job is Running under the owner.</summary>
+    private void ForgetFromRunSet(string runKey, string jobKeyPrefix, string owner, IReadOnlyList<string> jobIds)
+    {
+        foreach (var id in jobIds)
+        {
+            if (!(_w.HGet(jobKeyPrefix + id, "state") == "Running" && _w.HGet(jobKeyPrefix + id, "owner") == owner))
+            {
+                _w.SRem(runKey, id);
+            }
+        }
+    }
+
     private void Apply(KvWrite write, List<string> published)
     {
         var key = write.Key!;
@@ -483,6 +492,9 @@ internal sealed class SqliteKvBackend : IKvBackend
                 break;
             case KvWriteCode.Publish:
                 published.Add(args[1]);
+                break;
+            case KvWriteCode.RunSetForget:
+                ForgetFromRunSet(key, args[0], args[1], args.AsSpan(2).ToArray());
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(write), write.Code, "Unknown write.");
