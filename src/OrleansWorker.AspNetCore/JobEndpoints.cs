@@ -12,6 +12,21 @@ public static class JobEndpoints
     /// <summary>Largest batch <c>POST /jobs/batch</c> accepts.</summary>
     public const int MaxBatch = 1000;
 
+    /// <summary>The most jobs <c>POST /batches</c> takes (the front-door grain's own limit).</summary>
+    private const int MaxBatchMembers = 10_000;
+
+    /// <summary>The API's JSON settings, reading at most <see cref="MaxBatch"/> jobs of a <c>POST /jobs/batch</c> array.</summary>
+    private static readonly JsonSerializerOptions JobArrayOptions = new(JobJson.Options)
+    {
+        Converters = { new BoundedListConverter<JobRequestBody?>(MaxBatch, $"A batch holds at most {MaxBatch} jobs (got more).") },
+    };
+
+    /// <summary>The same for the <c>jobs</c> of a <c>POST /batches</c> body, at most <see cref="MaxBatchMembers"/>.</summary>
+    private static readonly JsonSerializerOptions BatchBodyOptions = new(JobJson.Options)
+    {
+        Converters = { new BoundedListConverter<JobRequestBody?>(MaxBatchMembers, $"A batch has at most {MaxBatchMembers} jobs (got more).") },
+    };
+
     /// <summary>
     /// Maps the job API under <paramref name="prefix"/> (<c>{prefix}/jobs</c> …), guarded by the API key when one is set.
     /// Returns the group, so that the host can add its own conventions: <c>app.MapOrleansWorker().RequireAuthorization("ops")</c>.
@@ -84,7 +99,7 @@ public static class JobEndpoints
 
     private static async Task<IResult> SubmitBatchAsync(HttpContext http, IJobClient client)
     {
-        var (body, problem) = await ReadBodyAsync<List<JobRequestBody?>>(http);
+        var (body, problem) = await ReadBodyAsync<List<JobRequestBody?>>(http, JobArrayOptions);
         if (problem is not null)
         {
             return problem;
@@ -93,11 +108,6 @@ public static class JobEndpoints
         if (body is null || body.Count == 0)
         {
             return Problems.BadRequest("The request body must be a non-empty JSON array of jobs.");
-        }
-
-        if (body.Count > MaxBatch)
-        {
-            return Problems.BadRequest($"A batch holds at most {MaxBatch} jobs (got {body.Count}).");
         }
 
         var nullAt = body.FindIndex(b => b is null);
@@ -217,7 +227,7 @@ public static class JobEndpoints
 
     private static async Task<IResult> SubmitBatchJobsAsync(HttpContext http, IJobClient client)
     {
-        var (body, problem) = await ReadBodyAsync<BatchBodyIn>(http);
+        var (body, problem) = await ReadBodyAsync<BatchBodyIn>(http, BatchBodyOptions);
         if (problem is not null)
         {
             return problem;
@@ -283,7 +293,8 @@ public static class JobEndpoints
         JobState? parsed = null;
         if (!string.IsNullOrEmpty(state))
         {
-            if (!Enum.TryParse<JobState>(state, ignoreCase: true, out var s) || !Enum.IsDefined(s) || int.TryParse(state, out _))
+            // Enum.TryParse also reads "Scheduled,Running" (as their flags combined, which is another state) and numbers.
+            if (state.Contains(',', StringComparison.Ordinal) || !Enum.TryParse<JobState>(state, ignoreCase: true, out var s) || !Enum.IsDefined(s) || int.TryParse(state, out _))
             {
                 return Task.FromResult(Problems.BadRequest($"state must be one of {string.Join(", ", JobStates.All)} (was '{state}')."));
             }
@@ -362,7 +373,7 @@ public static class JobEndpoints
     private static TimeSpan ToTimeSpan(double seconds) =>
         double.IsNaN(seconds) ? TimeSpan.MinValue : TimeSpan.FromSeconds(Math.Clamp(seconds, -1e9, 1e9));
 
-    private static async Task<(T? Body, IResult? Problem)> ReadBodyAsync<T>(HttpContext http)
+    private static async Task<(T? Body, IResult? Problem)> ReadBodyAsync<T>(HttpContext http, JsonSerializerOptions? options = null)
     {
         if (!(http.Request.ContentType?.Contains("json", StringComparison.OrdinalIgnoreCase) ?? false))
         {
@@ -371,7 +382,11 @@ public static class JobEndpoints
 
         try
         {
-            return (await JsonSerializer.DeserializeAsync<T>(http.Request.Body, JobJson.Options, http.RequestAborted), null);
+            return (await JsonSerializer.DeserializeAsync<T>(http.Request.Body, options ?? JobJson.Options, http.RequestAborted), null);
+        }
+        catch (TooManyItemsException ex)
+        {
+            return (default, Problems.BadRequest(ex.Message));
         }
         catch (JsonException ex)
         {

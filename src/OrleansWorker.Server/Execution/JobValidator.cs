@@ -49,6 +49,25 @@ internal static class JobValidator
         var errors = new List<JobValidationError>();
         jobs = new List<NewJob>(requests.Count);
         var seen = new HashSet<string>(StringComparer.Ordinal);
+
+        // Where each id last appears, and where it first appears with a uniqueKey: a dependency's place in the submission
+        // is then one lookup, not a scan (a submission of thousands of jobs with many dependencies each is checked in
+        // linear time, not in the square of it).
+        var lastAt = new Dictionary<string, int>(StringComparer.Ordinal);
+        var firstUniqueAt = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var k = 0; k < requests.Count; k++)
+        {
+            var request = requests[k];
+            if (request?.Id is { } id)
+            {
+                lastAt[id] = k;
+                if (request.UniqueKey is not null)
+                {
+                    firstUniqueAt.TryAdd(id, k);
+                }
+            }
+        }
+
         for (var i = 0; i < requests.Count; i++)
         {
             var r = requests[i];
@@ -140,7 +159,8 @@ internal static class JobValidator
                 Fail("dependsOn", "too_many_dependencies", $"A job depends on at most {MaxDependencies} jobs (was {dependsOn.Count}).");
             }
 
-            foreach (var dependency in dependsOn)
+            // Past the limit the request is refused for that alone: its dependencies are not checked one by one.
+            foreach (var dependency in dependsOn.Count > MaxDependencies ? [] : dependsOn)
             {
                 if (!IsValidName(dependency))
                 {
@@ -150,17 +170,17 @@ internal static class JobValidator
                 {
                     Fail("dependsOn", "self_dependency", $"Job '{dependency}' cannot depend on itself.");
                 }
-                else if (LaterInSubmission(requests, i, dependency))
+                else if (lastAt.TryGetValue(dependency, out var last) && last > i)
                 {
                     Fail("dependsOn", "dependency_order", $"'{dependency}' comes later in this submission: list a job after the jobs it depends on (so no cycle can form).");
                 }
-                else if (requests.Take(i).Any(earlier => earlier?.Id == dependency && earlier.UniqueKey is not null))
+                else if (firstUniqueAt.TryGetValue(dependency, out var unique) && unique < i)
                 {
                     Fail("dependsOn", "unique_dependency", $"'{dependency}' has a uniqueKey, so it may be answered by another job: depend on it in a later submission, by the id it got.");
                 }
             }
 
-            if (dependsOn.Count != dependsOn.Distinct(StringComparer.Ordinal).Count())
+            if (dependsOn.Count <= MaxDependencies && dependsOn.Count != dependsOn.Distinct(StringComparer.Ordinal).Count())
             {
                 Fail("dependsOn", "duplicate_dependency", "dependsOn names a job more than once.");
             }
@@ -245,19 +265,6 @@ internal static class JobValidator
     {
         var inSubmission = jobs.Select(j => j.Id).ToHashSet(StringComparer.Ordinal);
         return jobs.SelectMany(j => j.DependsOn).Where(d => !inSubmission.Contains(d)).Distinct(StringComparer.Ordinal).ToList();
-    }
-
-    private static bool LaterInSubmission(IReadOnlyList<JobRequest> requests, int index, string id)
-    {
-        for (var k = index + 1; k < requests.Count; k++)
-        {
-            if (requests[k]?.Id == id)
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     /// <summary>A unique key: 1–200 printable characters, no whitespace, no '|' (the store's separator).</summary>

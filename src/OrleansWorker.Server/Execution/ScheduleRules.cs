@@ -24,6 +24,9 @@ internal static class ScheduleRules
 
     public const int MaxIdLength = 100;
 
+    /// <summary>startAt and endAt come before this (ticks near the end of year 9999 overflow in some zones).</summary>
+    public static readonly DateTimeOffset LatestDate = new(9999, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
     /// <summary>The id of the job a tick submits: <c>{schedule}::{tick as yyyyMMddTHHmmssZ}</c> — one job per tick, whoever fires it.</summary>
     public static string JobId(string scheduleId, DateTimeOffset tick) =>
         string.Create(CultureInfo.InvariantCulture, $"{scheduleId}::{tick.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}");
@@ -67,6 +70,15 @@ internal static class ScheduleRules
             errors.Add($"timeZone '{schedule.TimeZone}' is not a known IANA time zone (e.g. UTC, Europe/London, America/New_York).");
         }
 
+        foreach (var (name, at) in new[] { ("startAt", schedule.StartAt), ("endAt", schedule.EndAt) })
+        {
+            // A tick is a DateTimeOffset in the zone and in UTC: one near the end of year 9999 may not exist in both.
+            if (at is { } value && value >= LatestDate)
+            {
+                errors.Add($"{name} ({value:O}) must be before {LatestDate:yyyy-MM-dd}.");
+            }
+        }
+
         if (schedule.StartAt is { } start && schedule.EndAt is { } end && end <= start)
         {
             errors.Add($"endAt ({end:O}) must be after startAt ({start:O}).");
@@ -96,16 +108,16 @@ internal static class ScheduleRules
 
     public static bool TryZone(string id, out TimeZoneInfo zone)
     {
-        try
+        // Not FindSystemTimeZoneById: on Linux a name that is a directory of the zone database ("America") throws a
+        // SecurityException, which is no answer to give a caller who sent a bad time zone.
+        if (TimeZoneInfo.TryFindSystemTimeZoneById(string.IsNullOrEmpty(id) ? "UTC" : id, out var found))
         {
-            zone = TimeZoneInfo.FindSystemTimeZoneById(string.IsNullOrEmpty(id) ? "UTC" : id);
+            zone = found;
             return true;
         }
-        catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException)
-        {
-            zone = TimeZoneInfo.Utc;
-            return false;
-        }
+
+        zone = TimeZoneInfo.Utc;
+        return false;
     }
 
     /// <summary>The first tick strictly after <paramref name="after"/> within the schedule's start and end, or null.</summary>
@@ -118,7 +130,17 @@ internal static class ScheduleRules
             after = start.AddTicks(-1);
         }
 
-        var next = cron.GetNextOccurrence(after, zone, inclusive: false);
+        DateTimeOffset? next;
+        try
+        {
+            next = cron.GetNextOccurrence(after, zone, inclusive: false);
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            // The next tick would lie beyond what a DateTimeOffset holds (in the zone or in UTC): there is none.
+            next = null;
+        }
+
         return next is { } n && schedule.EndAt is { } end && n > end ? null : next;
     }
 

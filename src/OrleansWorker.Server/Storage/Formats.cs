@@ -16,7 +16,8 @@ internal static class ListCursor
         }
 
         var split = cursor.IndexOf('~', StringComparison.Ordinal);
-        return split > 0 && double.TryParse(cursor.AsSpan(0, split), NumberStyles.Float, CultureInfo.InvariantCulture, out var score)
+        // Only finite scores: a store refuses NaN as a range bound (Redis with an error that reads as an outage).
+        return split > 0 && double.TryParse(cursor.AsSpan(0, split), NumberStyles.Float, CultureInfo.InvariantCulture, out var score) && double.IsFinite(score)
             ? (score, cursor[(split + 1)..])
             : throw new FormatException($"The cursor '{cursor}' is not one this server returned.");
     }

@@ -70,6 +70,37 @@ public class JobValidatorTests
     }
 
     [Fact]
+    public void Validate_Dependencies_InTheSubmission_MustComeEarlier_AndNotBeAnsweredByAUniqueKey()
+    {
+        var errors = Validate(
+            out var jobs,
+            new JobRequest("noop") { Id = "first", DependsOn = ["second"] },
+            new JobRequest("noop") { Id = "second" },
+            new JobRequest("noop") { Id = "unique", UniqueKey = "u-1" },
+            new JobRequest("noop") { Id = "after-unique", DependsOn = ["unique"] },
+            new JobRequest("noop") { Id = "after-second", DependsOn = ["second", "elsewhere"] });
+
+        Assert.Empty(jobs);
+        Assert.Equal([(0, "dependency_order"), (3, "unique_dependency")], errors.Select(e => (e.Index, e.Code)));
+    }
+
+    [Fact]
+    public void Validate_TooManyDependencies_IsOneError_NotOnePerDependency()
+    {
+        // Each of 1,001 dependencies would also be "later in the submission" (and one is repeated): the request is refused
+        // for its count alone, so a huge one costs one check, not one per dependency and job.
+        var deps = Enumerable.Range(0, JobValidator.MaxDependencies).Select(i => $"later-{i}").Append("later-0").ToList();
+        var requests = new[] { new JobRequest("noop") { Id = "many", DependsOn = deps } }
+            .Concat(Enumerable.Range(0, JobValidator.MaxDependencies).Select(i => new JobRequest("noop") { Id = $"later-{i}" }))
+            .ToArray();
+
+        var errors = Validate(out _, requests);
+
+        var error = Assert.Single(errors);
+        Assert.Equal((0, "dependsOn", "too_many_dependencies"), (error.Index, error.Field, error.Code));
+    }
+
+    [Fact]
     public void Validate_DuplicateIdsInBatch_AreRefused()
     {
         var errors = Validate(out _, new JobRequest("noop") { Id = "a" }, new JobRequest("noop") { Id = "a" });

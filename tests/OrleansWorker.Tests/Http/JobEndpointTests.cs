@@ -101,6 +101,19 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
     }
 
     [Fact]
+    public async Task HugeArraysOfTinyItems_AreRefusedAtTheLimit_AsBadRequests()
+    {
+        // Two million empty objects (6 MB, within the server's byte limit): refused after the limit's item, not read whole.
+        var tiny = "[" + string.Join(',', Enumerable.Repeat("{}", 2_000_000)) + "]";
+        await AssertProblemAsync(await _http.PostAsync("/jobs/batch", Json(tiny)), HttpStatusCode.BadRequest, "A batch holds at most 1000 jobs");
+        await AssertProblemAsync(await _http.PostAsync("/batches", Json("""{"jobs":""" + tiny + "}")), HttpStatusCode.BadRequest, "A batch has at most 10000 jobs");
+
+        // At the limits themselves the bodies are read, and the items judged one by one.
+        var atLimit = "[" + string.Join(',', Enumerable.Repeat("""{"type":"no-such"}""", 1000)) + "]";
+        await AssertProblemAsync(await _http.PostAsync("/jobs/batch", Json(atLimit)), HttpStatusCode.BadRequest, "Item 999: No handler is registered for job type 'no-such'");
+    }
+
+    [Fact]
     public async Task Get_UnknownOrInvalidId()
     {
         await AssertProblemAsync(await _http.GetAsync("/jobs/does-not-exist"), HttpStatusCode.NotFound, "does-not-exist");
@@ -131,6 +144,10 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
         await AssertProblemAsync(await _http.GetAsync("/jobs?state=Bogus"), HttpStatusCode.BadRequest, "state must be");
         await AssertProblemAsync(await _http.GetAsync("/jobs?limit=0"), HttpStatusCode.BadRequest, "limit");
         await AssertProblemAsync(await _http.GetAsync("/jobs?cursor=garbage"), HttpStatusCode.BadRequest, "cursor");
+
+        // A score the store would refuse as a range bound, and two states at once (which Enum.TryParse reads as a third).
+        await AssertProblemAsync(await _http.GetAsync("/jobs?state=Scheduled&cursor=NaN~x"), HttpStatusCode.BadRequest, "cursor 'NaN~x'");
+        await AssertProblemAsync(await _http.GetAsync("/jobs?state=Scheduled,Running"), HttpStatusCode.BadRequest, "state must be");
     }
 
     [Fact]

@@ -44,6 +44,8 @@ public sealed class SchedulingTests(WorkerFactory factory) : IClassFixture<Worke
     [InlineData("bad-zone", """{"cron":"0 * * * *","timeZone":"Mars/Olympus_Mons","job":{"type":"noop"}}""", "timeZone 'Mars/Olympus_Mons' is not a known IANA time zone")]
     [InlineData("unknown-type", """{"cron":"0 * * * *","job":{"type":"no-such-handler"}}""", "job.type")]
     [InlineData("job-with-deps", """{"cron":"0 * * * *","job":{"type":"noop","dependsOn":["x"]}}""", "dependsOn")]
+    [InlineData("zone-directory", """{"cron":"0 * * * *","timeZone":"America","job":{"type":"noop"}}""", "timeZone 'America' is not a known IANA time zone")]
+    [InlineData("far-start", """{"cron":"0 23 * * *","timeZone":"America/New_York","startAt":"9999-12-31T12:00:00Z","job":{"type":"noop"},"paused":true}""", "startAt (9999-12-31T12:00:00.0000000+00:00) must be before 9999-01-01")]
     [InlineData("ends-first", """{"cron":"0 * * * *","startAt":"2030-01-02T00:00:00Z","endAt":"2030-01-01T00:00:00Z","job":{"type":"noop"}}""", "endAt")]
     public async Task PutSchedule_Invalid_Is400SayingWhy_AndStoresNothing(string id, string body, string detail)
     {
