@@ -54,8 +54,9 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
         catch (JobServiceUnavailableException ex) when (!cancellationToken.IsCancellationRequested)
         {
             // Every try failed, but one may have been stored before its answer was lost (a silo died after the write).
-            // A batch is stored all or nothing: if the jobs exist, the submission was accepted; if they do not once
-            // notAfter (plus a margin for clock skew) has passed, it never will be.
+            // A batch is stored all or nothing on each store shard: if the jobs exist, the submission was accepted; if
+            // none does once notAfter (plus a margin for clock skew) has passed, none ever will. Jobs that span shards
+            // (Worker:Redis:Shards > 1) are stored shard by shard, so part of them can exist: that is said, with the count.
             var settle = notAfter + ClockSkewMargin - time.GetUtcNow();
             if (settle > TimeSpan.Zero)
             {
@@ -64,8 +65,10 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
 
             return await FindStoredAsync(requests) switch
             {
-                { Found: true, Results: var stored } => stored!,
-                { Found: false, Checked: true } => throw new JobServiceUnavailableException($"{ex.Message} Nothing was stored.", ex),
+                { Found: var found, Results: var stored } when found == requests.Count => stored!,
+                { Found: 0, Checked: true } => throw new JobServiceUnavailableException($"{ex.Message} Nothing was stored.", ex),
+                { Found: var found, Checked: true } => throw new JobServiceUnavailableException(
+                    $"{ex.Message} {found} of {requests.Count} jobs were stored (they span the store's shards, each stored on its own); resubmitting them with the same ids stores the rest.", ex),
                 _ => throw new JobServiceUnavailableException($"{ex.Message} Whether the jobs were stored could not be checked; resubmitting them with the same ids is safe.", ex),
             };
         }
@@ -156,19 +159,21 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
         }
     }
 
-    private async Task<(bool Checked, bool Found, IReadOnlyList<EnqueueResult>? Results)> FindStoredAsync(IReadOnlyList<JobRequest> requests)
+    /// <summary>How many of the requested jobs exist, and when all do, what each is now.</summary>
+    private async Task<(bool Checked, int Found, IReadOnlyList<EnqueueResult>? Results)> FindStoredAsync(IReadOnlyList<JobRequest> requests)
     {
         var budget = options.Value.CallTimeout / 3 - ClockSkewMargin;
         try
         {
             var jobs = await Task.WhenAll(requests.Select(r => CallAsync(m => m.GetAsync(r.Id!), budget, CancellationToken.None)));
-            return jobs.All(j => j is not null)
-                ? (true, true, jobs.Select(j => new EnqueueResult(j!.Id, j.State, Created: false)).ToList())
-                : (true, false, null);
+            var found = jobs.Count(j => j is not null);
+            return found == jobs.Length
+                ? (true, found, jobs.Select(j => new EnqueueResult(j!.Id, j.State, Created: false)).ToList())
+                : (true, found, null);
         }
         catch (JobServiceUnavailableException)
         {
-            return (false, false, null);
+            return (false, -1, null);
         }
     }
 
