@@ -9,7 +9,10 @@ Starts its own redis-server (AOF off but in the AOF variants) on a free port and
 insert (as RedisKvBackend encodes it), claim (the claim script), complete (token and cancel guards, the outcome and
 the compact success field, finished index). Variants alternate per round.
 
-    python3 tests/OrleansWorker.Benchmarks/redis-cost/script_vs_commands.py [rounds] [jobs per round]
+    python3 tests/OrleansWorker.Benchmarks/redis-cost/script_vs_commands.py [rounds] [jobs per round] [variant filter]
+
+The filter keeps the variants whose name contains it (e.g. "forget": the claim that carries the last batch's ended ids,
+as the engine sends it, keeping a job that is Running under the owner, against forgetting them unconditionally).
 
 Prints per variant and round: redis-server CPU µs per job (from /proc) and Redis' own µs per job by command."""
 import os, random, re, socket, subprocess, sys, tempfile, textwrap, time
@@ -46,6 +49,7 @@ def free_port():
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 JOBS = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
+FILTER = sys.argv[3] if len(sys.argv) > 3 else ""
 B = 500
 port, workdir = free_port(), tempfile.mkdtemp(prefix="ow-redis-cost-")
 server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
@@ -58,6 +62,13 @@ try:
             time.sleep(0.05)
     APPLY, CLAIM = r.call("SCRIPT", "LOAD", script("Apply")).decode(), r.call("SCRIPT", "LOAD", script("Claim")).decode()
     RECORDS = r.call("SCRIPT", "LOAD", script("Records")).decode()
+    # The claim as it was before it kept a re-claimed job in the run set: every ended id forgotten, unread.
+    claim_text = script("Claim")
+    keep_start = claim_text.index("if nx > 0 then\n")
+    keep_tail = "if #gone > 0 then redis.call('SREM', KEYS[2], unpack(gone)) end\nend\n"
+    keep_end = claim_text.index(keep_tail) + len(keep_tail)
+    CLAIM_FORGET_ALL = r.call("SCRIPT", "LOAD", claim_text[:keep_start]
+                              + "if nx > 0 then redis.call('SREM', KEYS[2], unpack(ARGV, xa + 1, xa + nx)) end\n" + claim_text[keep_end:]).decode()
     P = "{ow:0}:"; JP, READY, ALL, FIN = P + "j:", P + "q:default", P + "all", P + "f:Succeeded:default"
     NOW = int(time.time() * 1000); seq = [NOW << 12]
     CLAIMED = ["def", "payload", "since", "tp", "intr", "batch", "hasDeps"]  # JobFields.Claimed
@@ -153,15 +164,23 @@ try:
             cmds += [["HMGET", JP + i, "tok", "cancel"], ["ZADD", FIN, NOW, i], ["HSET", JP + i, *done_fields(), "ok", OK]]
         pipeline(cmds + [["EXEC"]])
 
-    def claim(n, fields=CLAIMED, since=False):
+    ended = []
+
+    def claim(n, fields=CLAIMED, since=False, sha=None):
         # Store layout 3 (0.4.2) writes no `since` at claim (a running job's time is `started`); layouts 1 and 2 do.
-        res = r.call("EVALSHA", CLAIM, 5, P + "owners", P + "run:o1", P + "revoked", P + "paused", READY,
-                     JP, "o1", NOW, NOW + 30000, 1000, n, 1, "default", n, len(fields), *fields, 0, 1 if since else 0)
+        # With `sha`, the claim carries the previous batch's ended ids to forget from the run set, as the engine sends
+        # them; without, they are taken out by a bare SREM after the claim.
+        carried = ended[:] if sha else []
+        res = r.call("EVALSHA", sha or CLAIM, 5, P + "owners", P + "run:o1", P + "revoked", P + "paused", READY,
+                     JP, "o1", NOW, NOW + 30000, 1000, n, 1, "default", n, len(fields), *fields, len(carried), *carried, 1 if since else 0)
         out, j = [], 1
         while j < len(res):
             out.append((res[j].decode(), res[j + 2].decode())); j += 4 + len(fields)
         if len(out) != n: raise RuntimeError(f"claimed {len(out)} of {n}")
-        r.call("SREM", P + "run:o1", *[i for i, _ in out])
+        if sha:
+            ended[:] = [i for i, _ in out]
+        else:
+            r.call("SREM", P + "run:o1", *[i for i, _ in out])
         return out
 
     pid = int(re.search(r"process_id:(\d+)", r.call("INFO", "server").decode()).group(1))
@@ -174,7 +193,11 @@ try:
     insert_layout2 = lambda ids: insert_records(ids, indexed=True)
     claim_layout2 = lambda n: claim(n, since=True)
     insert_generic2 = lambda ids: insert_script(ids, job_fields_now)
-    variants = [("compact script, layout 3 (as shipped)", insert_records, claim, complete_records, "64", "no"),
+    claim_keeping = lambda n: claim(n, sha=CLAIM)
+    claim_forgetting_all = lambda n: claim(n, sha=CLAIM_FORGET_ALL)
+    variants = [("claim forgets ended ids, keeping a running one (as shipped), AOF", insert_records, claim_keeping, complete_records, "64", "yes"),
+                ("claim forgets ended ids unread (before), AOF", insert_records, claim_forgetting_all, complete_records, "64", "yes"),
+                ("compact script, layout 3 (as shipped)", insert_records, claim, complete_records, "64", "no"),
                 ("compact script, layout 2 (0.4.1)", insert_layout2, claim_layout2, complete_records, "64", "no"),
                 ("generic insert, layout 2 (before tn)", insert_generic2, claim_layout2, complete_records, "64", "no"),
                 ("generic insert, layout 1 (0.3)", insert_layout1, claim_layout1, complete_records, "64", "no"),
@@ -184,8 +207,10 @@ try:
                 ("layout 2 (0.4.1), AOF everysec", insert_layout2, claim_layout2, complete_records, "64", "yes"),
                 ("generic insert, layout 2, AOF", insert_generic2, claim_layout2, complete_records, "64", "yes"),
                 ("generic insert, layout 1, AOF", insert_layout1, claim_layout1, complete_records, "64", "yes")]
+    variants = [v for v in variants if FILTER in v[0]]
     for rnd in range(1, ROUNDS + 1):
         for name, insert, claim_, complete, listpack, aof in variants:
+            ended.clear()
             r.call("FLUSHALL"); r.call("CONFIG", "SET", "hash-max-listpack-value", listpack); r.call("CONFIG", "SET", "appendonly", aof)
             while b"aof_rewrite_in_progress:1" in r.call("INFO", "persistence") or b"aof_rewrite_scheduled:1" in r.call("INFO", "persistence"):
                 time.sleep(0.1)
@@ -198,7 +223,7 @@ try:
             stats = {m.group(1): int(m.group(2)) for m in re.finditer(r"cmdstat_(\S+):calls=\d+,usec=(\d+)", r.call("INFO", "commandstats").decode())}
             top = ", ".join(f"{c} {u / JOBS:.1f}" for c, u in sorted(stats.items(), key=lambda x: -x[1])[:7] if u / JOBS >= 0.1)
             enc = r.call("OBJECT", "ENCODING", JP + ids[0]).decode()
-            print(f"round {rnd} | {name:38s} | redis-server {used / JOBS:5.1f} us/job | Redis' own us/job: {top} | job hash: {enc}", flush=True)
+            print(f"round {rnd} | {name:66s} | redis-server {used / JOBS:5.1f} us/job | Redis' own us/job: {top} | job hash: {enc}", flush=True)
 finally:
     server.terminate(); server.wait()
     subprocess.run(["rm", "-rf", workdir])
