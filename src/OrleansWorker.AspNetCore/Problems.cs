@@ -19,7 +19,7 @@ internal static class Problems
     public static IResult Validation(IReadOnlyList<JobValidationError> errors)
     {
         var tooLarge = errors.Any(e => e.Code == "payload_too_large");
-        var exists = errors.Any(e => e.Code == "batch_exists");
+        var exists = errors.Any(e => e.Code is "batch_exists" or "job_exists");
         return Create(
             tooLarge ? StatusCodes.Status413PayloadTooLarge : exists ? StatusCodes.Status409Conflict : StatusCodes.Status400BadRequest,
             tooLarge ? "Payload too large" : exists ? "Conflict" : "Invalid job request",

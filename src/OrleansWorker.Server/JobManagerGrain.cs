@@ -109,7 +109,13 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
         }
 
         Stamp(jobs, notAfter);
-        var (created, stored) = await Guard(engine.Store.InsertBatchAsync(id, batch.Completion, jobs, now));
+        var (created, stored, existingMember) = await Guard(engine.Store.InsertBatchAsync(id, batch.Completion, jobs, now));
+        if (existingMember >= 0)
+        {
+            return new BatchResponse(null, [], [new JobValidationError(existingMember, "id", "job_exists",
+                $"A job with the id '{jobs[existingMember].Id}' exists already: a batch's members are new jobs (give it another id, or let the batch choose them); nothing was stored.")]);
+        }
+
         if (stored is null || stored.Any(r => r is null))
         {
             throw new JobServiceUnavailableException($"The batch reached the store after its deadline ({notAfter:O}); nothing of it was stored.");

@@ -967,13 +967,21 @@ internal sealed partial class JobDispatcher(
     }
 
     /// <summary>
-    /// Every few seconds: re-reads the queues' settings, ends timed pauses that are over, and sets this silo's
-    /// concurrency permits to what it really holds (its attempts plus its claims in progress: see <see cref="PermitLedger"/>).
+    /// Every few seconds: re-reads the queues' settings, ends timed pauses that are over, sets this silo's concurrency
+    /// permits to what it really holds (its attempts plus its claims in progress: see <see cref="PermitLedger"/>),
+    /// forgets the permits of revoked owners, and brings the shards' paused sets in line with the settings.
     /// </summary>
     private async Task QueueUpkeepAsync(DateTimeOffset now)
     {
+        // The shards' paused sets before the settings (settings are written first), to bring the sets in line with them.
+        var paused = await engine.Store.PausedSetsAsync();
         var all = await engine.RefreshQueueSettingsAsync();
         _queues = all.Keys.Order(StringComparer.Ordinal).ToList();
+        if (await engine.Store.ReconcilePausedAsync(all, paused) > 0)
+        {
+            JobLog.PausedSetsReconciled(logger);
+        }
+
         foreach (var (queue, settings) in all)
         {
             if (settings is { Paused: true, PausedUntil: { } until } && until <= now)
@@ -987,6 +995,9 @@ internal sealed partial class JobDispatcher(
                 await _permits.SetOwnAsync(queue, engine.Owner, () => engine.Tracker.CountOfQueue(queue));
             }
         }
+
+        // Permits held by owner names that were revoked (dead silos, or this one's own retired names): held by no one.
+        await engine.Store.ForgetRevokedPermitsAsync(all.Where(q => q.Value.MaxConcurrency is not null).Select(q => q.Key).ToList());
     }
 
     private async Task StepAsync(string step, Func<Task> action)

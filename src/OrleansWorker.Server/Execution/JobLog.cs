@@ -127,4 +127,7 @@ internal static partial class JobLog
 
     [LoggerMessage(1041, LogLevel.Information, "New jobs are stored in job store layout {Layout}, the oldest a silo of the cluster reads (4: every silo is 0.4.3 or later; 3: a silo of 0.4.2 is in the cluster; 2: a silo of 0.4 or 0.4.1 is in the cluster; 1: a silo of 0.3 or earlier, or one that has not reported yet)")]
     public static partial void StoreLayout(ILogger logger, int layout);
+
+    [LoggerMessage(1042, LogLevel.Warning, "A queue's pause or resume had not reached every shard's paused set (a store call failed between them, or two silos raced): the sets now follow the queues' settings")]
+    public static partial void PausedSetsReconciled(ILogger logger);
 }

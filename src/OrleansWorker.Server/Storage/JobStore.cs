@@ -878,7 +878,12 @@ internal sealed class JobStore : IAsyncDisposable
     /// Stores a batch and its members in one step (the members share the batch's shard). A batch id that exists is left
     /// as it is: Created = false and no member stored; Jobs = null when the call reached the store after its deadline.
     /// </summary>
-    public async Task<(bool Created, EnqueueResult?[]? Jobs)> InsertBatchAsync(string id, JobRequest? completion, IReadOnlyList<NewJob> members, DateTimeOffset now)
+    /// <summary>
+    /// Stores a batch record and its members in one call, or nothing: Created = false when the batch id exists (Jobs
+    /// empty), Jobs null when the deadline passed, and <c>ExistingMember</c> the index of a member whose id is taken
+    /// already (a batch counts every member it was given, so one that is not its own would keep it open for ever).
+    /// </summary>
+    public async Task<(bool Created, EnqueueResult?[]? Jobs, int ExistingMember)> InsertBatchAsync(string id, JobRequest? completion, IReadOnlyList<NewJob> members, DateTimeOffset now)
     {
         await RegisterQueuesAsync(members.Select(j => j.Queue));
         var shard = Keys.ShardOf(id);
@@ -892,8 +897,13 @@ internal sealed class JobStore : IAsyncDisposable
             record.ClockAtMost(notAfter.ToUnixTimeMilliseconds());
         }
 
-        record.KeyAbsent(batchKey, "state")
-            .HashSet(batchKey, "id", id, "total", Num(members.Count), "state", "open", "created", Ms(now), "nonce", nonce,
+        record.KeyAbsent(batchKey, "state");
+        foreach (var member in members)
+        {
+            record.KeyAbsent(Keys.JobPrefix(shard) + member.Id, JobFields.State);
+        }
+
+        record.HashSet(batchKey, "id", id, "total", Num(members.Count), "state", "open", "created", Ms(now), "nonce", nonce,
                 "completion", completion is null ? "" : System.Text.Json.JsonSerializer.Serialize(completion, JobContext.JsonOptions))
             .SortedSetAdd(Keys.OpenBatches(shard), now.ToUnixTimeMilliseconds(), id);
         var units = new List<KvUnit>(members.Count + 2) { record };
@@ -905,8 +915,12 @@ internal sealed class JobStore : IAsyncDisposable
         var applied = await _kv.ApplyAsync(units);
         if (!applied[0].IsApplied)
         {
-            // Expired (the clock guard) or the id is taken: nothing of this call was stored.
-            return (false, members[0].NotAfter is not null && applied[0].FailedGuard == 1 ? null : []);
+            // Expired (the clock guard), the batch id is taken, or a member's id: nothing of this call was stored.
+            var clockGuards = members.Count > 0 && members[0].NotAfter is not null ? 1 : 0;
+            var failed = applied[0].FailedGuard;
+            return failed == clockGuards ? (false, null, -1)
+                : failed == clockGuards + 1 ? (false, [], -1)
+                : (false, [], failed - clockGuards - 2);
         }
 
         var results = new EnqueueResult?[members.Count];
@@ -919,7 +933,7 @@ internal sealed class JobStore : IAsyncDisposable
                 : new EnqueueResult(members[i].Id, ParseState(r.Value), false);
         }
 
-        return (true, results);
+        return (true, results, -1);
     }
 
     /// <summary>A batch's record and its counts by outcome, or null.</summary>
@@ -1195,15 +1209,65 @@ internal sealed class JobStore : IAsyncDisposable
             settings[name] = System.Text.Json.JsonSerializer.Deserialize<QueueSettings>(json, JobContext.JsonOptions) ?? new QueueSettings();
         }
 
+        // What this process believes registered is what the store has: a registration it made, or heard of, may be gone
+        // (a Redis restart that lost its last second). A queue forgotten here is registered again by its next insert.
+        foreach (var name in _knownQueues.Keys)
+        {
+            if (!settings.ContainsKey(name))
+            {
+                _knownQueues.TryRemove(name, out _);
+            }
+        }
+
         return settings;
+    }
+
+    /// <summary>Every shard's set of paused queues, the sets the claim itself checks.</summary>
+    public async Task<IReadOnlyList<string[]>> PausedSetsAsync()
+    {
+        var batch = _kv.CreateReadBatch();
+        var reads = Enumerable.Range(0, Shards).Select(s => batch.SetMembers(Keys.Paused(s))).ToList();
+        await batch.ExecuteAsync();
+        var sets = new List<string[]>(Shards);
+        foreach (var read in reads)
+        {
+            sets.Add(await read);
+        }
+
+        return sets;
+    }
+
+    /// <summary>
+    /// Brings every shard's paused set in line with the queues' settings, when a pause or a resume reached the settings
+    /// but not every shard (a shard's node down, a connection lost between the calls, or two silos pausing and resuming
+    /// at once): otherwise a queue that every view shows running would stay paused in one shard for good.
+    /// <paramref name="paused"/> must be read before <paramref name="settings"/>: settings are written first, so the
+    /// settings are never older than the sets they are compared with. Returns how many sets it changed.
+    /// </summary>
+    public async Task<int> ReconcilePausedAsync(IReadOnlyDictionary<string, QueueSettings> settings, IReadOnlyList<string[]> paused)
+    {
+        var changed = 0;
+        for (var s = 0; s < Shards && s < paused.Count; s++)
+        {
+            var have = paused[s].ToHashSet(StringComparer.Ordinal);
+            var add = settings.Where(q => q.Value.Paused && !have.Contains(q.Key)).Select(q => q.Key).ToArray();
+            var remove = have.Where(q => !(settings.TryGetValue(q, out var v) && v.Paused)).ToArray();
+            if (add.Length + remove.Length > 0)
+            {
+                await _kv.ApplyAsync([new KvUnit().SetAdd(Keys.Paused(s), add).SetRemove(Keys.Paused(s), remove)]);
+                changed++;
+            }
+        }
+
+        return changed;
     }
 
     /// <summary>Stores a queue's settings; the pause goes into every shard's paused set (checked by the claim itself) and every silo is told.</summary>
     public async Task SaveQueueSettingsAsync(string queue, QueueSettings settings)
     {
-        _knownQueues.TryAdd(queue, 0);
         var units = new List<KvUnit> { new KvUnit().HashSet(Keys.Queues, queue, System.Text.Json.JsonSerializer.Serialize(settings, JobContext.JsonOptions)) };
         await _kv.ApplyAsync(units);
+        _knownQueues.TryAdd(queue, 0);
         await Task.WhenAll(Enumerable.Range(0, Shards).Select(s => _kv.ApplyAsync([settings.Paused ? new KvUnit().SetAdd(Keys.Paused(s), queue) : new KvUnit().SetRemove(Keys.Paused(s), queue)])));
         await _kv.ApplyAsync([new KvUnit().Publish(_kv.Channel, "s|" + queue)]);
     }
@@ -1214,6 +1278,44 @@ internal sealed class JobStore : IAsyncDisposable
     /// <summary>Gives back permits (an attempt ended, or a claim took fewer jobs than it had permits for).</summary>
     public Task ReleasePermitsAsync(string queue, string owner, int count) =>
         count <= 0 ? Task.CompletedTask : _kv.ApplyAsync([new KvUnit().HashIncrement(Keys.Permits(queue), owner, -count)]);
+
+    /// <summary>
+    /// Forgets the concurrency permits that revoked owners still hold in <paramref name="queues"/>. A revoked owner name
+    /// never runs anything again (its silo goes on under a new one), but what it held stays counted until someone says
+    /// so: recovery does for an owner whose run set still has jobs, and nothing did for one revoked with none (an idle
+    /// silo killed between taking and returning a claim's permits, or one that retired its name after a long outage and
+    /// could not return them). A release that lands later makes its count negative, which counts as zero.
+    /// </summary>
+    public async Task<int> ForgetRevokedPermitsAsync(IReadOnlyCollection<string> queues)
+    {
+        if (queues.Count == 0)
+        {
+            return 0;
+        }
+
+        var batch = _kv.CreateReadBatch();
+        var revokedReads = Enumerable.Range(0, Shards).Select(s => batch.RangeByScore(Keys.Revoked(s), double.NegativeInfinity, double.PositiveInfinity, false, 0, 100_000)).ToList();
+        var holders = queues.Select(q => (Queue: q, Read: batch.HashGetAll(Keys.Permits(q)))).ToList();
+        await batch.ExecuteAsync();
+        var revoked = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var read in revokedReads)
+        {
+            revoked.UnionWith((await read).Select(e => e.Member));
+        }
+
+        var forgotten = 0;
+        foreach (var (queue, read) in holders)
+        {
+            var stale = (await read).Keys.Where(revoked.Contains).ToArray();
+            if (stale.Length > 0)
+            {
+                await _kv.ApplyAsync([new KvUnit().HashDelete(Keys.Permits(queue), stale)]);
+                forgotten += stale.Length;
+            }
+        }
+
+        return forgotten;
+    }
 
     /// <summary>Sets what an owner holds to what it really runs (never less), or forgets a revoked owner's permits.</summary>
     public Task SetPermitsAsync(string queue, string owner, int count) =>
@@ -1424,14 +1526,13 @@ internal sealed class JobStore : IAsyncDisposable
         switch (parts[0])
         {
             case "r" when parts.Length == 2:
-                _knownQueues.TryAdd(parts[1], 0);
+                // Not taken as registered: the store may lose the registration this message followed (see QueueSettingsAsync).
                 JobsReady?.Invoke(parts[1]);
                 break;
             case "c" when parts.Length == 3:
                 CancelRequested?.Invoke(parts[1], parts[2]);
                 break;
             case "s" when parts.Length == 2:
-                _knownQueues.TryAdd(parts[1], 0);
                 SettingsChanged?.Invoke(parts[1]);
                 break;
             default:

@@ -243,7 +243,7 @@ public abstract class SchedulingEngineTests : IAsyncLifetime
     public async Task Batch_ClosesOnceWhenEveryMemberFinished_AndSubmitsItsCompletionOnce()
     {
         var members = Enumerable.Range(0, 5).Select(i => Job($"b1::{i}") with { BatchId = "b1" }).ToList();
-        var (created, results) = await _silo.Store.InsertBatchAsync("b1", new JobRequest("echo") { Queue = "done" }, members, _silo.Time.GetUtcNow());
+        var (created, results, _) = await _silo.Store.InsertBatchAsync("b1", new JobRequest("echo") { Queue = "done" }, members, _silo.Time.GetUtcNow());
         Assert.True(created);
         Assert.All(results!, r => Assert.True(r!.Created));
 
@@ -318,6 +318,21 @@ public abstract class SchedulingEngineTests : IAsyncLifetime
         Assert.False(again.Created);
         Assert.Null(await _silo.Store.GetAsync("b2::1"));
         Assert.Equal(1, (await _silo.Store.BatchAsync("b2"))!.Value.View.Total);
+    }
+
+    [Fact]
+    public async Task ABatchWithAMemberWhoseIdIsTaken_IsNotStored_SoItCannotStayOpenForEver()
+    {
+        // A job submitted on its own under an id a batch then names as a member: the batch would count it and never see it finish.
+        await _silo.Store.InsertAsync([Job("b3::a")]);
+        Assert.NotNull(await _silo.Store.GetAsync("b3::a"));
+
+        var (created, _, existing) = await _silo.Store.InsertBatchAsync("b3", null, [Job("b3::x") with { BatchId = "b3" }, Job("b3::a") with { BatchId = "b3" }], _silo.Time.GetUtcNow());
+
+        Assert.Equal((false, 1), (created, existing));
+        Assert.Null(await _silo.Store.BatchAsync("b3"));
+        Assert.Null(await _silo.Store.GetAsync("b3::x"));
+        Assert.Null((await _silo.Store.GetAsync("b3::a"))!.BatchId);
     }
 
     [Fact]

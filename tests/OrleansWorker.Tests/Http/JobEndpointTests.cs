@@ -355,6 +355,18 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
     }
 
     [Fact]
+    public async Task Batches_WithAMemberWhoseIdIsTaken_Are409_AndStoreNothing()
+    {
+        Assert.Equal(HttpStatusCode.Accepted, (await _http.PostAsync("/jobs", Json("""{"type":"noop","id":"bx::a"}"""))).StatusCode);
+
+        var response = await _http.PostAsync("/batches", Json("""{"id":"bx","jobs":[{"type":"noop","id":"bx::new"},{"type":"noop","id":"bx::a"}]}"""));
+
+        await AssertProblemAsync(response, HttpStatusCode.Conflict, "A job with the id 'bx::a' exists already");
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/batches/bx")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/jobs/bx::new")).StatusCode);
+    }
+
+    [Fact]
     public async Task Batches_RunTheCompletionJobOnceAllFinished()
     {
         using (var response = await _http.PostAsync("/batches", Json("""{"id":"http-batch","jobs":[{"type":"noop"},{"type":"fail","payload":{"times":9},"maxAttempts":1},{"type":"sleep","payload":{"ms":200}}],"completion":{"type":"echo","queue":"done"}}""")))

@@ -725,6 +725,30 @@ public abstract class JobStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Permits_OfARevokedOwner_AreForgotten_EvenWithNoJobsToRecover()
+    {
+        // An idle silo killed between taking a claim's permits and giving them back: revoked with an empty run set, so
+        // recovery (which forgets the permits of owners it requeues jobs of) never looks at it.
+        Assert.Equal(4, await Store.AcquirePermitsAsync("lim", OtherSilo, 4, 5));
+        Assert.Equal(1, await Store.AcquirePermitsAsync("lim", Silo, 5, 5));
+        Assert.Equal(0, await Store.ForgetRevokedPermitsAsync(["lim"]));
+        Assert.Equal(0, await Store.AcquirePermitsAsync("lim", Silo, 5, 5));
+
+        for (var s = 0; s < Store.Shards; s++)
+        {
+            Assert.True(await Store.RevokeAsync(new ShardOwner(s, OtherSilo), T0, leaseEndedBy: null));
+        }
+
+        Assert.Empty(await Store.RevokedWithJobsAsync());
+        Assert.Equal(1, await Store.ForgetRevokedPermitsAsync(["lim", "unlimited"]));
+        Assert.Equal(4, await Store.AcquirePermitsAsync("lim", Silo, 5, 5));
+
+        // Its release, landing late, counts as nothing rather than as room for others.
+        await Store.ReleasePermitsAsync("lim", OtherSilo, 4);
+        Assert.Equal(0, await Store.AcquirePermitsAsync("lim", Silo, 5, 5));
+    }
+
+    [Fact]
     public async Task Cancel_IsAddressedToTheAttempt_SoALateReadOfIt_CannotCancelTheRetry()
     {
         // Seen in CI: cancel, Cancelled, retry at once; the retry ran on the same silo and the owner's poll of its
@@ -793,6 +817,56 @@ public abstract class JobStoreContractTests : IAsyncLifetime
         Assert.Empty((await ClaimAsync(queues: ["pz"])).Attempts);
         await Store.SaveQueueSettingsAsync("pz", new QueueSettings());
         Assert.Equal("pz-1", Assert.Single((await ClaimAsync(queues: ["pz"])).Attempts).JobId);
+    }
+
+    [Fact]
+    public async Task APauseThatReachedTheSettingsButNotEveryShard_IsBroughtInLine()
+    {
+        // A resume whose write to the shards' paused sets failed (or raced a pause from another silo): the settings say
+        // running, a shard's set says paused, and the claim (which reads the set) would skip the queue for good.
+        await Store.InsertAsync([Job("pr-1", queue: "pr")]);
+        await Store.SaveQueueSettingsAsync("pr", new QueueSettings { Paused = true });
+        await _kv!.ApplyAsync([new KvUnit().HashSet(Store.Keys.Queues, "pr", "{}")]);
+        Assert.False((await Store.QueueSettingsAsync())["pr"].Paused);
+        Assert.Empty((await ClaimAsync(queues: ["pr"])).Attempts);
+
+        var paused = await Store.PausedSetsAsync();
+        Assert.All(paused, set => Assert.Contains("pr", set));
+        Assert.Equal(Store.Shards, await Store.ReconcilePausedAsync(await Store.QueueSettingsAsync(), paused));
+        Assert.Equal("pr-1", Assert.Single((await ClaimAsync(queues: ["pr"])).Attempts).JobId);
+        Assert.Equal(0, await Store.ReconcilePausedAsync(await Store.QueueSettingsAsync(), await Store.PausedSetsAsync()));
+
+        // And the other way: paused in the settings, missing from the sets.
+        await Store.InsertAsync([Job("pr-2", queue: "pr")]);
+        await _kv!.ApplyAsync([new KvUnit().HashSet(Store.Keys.Queues, "pr", "{\"paused\":true}")]);
+        Assert.Equal(Store.Shards, await Store.ReconcilePausedAsync(await Store.QueueSettingsAsync(), await Store.PausedSetsAsync()));
+        Assert.Empty((await ClaimAsync(queues: ["pr"])).Attempts);
+    }
+
+    [Fact]
+    public async Task AQueueRegistrationTheStoreLost_IsMadeAgain_ByTheNextInsert()
+    {
+        // A Redis restart can lose the last second: the registration of a queue this process made (and so remembers).
+        await Store.InsertAsync([Job("ql-1", queue: "lost")]);
+        Assert.Contains("lost", await Store.QueuesAsync());
+        await _kv!.ApplyAsync([new KvUnit().HashDelete(Store.Keys.Queues, "lost")]);
+        Assert.DoesNotContain("lost", await Store.QueuesAsync());
+
+        await Store.QueueSettingsAsync();
+        await Store.InsertAsync([Job("ql-2", queue: "lost")]);
+        Assert.Contains("lost", await Store.QueuesAsync());
+    }
+
+    [Fact]
+    public async Task AClaim_NeverMovesItsOwnersLeaseBack()
+    {
+        // The claim's clock reading is older than a renewal that landed meanwhile: the later lease end stays.
+        await Store.InsertAsync([Job("lb::a")]);
+        var shard = Store.Keys.ShardOf("lb::a");
+        Assert.Empty(await Store.RenewAsync(Silo, T0.AddSeconds(60), new Dictionary<int, List<string>>()));
+        Assert.Single((await Store.ClaimAsync(shard, Silo, 1, [("default", 1)], T0, T0.AddSeconds(30), [])).Attempts);
+        Assert.DoesNotContain(await Store.ExpiredOwnersAsync(T0.AddSeconds(45)), e => e.Owner.Owner == Silo);
+        Assert.Contains(await Store.ExpiredOwnersAsync(T0.AddSeconds(61)), e => e.Owner == new ShardOwner(shard, Silo));
     }
 
     /// <summary>

@@ -213,7 +213,8 @@ internal static class RedisLua
     /// count, fields…, finished count, finished ids…, then 1 to write <c>since</c> with <c>started</c> (layouts 1 and
     /// 2) or 0 (layout 3: a running job's time is <c>started</c>). Returns -1 when the owner is revoked; else 0
     /// followed by (id, queue, token, attempt, fields…) per claimed job. A finished id whose job is Running under the
-    /// owner stays in its run set (write <c>srf</c> of <see cref="Apply"/>).
+    /// owner stays in its run set (write <c>srf</c> of <see cref="Apply"/>). The lease only ever moves forward: the
+    /// claim's <c>now</c> was taken before its permits and shards, and a renewal may have landed since.
     /// </summary>
     public const string Claim = """
         local jp, owner, now, lease = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -267,7 +268,8 @@ internal static class RedisLua
         end
         if #ids > 0 then
           redis.call('SADD', KEYS[2], unpack(ids))
-          redis.call('ZADD', KEYS[1], lease, owner)
+          local held = redis.call('ZSCORE', KEYS[1], owner)
+          if (not held) or tonumber(held) < tonumber(lease) then redis.call('ZADD', KEYS[1], lease, owner) end
         end
         return out
         """;

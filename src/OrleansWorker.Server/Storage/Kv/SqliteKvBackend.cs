@@ -253,8 +253,9 @@ internal sealed class SqliteKvBackend : IKvBackend
                 }
             }
 
-            if (jobs.Count > 0)
+            if (jobs.Count > 0 && !(_w.ZScore(claim.OwnersKey, claim.Owner) >= claim.LeaseUntilMs))
             {
+                // Only forward: a renewal that landed after this claim's clock reading keeps its later end.
                 _w.ZAdd(claim.OwnersKey, claim.LeaseUntilMs, claim.Owner);
             }
 
