@@ -875,13 +875,10 @@ internal sealed class JobStore : IAsyncDisposable
     // ---------------------------------------------------------------- batches
 
     /// <summary>
-    /// Stores a batch and its members in one step (the members share the batch's shard). A batch id that exists is left
-    /// as it is: Created = false and no member stored; Jobs = null when the call reached the store after its deadline.
-    /// </summary>
-    /// <summary>
-    /// Stores a batch record and its members in one call, or nothing: Created = false when the batch id exists (Jobs
-    /// empty), Jobs null when the deadline passed, and <c>ExistingMember</c> the index of a member whose id is taken
-    /// already (a batch counts every member it was given, so one that is not its own would keep it open for ever).
+    /// Stores a batch and its members in one step (the members share the batch's shard), or nothing. A batch id that
+    /// exists is left as it is: Created = false and no member stored. Jobs = null when the call reached the store after
+    /// its deadline. ExistingMember is the index of a member whose id a job has already (a batch counts every member it
+    /// was given, so one that is not its own would keep it open for ever), else -1.
     /// </summary>
     public async Task<(bool Created, EnqueueResult?[]? Jobs, int ExistingMember)> InsertBatchAsync(string id, JobRequest? completion, IReadOnlyList<NewJob> members, DateTimeOffset now)
     {
