@@ -65,9 +65,9 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
 
             return await FindStoredAsync(requests) switch
             {
-                { Found: var found, Results: var stored } when found == requests.Count => stored!,
-                { Found: 0, Checked: true } => throw new JobServiceUnavailableException($"{ex.Message} Nothing was stored.", ex),
-                { Found: var found, Checked: true } => throw new JobServiceUnavailableException(
+                { Results: { } stored } => stored,
+                { Found: 0 } => throw new JobServiceUnavailableException($"{ex.Message} Nothing was stored.", ex),
+                { Found: > 0 and var found } => throw new JobServiceUnavailableException(
                     $"{ex.Message} {found} of {requests.Count} jobs were stored (they span the store's shards, each stored on its own); resubmitting them with the same ids stores the rest.", ex),
                 _ => throw new JobServiceUnavailableException($"{ex.Message} Whether the jobs were stored could not be checked; resubmitting them with the same ids is safe.", ex),
             };
@@ -159,8 +159,8 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
         }
     }
 
-    /// <summary>How many of the requested jobs exist, and when all do, what each is now.</summary>
-    private async Task<(bool Checked, int Found, IReadOnlyList<EnqueueResult>? Results)> FindStoredAsync(IReadOnlyList<JobRequest> requests)
+    /// <summary>How many of the requested jobs exist (-1: it could not be checked), and when all do, what each is now.</summary>
+    private async Task<(int Found, IReadOnlyList<EnqueueResult>? Results)> FindStoredAsync(IReadOnlyList<JobRequest> requests)
     {
         var budget = options.Value.CallTimeout / 3 - ClockSkewMargin;
         try
@@ -168,12 +168,12 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
             var jobs = await Task.WhenAll(requests.Select(r => CallAsync(m => m.GetAsync(r.Id!), budget, CancellationToken.None)));
             var found = jobs.Count(j => j is not null);
             return found == jobs.Length
-                ? (true, found, jobs.Select(j => new EnqueueResult(j!.Id, j.State, Created: false)).ToList())
-                : (true, found, null);
+                ? (found, jobs.Select(j => new EnqueueResult(j!.Id, j.State, Created: false)).ToList())
+                : (found, null);
         }
         catch (JobServiceUnavailableException)
         {
-            return (false, -1, null);
+            return (-1, null);
         }
     }
 

@@ -108,22 +108,7 @@ internal sealed class JobEngine : IAsyncDisposable
     /// </summary>
     public async Task<IReadOnlyList<ApplyOutcome>> ApplyAllAsync(IReadOnlyList<JobTransition> transitions)
     {
-        var outcomes = await Store.ApplyAsync(transitions);
-        var cancelled = Enumerable.Range(0, transitions.Count).Where(i => outcomes[i] == ApplyOutcome.CancelRequested).ToList();
-        if (cancelled.Count > 0)
-        {
-            var retried = cancelled.Select(i => JobRules.CancelledWhileRunning(transitions[i])).ToList();
-            var again = await Store.ApplyAsync(retried);
-            var stored = transitions.ToArray();
-            for (var k = 0; k < cancelled.Count; k++)
-            {
-                stored[cancelled[k]] = retried[k];
-                outcomes[cancelled[k]] = again[k];
-            }
-
-            transitions = stored;
-        }
-
+        (transitions, var outcomes) = await Completion.ApplyAllAsync(transitions, Store.ApplyAsync);
         for (var i = 0; i < transitions.Count; i++)
         {
             if (outcomes[i] == ApplyOutcome.Applied)

@@ -207,4 +207,30 @@ internal static class Completion
 
         return (decided, outcome);
     }
+
+    /// <summary>
+    /// <see cref="ApplyAsync"/> for many transitions in one store call: those refused for a cancellation requested
+    /// meanwhile are applied again as Cancelled, in a second call. Returns what was stored and each outcome.
+    /// </summary>
+    public static async Task<(IReadOnlyList<JobTransition> Stored, ApplyOutcome[] Outcomes)> ApplyAllAsync(
+        IReadOnlyList<JobTransition> decided, Func<IReadOnlyList<JobTransition>, Task<ApplyOutcome[]>> apply)
+    {
+        var outcomes = await apply(decided);
+        var refused = Enumerable.Range(0, decided.Count).Where(i => outcomes[i] == ApplyOutcome.CancelRequested).ToList();
+        if (refused.Count == 0)
+        {
+            return (decided, outcomes);
+        }
+
+        var cancelled = refused.Select(i => JobRules.CancelledWhileRunning(decided[i])).ToList();
+        var again = await apply(cancelled);
+        var stored = decided.ToArray();
+        for (var k = 0; k < refused.Count; k++)
+        {
+            stored[refused[k]] = cancelled[k];
+            outcomes[refused[k]] = again[k];
+        }
+
+        return (stored, outcomes);
+    }
 }

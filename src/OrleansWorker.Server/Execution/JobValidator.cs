@@ -154,13 +154,14 @@ internal static class JobValidator
             }
 
             var dependsOn = r.DependsOn ?? [];
-            if (dependsOn.Count > MaxDependencies)
+            var withinLimit = dependsOn.Count <= MaxDependencies;
+            if (!withinLimit)
             {
                 Fail("dependsOn", "too_many_dependencies", $"A job depends on at most {MaxDependencies} jobs (was {dependsOn.Count}).");
             }
 
             // Past the limit the request is refused for that alone: its dependencies are not checked one by one.
-            foreach (var dependency in dependsOn.Count > MaxDependencies ? [] : dependsOn)
+            foreach (var dependency in withinLimit ? dependsOn : [])
             {
                 if (!IsValidName(dependency))
                 {
@@ -180,7 +181,7 @@ internal static class JobValidator
                 }
             }
 
-            if (dependsOn.Count <= MaxDependencies && dependsOn.Count != dependsOn.Distinct(StringComparer.Ordinal).Count())
+            if (withinLimit && dependsOn.Count != dependsOn.Distinct(StringComparer.Ordinal).Count())
             {
                 Fail("dependsOn", "duplicate_dependency", "dependsOn names a job more than once.");
             }

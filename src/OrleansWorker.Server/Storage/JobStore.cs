@@ -663,8 +663,8 @@ internal sealed class JobStore : IAsyncDisposable
         return (await _kv.ApplyAsync([unit]))[0].IsApplied;
     }
 
-    /// <summary>Revoked owners whose run sets still hold jobs (their recovery is not finished).</summary>
-    public async Task<IReadOnlyList<ShardOwner>> RevokedWithJobsAsync()
+    /// <summary>Every shard's revoked owners (the tombstones not yet forgotten).</summary>
+    private async Task<List<ShardOwner>> RevokedAsync()
     {
         var batch = _kv.CreateReadBatch();
         var reads = Enumerable.Range(0, Shards).Select(s => batch.RangeByScore(Keys.Revoked(s), double.NegativeInfinity, double.PositiveInfinity, false, 0, 100_000)).ToList();
@@ -675,6 +675,13 @@ internal sealed class JobStore : IAsyncDisposable
             owners.AddRange((await reads[s]).Select(e => new ShardOwner(s, e.Member)));
         }
 
+        return owners;
+    }
+
+    /// <summary>Revoked owners whose run sets still hold jobs (their recovery is not finished).</summary>
+    public async Task<IReadOnlyList<ShardOwner>> RevokedWithJobsAsync()
+    {
+        var owners = await RevokedAsync();
         var counts = _kv.CreateReadBatch();
         var sizes = owners.Select(o => counts.SetLength(Keys.Run(o.Shard, o.Owner))).ToList();
         await counts.ExecuteAsync();
@@ -1290,15 +1297,10 @@ internal sealed class JobStore : IAsyncDisposable
             return 0;
         }
 
+        var revoked = (await RevokedAsync()).Select(o => o.Owner).ToHashSet(StringComparer.Ordinal);
         var batch = _kv.CreateReadBatch();
-        var revokedReads = Enumerable.Range(0, Shards).Select(s => batch.RangeByScore(Keys.Revoked(s), double.NegativeInfinity, double.PositiveInfinity, false, 0, 100_000)).ToList();
         var holders = queues.Select(q => (Queue: q, Read: batch.HashGetAll(Keys.Permits(q)))).ToList();
         await batch.ExecuteAsync();
-        var revoked = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var read in revokedReads)
-        {
-            revoked.UnionWith((await read).Select(e => e.Member));
-        }
 
         var forgotten = 0;
         foreach (var (queue, read) in holders)

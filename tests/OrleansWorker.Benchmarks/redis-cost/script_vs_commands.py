@@ -20,7 +20,9 @@ import os, random, re, socket, subprocess, sys, tempfile, textwrap, time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 LUA = open(os.path.join(ROOT, "src/OrleansWorker.Server/Storage/Kv/RedisLua.cs")).read()
 def script(name):
-    return textwrap.dedent(re.search(name + r' = """\n(.*?)\n\s*""";', LUA, re.S).group(1))
+    # A script may start with a shared part of its own ($$""" ... {{Part}} ...): put that in, as the compiler does.
+    text = textwrap.dedent(re.search(name + r' = \$*"""\n(.*?)\n\s*""";', LUA, re.S).group(1))
+    return re.sub(r"\{\{(\w+)\}\}", lambda m: script(m.group(1)), text)
 
 class Conn:
     def __init__(self, port):
@@ -63,12 +65,10 @@ try:
     APPLY, CLAIM = r.call("SCRIPT", "LOAD", script("Apply")).decode(), r.call("SCRIPT", "LOAD", script("Claim")).decode()
     RECORDS = r.call("SCRIPT", "LOAD", script("Records")).decode()
     # The claim as it was before it kept a re-claimed job in the run set: every ended id forgotten, unread.
-    claim_text = script("Claim")
-    keep_start = claim_text.index("if nx > 0 then\n")
-    keep_tail = "if #gone > 0 then redis.call('SREM', KEYS[2], unpack(gone)) end\nend\n"
-    keep_end = claim_text.index(keep_tail) + len(keep_tail)
-    CLAIM_FORGET_ALL = r.call("SCRIPT", "LOAD", claim_text[:keep_start]
-                              + "if nx > 0 then redis.call('SREM', KEYS[2], unpack(ARGV, xa + 1, xa + nx)) end\n" + claim_text[keep_end:]).decode()
+    keeping = "if nx > 0 then forget(KEYS[2], jp, owner, xa + 1, xa + nx) end"
+    if keeping not in script("Claim"): raise RuntimeError("the claim's forgetting is not where this script expects it")
+    CLAIM_FORGET_ALL = r.call("SCRIPT", "LOAD", script("Claim").replace(
+        keeping, "if nx > 0 then redis.call('SREM', KEYS[2], unpack(ARGV, xa + 1, xa + nx)) end")).decode()
     P = "{ow:0}:"; JP, READY, ALL, FIN = P + "j:", P + "q:default", P + "all", P + "f:Succeeded:default"
     NOW = int(time.time() * 1000); seq = [NOW << 12]
     CLAIMED = ["def", "payload", "since", "tp", "intr", "batch", "hasDeps"]  # JobFields.Claimed

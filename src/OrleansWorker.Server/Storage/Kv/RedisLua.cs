@@ -8,13 +8,30 @@ namespace OrleansWorker.Storage.Kv;
 internal static class RedisLua
 {
     /// <summary>
+    /// Lua, defined at the top of the scripts that forget ended attempts: takes ARGV[first..last] (job ids) out of the run
+    /// set <c>run</c>, except any whose job is Running under <c>owner</c>: that owner claimed it again since, or the
+    /// attempt's outcome never landed; either way the run set is how recovery finds the job.
+    /// </summary>
+    private const string ForgetEnded = """
+        local function forget(run, jp, owner, first, last)
+          local gone = {}
+          for i = first, last do
+            local s = redis.call('HMGET', jp .. ARGV[i], 'state', 'owner')
+            if not (s[1] == 'Running' and s[2] == owner) then gone[#gone + 1] = ARGV[i] end
+          end
+          if #gone > 0 then redis.call('SREM', run, unpack(gone)) end
+        end
+        """;
+
+    /// <summary>
     /// KEYS: every key of the call (one slot). ARGV: unit count, then per unit: guard count, write count, the index of
     /// the key it pre-reads and how many fields (one HMGET for the guards and the history append of its main key),
     /// those fields, guards as (code, key index, a, b, pre-read index or 0), writes as (code, key index, arg count,
     /// args…). Write <c>hsa</c> is an HSET that also appends a JSON value to the array in a pre-read field.
     /// Returns (unit number, failed guard, value) for each unit that did not apply, nothing for those that did.
     /// </summary>
-    public const string Apply = """
+    public const string Apply = $$"""
+        {{ForgetEnded}}
         local a = 2
         local clock = nil
         local out = {}
@@ -97,13 +114,7 @@ internal static class RedisLua
               elseif c == 'srem' then redis.call('SREM', k, unpack(ARGV, a, a + m - 1))
               elseif c == 'del' then redis.call('DEL', k)
               elseif c == 'pub' then redis.call('PUBLISH', ARGV[a], ARGV[a + 1])
-              elseif c == 'srf' then
-                local gone = {}
-                for i = a + 2, a + m - 1 do
-                  local s = redis.call('HMGET', ARGV[a] .. ARGV[i], 'state', 'owner')
-                  if not (s[1] == 'Running' and s[2] == ARGV[a + 1]) then gone[#gone + 1] = ARGV[i] end
-                end
-                if #gone > 0 then redis.call('SREM', k, unpack(gone)) end
+              elseif c == 'srf' then forget(k, ARGV[a], ARGV[a + 1], a + 2, a + m - 1)
               else return redis.error_reply('unknown write ' .. tostring(c))
               end
             end
@@ -213,10 +224,11 @@ internal static class RedisLua
     /// count, fields…, finished count, finished ids…, then 1 to write <c>since</c> with <c>started</c> (layouts 1 and
     /// 2) or 0 (layout 3: a running job's time is <c>started</c>). Returns -1 when the owner is revoked; else 0
     /// followed by (id, queue, token, attempt, fields…) per claimed job. A finished id whose job is Running under the
-    /// owner stays in its run set (write <c>srf</c> of <see cref="Apply"/>). The lease only ever moves forward: the
+    /// owner stays in its run set (<see cref="ForgetEnded"/>, as write <c>srf</c> of <see cref="Apply"/>). The lease only ever moves forward: the
     /// claim's <c>now</c> was taken before its permits and shards, and a renewal may have landed since.
     /// </summary>
-    public const string Claim = """
+    public const string Claim = $$"""
+        {{ForgetEnded}}
         local jp, owner, now, lease = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
         local tok, max, nq = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
         if redis.call('ZSCORE', KEYS[3], owner) then return { -1 } end
@@ -226,14 +238,7 @@ internal static class RedisLua
         for i = 1, nf do fields[3 + i] = ARGV[fa + i] end
         local xa = fa + nf + 1
         local nx = tonumber(ARGV[xa])
-        if nx > 0 then
-          local gone = {}
-          for i = xa + 1, xa + nx do
-            local s = redis.call('HMGET', jp .. ARGV[i], 'state', 'owner')
-            if not (s[1] == 'Running' and s[2] == owner) then gone[#gone + 1] = ARGV[i] end
-          end
-          if #gone > 0 then redis.call('SREM', KEYS[2], unpack(gone)) end
-        end
+        if nx > 0 then forget(KEYS[2], jp, owner, xa + 1, xa + nx) end
         local ws = ARGV[xa + nx + 1] ~= '0'
         local out = { 0 }
         local ids = {}
