@@ -243,15 +243,15 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
             return new QueueUpdateResult(null, errors);
         }
 
-        var current = (await Guard(engine.RefreshQueueSettingsAsync())).GetValueOrDefault(name) ?? new QueueSettings();
-        var next = current with
+        // Applied to what is stored when it writes, so a change made meanwhile (another operator, a silo ending a timed
+        // pause) is kept in every field this update does not name.
+        var (next, _) = await Guard(engine.Store.UpdateQueueSettingsAsync(name, current => current with
         {
             Paused = update.PausedUntil is not null || (update.Paused ?? current.Paused),
             PausedUntil = update.PausedUntil ?? (update.Paused == false ? null : current.PausedUntil),
             MaxConcurrency = update.ClearMaxConcurrency ? null : update.MaxConcurrency ?? current.MaxConcurrency,
             RateLimit = update.ClearRateLimit ? null : update.RateLimit ?? current.RateLimit,
-        };
-        await Guard(engine.Store.SaveQueueSettingsAsync(name, next));
+        }));
         var view = (await GetQueuesAsync()).FirstOrDefault(q => q.Name == name) ?? new QueueView { Name = name, Settings = next };
         return new QueueUpdateResult(view, []);
     }

@@ -984,9 +984,11 @@ internal sealed partial class JobDispatcher(
 
         foreach (var (queue, settings) in all)
         {
-            if (settings is { Paused: true, PausedUntil: { } until } && until <= now)
+            // Decided again on what is stored when it writes: an operator may have paused the queue anew, or changed
+            // its limits, since it was read; their change stays.
+            if (settings is { Paused: true, PausedUntil: { } until } && until <= now
+                && (await engine.Store.UpdateQueueSettingsAsync(queue, s => s is { Paused: true, PausedUntil: { } u } && u <= now ? s with { Paused = false, PausedUntil = null } : null)).Changed)
             {
-                await engine.Store.SaveQueueSettingsAsync(queue, settings with { Paused = false, PausedUntil = null });
                 JobLog.QueueResumed(logger, queue);
             }
 

@@ -133,13 +133,8 @@ internal sealed class JobEngine : IAsyncDisposable
     /// <summary>Pauses a queue until <paramref name="until"/> (a remote side asked the whole queue to wait), unless it waits longer already.</summary>
     public async Task PauseQueueUntilAsync(string queue, DateTimeOffset until)
     {
-        var current = (await RefreshQueueSettingsAsync()).GetValueOrDefault(queue) ?? new QueueSettings();
-        if (current.Paused && (current.PausedUntil is null || current.PausedUntil >= until))
-        {
-            return;
-        }
-
-        await Store.SaveQueueSettingsAsync(queue, current with { Paused = true, PausedUntil = until });
+        await Store.UpdateQueueSettingsAsync(queue, current =>
+            current.Paused && (current.PausedUntil is null || current.PausedUntil >= until) ? null : current with { Paused = true, PausedUntil = until });
     }
 
     public Task<JobCommandResult> RequeueAsync(string id) => CommandAsync(id, JobRules.Requeue);

@@ -119,6 +119,9 @@ internal static partial class JobLog
     [LoggerMessage(1037, LogLevel.Error, "Schedule {ScheduleId} failed to fire; the other schedules go on")]
     public static partial void ScheduleFailed(ILogger logger, Exception exception, string scheduleId);
 
+    [LoggerMessage(1043, LogLevel.Error, "Batch {BatchId} finished, but its completion job was not submitted: it is no longer valid ({Reason})")]
+    public static partial void BatchCompletionInvalid(ILogger logger, string batchId, string reason);
+
     [LoggerMessage(1038, LogLevel.Error, "Schedule {ScheduleId} skipped its tick at {Tick}: its job is no longer valid ({Reason}); fix it with PUT /schedules/{ScheduleId}")]
     public static partial void ScheduleTemplateInvalid(ILogger logger, string scheduleId, DateTimeOffset tick, string reason);
 

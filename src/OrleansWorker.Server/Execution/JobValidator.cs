@@ -34,6 +34,11 @@ internal static class JobValidator
         return true;
     }
 
+    /// <summary>
+    /// Checks submitted jobs and turns the valid ones into <paramref name="jobs"/> (defaults applied, ids chosen). The
+    /// payload limit is <see cref="WorkerOptions.MaxPayloadBytes"/> unless <paramref name="maxPayloadBytes"/> says
+    /// otherwise (a job accepted earlier, under the limit of its time, is not refused for a limit lowered since).
+    /// </summary>
     public static IReadOnlyList<JobValidationError> Validate(
         IReadOnlyList<JobRequest> requests,
         WorkerOptions options,
@@ -43,9 +48,11 @@ internal static class JobValidator
         Func<string> newId,
         out List<NewJob> jobs,
         int shards = 1,
-        Func<string, int>? shardOf = null)
+        Func<string, int>? shardOf = null,
+        int? maxPayloadBytes = null)
     {
         shardOf ??= _ => 0;
+        var payloadLimit = maxPayloadBytes ?? options.MaxPayloadBytes;
         var errors = new List<JobValidationError>();
         jobs = new List<NewJob>(requests.Count);
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -209,9 +216,9 @@ internal static class JobValidator
             if (r.Payload is not null)
             {
                 var bytes = Encoding.UTF8.GetByteCount(r.Payload);
-                if (bytes > options.MaxPayloadBytes)
+                if (bytes > payloadLimit)
                 {
-                    Fail("payload", "payload_too_large", $"The payload is {bytes} bytes; the limit is {options.MaxPayloadBytes}.");
+                    Fail("payload", "payload_too_large", $"The payload is {bytes} bytes; the limit is {payloadLimit}.");
                 }
                 else if (!IsJson(r.Payload))
                 {

@@ -1266,11 +1266,49 @@ internal sealed class JobStore : IAsyncDisposable
         return changed;
     }
 
-    /// <summary>Stores a queue's settings; the pause goes into every shard's paused set (checked by the claim itself) and every silo is told.</summary>
-    public async Task SaveQueueSettingsAsync(string queue, QueueSettings settings)
+    /// <summary>Stores a queue's settings as they are, whatever was stored (see <see cref="UpdateQueueSettingsAsync"/>).</summary>
+    public Task SaveQueueSettingsAsync(string queue, QueueSettings settings) => UpdateQueueSettingsAsync(queue, _ => settings);
+
+    /// <summary>
+    /// Changes a queue's settings: <paramref name="change"/> gets what is stored and returns the new settings, or null
+    /// to leave them. The write applies only if the stored settings are still those it was given; if another writer
+    /// changed them meanwhile (an operator's change, a silo ending a timed pause, a remote side's Retry-After), the
+    /// change is made again on theirs, so neither is lost. The pause goes into every shard's paused set (checked by the
+    /// claim itself) and every silo is told. Returns the settings stored when it is done, and whether this call wrote them.
+    /// </summary>
+    public async Task<(QueueSettings Settings, bool Changed)> UpdateQueueSettingsAsync(string queue, Func<QueueSettings, QueueSettings?> change)
     {
-        var units = new List<KvUnit> { new KvUnit().HashSet(Keys.Queues, queue, System.Text.Json.JsonSerializer.Serialize(settings, JobContext.JsonOptions)) };
-        await _kv.ApplyAsync(units);
+        const int Tries = 20;
+        for (var attempt = 1; ; attempt++)
+        {
+            var batch = _kv.CreateReadBatch();
+            var read = batch.HashGet(Keys.Queues, [queue]);
+            await batch.ExecuteAsync();
+            var stored = (await read)[0];
+            var current = stored is null ? new QueueSettings() : System.Text.Json.JsonSerializer.Deserialize<QueueSettings>(stored, JobContext.JsonOptions) ?? new QueueSettings();
+            if (change(current) is not { } settings)
+            {
+                return (current, false);
+            }
+
+            var json = System.Text.Json.JsonSerializer.Serialize(settings, JobContext.JsonOptions);
+            var written = await _kv.ApplyAsync([new KvUnit().FieldEquals(Keys.Queues, queue, stored ?? "").HashSet(Keys.Queues, queue, json)]);
+            if (written[0].IsApplied)
+            {
+                await PublishQueueSettingsAsync(queue, settings);
+                return (settings, true);
+            }
+
+            if (attempt == Tries)
+            {
+                // Answered as the store being unavailable (503, try again): something rewrites these settings in a loop.
+                throw new TimeoutException($"The settings of queue '{queue}' changed under each of {Tries} attempts to change them.");
+            }
+        }
+    }
+
+    private async Task PublishQueueSettingsAsync(string queue, QueueSettings settings)
+    {
         _knownQueues.TryAdd(queue, 0);
         await Task.WhenAll(Enumerable.Range(0, Shards).Select(s => _kv.ApplyAsync([settings.Paused ? new KvUnit().SetAdd(Keys.Paused(s), queue) : new KvUnit().SetRemove(Keys.Paused(s), queue)])));
         await _kv.ApplyAsync([new KvUnit().Publish(_kv.Channel, "s|" + queue)]);

@@ -279,6 +279,24 @@ public abstract class SchedulingEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ABatchsCompletion_IsSubmitted_EvenIfThePayloadLimitWasLoweredAfterTheBatchWasAccepted()
+    {
+        // Accepted with the batch under a 64 KiB limit; the silo that closes the batch runs with 1 KiB (redeployed).
+        await using var lowered = _silo.Twin(configure: o => o.MaxPayloadBytes = 1024);
+        var payload = System.Text.Json.JsonSerializer.Serialize(new { note = new string('x', 2000) });
+        Assert.True(payload.Length > 1024);
+        var (created, _, _) = await _silo.Store.InsertBatchAsync("b4", new JobRequest("echo", payload) { Queue = "done" }, [Job("b4::0") with { BatchId = "b4" }], _silo.Time.GetUtcNow());
+        Assert.True(created);
+
+        await lowered.EndAsync(Assert.Single(await lowered.ClaimAsync()), AttemptOutcome.Succeeded);
+        await Poll.UntilAsync(async () => (await _silo.Store.BatchAsync("b4"))!.Value.Closed, TimeSpan.FromSeconds(10), "the batch did not close");
+        var completion = await _silo.Store.GetAsync(JobStore.BatchCompletionId("b4"));
+        Assert.NotNull(completion);
+        Assert.Equal(payload, completion.Payload);
+        Assert.Equal("done", completion.Queue);
+    }
+
+    [Fact]
     public async Task AFailureWhoseFollowUpWasLost_StillCancelsTheDependent_EvenIfAnotherDependencySettledFirst()
     {
         await Insert(Job("fa", queue: "q1"), Job("ok", queue: "q2"), Job("both") with { DependsOn = ["fa", "ok"] });

@@ -820,6 +820,38 @@ public abstract class JobStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AQueueSettingsChange_MadeBetweenAnotherWritersReadAndWrite_IsNotLost()
+    {
+        // A silo ending a timed pause has read the settings; before it writes, an operator sets a limit and pauses the
+        // queue again, with no end. The silo's write must not put back what it read: it decides again on theirs.
+        await Store.InsertAsync([Job("cas-1", queue: "cas")]);
+        await Store.SaveQueueSettingsAsync("cas", new QueueSettings { Paused = true, PausedUntil = T0.AddSeconds(10) });
+        var now = T0.AddSeconds(11);
+        var seen = new List<QueueSettings>();
+        var (stored, changed) = await Store.UpdateQueueSettingsAsync("cas", current =>
+        {
+            seen.Add(current);
+            if (seen.Count == 1)
+            {
+                // The operator's write, between this writer's read and its write (off this thread: xUnit's context).
+                Task.Run(() => Store.SaveQueueSettingsAsync("cas", current with { MaxConcurrency = 3, PausedUntil = null })).GetAwaiter().GetResult();
+            }
+
+            return current is { Paused: true, PausedUntil: { } until } && until <= now ? current with { Paused = false, PausedUntil = null } : null;
+        });
+
+        Assert.Equal([new QueueSettings { Paused = true, PausedUntil = T0.AddSeconds(10) }, new QueueSettings { Paused = true, MaxConcurrency = 3 }], seen);
+        Assert.False(changed);
+        Assert.Equal(new QueueSettings { Paused = true, MaxConcurrency = 3 }, stored);
+        Assert.Equal(stored, (await Store.QueueSettingsAsync())["cas"]);
+        Assert.Empty((await ClaimAsync(queues: ["cas"])).Attempts);
+
+        // Two changes of different fields, the second made on what the first stored: both stay.
+        Assert.True((await Store.UpdateQueueSettingsAsync("cas", s => s with { RateLimit = new QueueRateLimit(5, TimeSpan.FromSeconds(1)) })).Changed);
+        Assert.Equal(new QueueSettings { Paused = true, MaxConcurrency = 3, RateLimit = new QueueRateLimit(5, TimeSpan.FromSeconds(1)) }, (await Store.QueueSettingsAsync())["cas"]);
+    }
+
+    [Fact]
     public async Task APauseThatReachedTheSettingsButNotEveryShard_IsBroughtInLine()
     {
         // A resume whose write to the shards' paused sets failed (or raced a pause from another silo): the settings say
