@@ -48,6 +48,14 @@ internal sealed partial class JobDispatcher(
     /// <summary>How often every silo settles waiting jobs and checks open batches from the store (the fast path does it at once).</summary>
     private static readonly TimeSpan FollowUpSweepInterval = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// How far this silo's clock may be from the store's before it warns: well within a lease (a silo whose clock is a
+    /// lease ahead takes others' leases for expired) and within a tick of a per-second recurring job.
+    /// </summary>
+    private static readonly TimeSpan ClockTolerance = TimeSpan.FromSeconds(1);
+
+    private bool _clockOff;
+
     /// <summary>Whether this silo holds a valid lease (false while it is cut off from the store for longer than a lease).</summary>
     public bool HasLease => !_leaseLost;
 
@@ -374,7 +382,7 @@ internal sealed partial class JobDispatcher(
             for (var tried = 0; tried < store.Shards; tried++)
             {
                 var shard = (Interlocked.Increment(ref _shardCursor) & int.MaxValue) % store.Shards;
-                var outcome = await store.ClaimAsync(shard, owner, max, plan, now, now + engine.Options.LeaseDuration, engine.Tracker.TakeFinished(shard));
+                var outcome = await store.ClaimAsync(shard, owner, max, plan, now, engine.LeaseEnd(now), engine.Tracker.TakeFinished(shard));
                 if (outcome.Revoked)
                 {
                     await OnRevokedAsync(owner);
@@ -548,7 +556,7 @@ internal sealed partial class JobDispatcher(
             }
 
             var owner = engine.Owner;
-            var revoked = await store.RenewAsync(owner, now + engine.Options.LeaseDuration, finished);
+            var revoked = await store.RenewAsync(owner, engine.LeaseEnd(now), finished);
             Interlocked.Exchange(ref _lastRenewedTicks, now.UtcTicks);
             _connectedSince ??= now;
             if (_leaseLost)
@@ -801,11 +809,13 @@ internal sealed partial class JobDispatcher(
 
             if (_connectedSince is { } since && now - since >= engine.Options.LeaseDuration)
             {
-                foreach (var (owner, leaseEnd) in await store.ExpiredOwnersAsync(now))
+                // Ended by the store's clock too, when this silo's is known to run ahead (see ClockLead).
+                var asOf = now - engine.ClockLead;
+                foreach (var (owner, leaseEnd) in await store.ExpiredOwnersAsync(asOf))
                 {
-                    if (owner.Owner != engine.Owner && await store.RevokeAsync(owner, now, leaseEndedBy: now))
+                    if (owner.Owner != engine.Owner && await store.RevokeAsync(owner, now, leaseEndedBy: asOf))
                     {
-                        JobLog.RevokedExpired(logger, owner.Owner, now - leaseEnd);
+                        JobLog.RevokedExpired(logger, owner.Owner, asOf - leaseEnd);
                         engine.Instruments.OwnerRevoked("lease_expired");
                     }
                 }
@@ -871,25 +881,28 @@ internal sealed partial class JobDispatcher(
             var sleep = options.PollInterval;
             await StepAsync("schedules", async () =>
             {
-                if (await schedules.FireDueAsync() is { } nextTick && nextTick - engine.Time.GetUtcNow() < sleep)
+                // Ticks are due by the store's clock too, when this silo's is known to run ahead (see JobEngine.ClockLead).
+                var aligned = engine.Time.GetUtcNow() - engine.ClockLead;
+                if (await schedules.FireDueAsync() is { } nextTick && nextTick - aligned < sleep)
                 {
-                    sleep = Max(nextTick - engine.Time.GetUtcNow(), TimeSpan.FromMilliseconds(5));
+                    sleep = Max(nextTick - aligned, TimeSpan.FromMilliseconds(5));
                 }
             });
 
-
             await StepAsync("promote", async () =>
             {
-                var (due, nextDue) = await engine.Store.DueAsync(now, 1000);
-                var transitions = due.Select(j => JobRules.Promote(j, now)).OfType<JobTransition>().ToList();
+                // So are delayed jobs and retries.
+                var dueBy = now - engine.ClockLead;
+                var (due, nextDue) = await engine.Store.DueAsync(dueBy, 1000);
+                var transitions = due.Select(j => JobRules.Promote(j, dueBy)).OfType<JobTransition>().ToList();
                 if (transitions.Count > 0)
                 {
                     await engine.Store.ApplyAsync(transitions);
                 }
 
-                if (due.Count < 1000 && nextDue is { } next && next - now < sleep)
+                if (due.Count < 1000 && nextDue is { } next && next - dueBy < sleep)
                 {
-                    sleep = Max(next - now, TimeSpan.FromMilliseconds(5));
+                    sleep = Max(next - dueBy, TimeSpan.FromMilliseconds(5));
                 }
                 else if (due.Count >= 1000)
                 {
@@ -900,7 +913,7 @@ internal sealed partial class JobDispatcher(
             if (now >= nextQueues)
             {
                 nextQueues = now + TimeSpan.FromSeconds(2);
-                await StepAsync("queues", () => QueueUpkeepAsync(now));
+                await StepAsync("queues", () => QueueUpkeepAsync(now - engine.ClockLead)); // a timed pause ends by the store's clock too
             }
 
             if (now >= nextCount)
@@ -912,6 +925,7 @@ internal sealed partial class JobDispatcher(
                     var (waiting, schedules) = await engine.Store.CountWaitingAndSchedulesAsync();
                     engine.Instruments.SetWaitingAndSchedules(waiting, schedules);
                 });
+                await StepAsync("clock", CheckClockAsync);
             }
 
             if (now >= nextPurge)
@@ -945,6 +959,26 @@ internal sealed partial class JobDispatcher(
                 break;
             }
         }
+    }
+
+    /// <summary>Measures this silo's clock against the store's; says so when the gap goes past <see cref="ClockTolerance"/>, and when it is back within.</summary>
+    private async Task CheckClockAsync()
+    {
+        var (skew, uncertainty) = await engine.MeasureClockSkewAsync();
+        var off = skew.Duration() - uncertainty > ClockTolerance;
+        if (off != _clockOff)
+        {
+            if (off)
+            {
+                JobLog.ClockSkewed(logger, skew.TotalSeconds, ClockTolerance.TotalSeconds);
+            }
+            else
+            {
+                JobLog.ClockInSync(logger, skew.TotalSeconds, ClockTolerance.TotalSeconds);
+            }
+        }
+
+        _clockOff = off;
     }
 
     /// <summary>The sweep of waiting jobs and open batches, in a loop of its own (it must not hold back promotions and ticks).</summary>

@@ -40,6 +40,12 @@ internal sealed class JobEngine : IAsyncDisposable
     /// <summary>Dependents and batches of jobs that finished.</summary>
     public JobFollowUps FollowUps { get; }
 
+    /// <summary>Below this, a gap to the store's clock is taken for the noise of synchronised clocks and left alone.</summary>
+    private static readonly TimeSpan ClockDeadBand = TimeSpan.FromMilliseconds(100);
+
+    private long _clockLeadTicks;
+    private long _clockLagTicks;
+
     public JobStore Store { get; }
 
     public WorkerOptions Options { get; }
@@ -121,6 +127,49 @@ internal sealed class JobEngine : IAsyncDisposable
     }
 
     public Task<JobCommandResult> CancelAsync(string id) => CommandAsync(id, JobRules.Cancel);
+
+    /// <summary>
+    /// How far this silo's clock is ahead of the store's (negative: behind), from one reading of the store's clock
+    /// taken between two of this silo's; published as <c>worker_store_clock_skew_seconds</c>. Leases, schedules, delays
+    /// and rate windows compare timestamps written by different silos, so each silo's gap to the one clock they share
+    /// shows which one is off. <c>Uncertainty</c> is half the reading's round trip: the gap is known only within it.
+    /// </summary>
+    public async Task<(TimeSpan Skew, TimeSpan Uncertainty)> MeasureClockSkewAsync()
+    {
+        var before = Time.GetUtcNow();
+        var store = await Store.ClockAsync();
+        var half = (Time.GetUtcNow() - before) / 2;
+        var skew = before + half - store;
+        Instruments.SetClockSkew(skew.TotalSeconds);
+        var lead = skew - half;
+        var lag = -skew - half;
+        Volatile.Write(ref _clockLeadTicks, lead > ClockDeadBand ? lead.Ticks : 0);
+        Volatile.Write(ref _clockLagTicks, lag > ClockDeadBand ? lag.Ticks : 0);
+        return (skew, half);
+    }
+
+    /// <summary>
+    /// How far this silo's clock is known to run behind the store's (zero when it does not, or by less than the dead
+    /// band): the lease ends this silo writes are moved on by it (<see cref="LeaseEnd"/>), or other silos, reading them
+    /// on the store's time, would take its lease for ended while it still renews it.
+    /// </summary>
+    public TimeSpan ClockLag => TimeSpan.FromTicks(Volatile.Read(ref _clockLagTicks));
+
+    /// <summary>
+    /// The end of a lease taken or renewed at <paramref name="now"/> (this silo's clock), on the store's time when this
+    /// silo's clock is known to run behind it. With <see cref="ClockLead"/> on the reading side, a clock off either
+    /// way only makes a recovery later, never early: no live silo's jobs are run twice for it.
+    /// </summary>
+    public DateTimeOffset LeaseEnd(DateTimeOffset now) => now + Options.LeaseDuration + ClockLag;
+
+    /// <summary>
+    /// How far this silo's clock is known to run ahead of the store's (zero when it does not, or by less than
+    /// <see cref="ClockDeadBand"/>), as last measured by <see cref="MeasureClockSkewAsync"/>. What decides from
+    /// timestamps other silos wrote, or that must not happen early (another silo's lease has ended, a recurring job's
+    /// tick or a delayed job is due), subtracts it from this silo's clock: a silo whose clock runs ahead would otherwise
+    /// take live silos' leases for ended and fire ticks early. A clock that runs behind only makes this silo act late.
+    /// </summary>
+    public TimeSpan ClockLead => TimeSpan.FromTicks(Volatile.Read(ref _clockLeadTicks));
 
     /// <summary>Reads every queue's settings into <see cref="Queues"/>.</summary>
     public async Task<IReadOnlyDictionary<string, QueueSettings>> RefreshQueueSettingsAsync()

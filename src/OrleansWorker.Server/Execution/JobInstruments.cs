@@ -34,6 +34,7 @@ public sealed class JobInstruments
     private long _schedules;
     private long _succeeded;
     private long _failed;
+    private double _clockSkew;
 
     /// <summary>Creates the instruments from <paramref name="meterFactory"/>.</summary>
     internal JobInstruments(IMeterFactory meterFactory, AttemptTracker tracker)
@@ -58,6 +59,8 @@ public sealed class JobInstruments
         _scheduleFires = meter.CreateCounter<long>("worker_schedule_fires", description: "Jobs submitted by recurring jobs' ticks, by schedule.");
         _scheduleMisfires = meter.CreateCounter<long>("worker_schedule_misfires", description: "Ticks of recurring jobs missed by more than the misfire threshold (not fired), by schedule.");
         _scheduleSkips = meter.CreateCounter<long>("worker_schedule_skips", description: "Ticks skipped because the previous tick's job had not finished (overlap Skip), by schedule.");
+        meter.CreateObservableGauge("worker_store_clock_skew_seconds", () => Volatile.Read(ref _clockSkew),
+            description: "How far this silo's clock is ahead of the job store's (negative: behind), as last measured (every 5 s).");
         meter.CreateObservableGauge("worker_queue_paused", () => Queues?.All.Select(q => new Measurement<int>(q.Value.Paused ? 1 : 0, new KeyValuePair<string, object?>("queue", q.Key))) ?? [],
             description: "1 while a queue is paused, by queue.");
     }
@@ -103,6 +106,11 @@ public sealed class JobInstruments
         Volatile.Write(ref _waiting, waiting);
         Volatile.Write(ref _schedules, schedules);
     }
+
+    /// <summary>The last measured gap to the store's clock, in seconds (<c>worker_store_clock_skew_seconds</c>).</summary>
+    internal double ClockSkewSeconds => Volatile.Read(ref _clockSkew);
+
+    internal void SetClockSkew(double seconds) => Volatile.Write(ref _clockSkew, seconds);
 
     /// <summary>The queues' settings, for the paused gauge (set by the engine).</summary>
     internal QueueSettingsCache? Queues { get; set; }

@@ -122,6 +122,12 @@ internal static partial class JobLog
     [LoggerMessage(1043, LogLevel.Error, "Batch {BatchId} finished, but its completion job was not submitted: it is no longer valid ({Reason})")]
     public static partial void BatchCompletionInvalid(ILogger logger, string batchId, string reason);
 
+    [LoggerMessage(1044, LogLevel.Warning, "This silo's clock is {Seconds:0.000} s ahead of the job store's (negative: behind), more than {Tolerance} s: leases, recurring jobs, delays and rate limits compare clocks of different silos; synchronise clocks (NTP)")]
+    public static partial void ClockSkewed(ILogger logger, double seconds, double tolerance);
+
+    [LoggerMessage(1045, LogLevel.Information, "This silo's clock is within {Tolerance} s of the job store's again ({Seconds:0.000} s)")]
+    public static partial void ClockInSync(ILogger logger, double seconds, double tolerance);
+
     [LoggerMessage(1038, LogLevel.Error, "Schedule {ScheduleId} skipped its tick at {Tick}: its job is no longer valid ({Reason}); fix it with PUT /schedules/{ScheduleId}")]
     public static partial void ScheduleTemplateInvalid(ILogger logger, string scheduleId, DateTimeOffset tick, string reason);
 

@@ -84,6 +84,9 @@ internal sealed class JobStore : IAsyncDisposable
 
     public Task PingAsync(CancellationToken cancellationToken) => _kv.PingAsync(cancellationToken);
 
+    /// <summary>The store's own clock (for Redis, the server's <c>TIME</c>; for the embedded engine, this process').</summary>
+    public Task<DateTimeOffset> ClockAsync() => _kv.ClockAsync();
+
     public ValueTask DisposeAsync()
     {
         _kv.Message -= OnMessage;

@@ -19,6 +19,9 @@ public abstract class SchedulingEngineTests : IAsyncLifetime
     /// <summary>A new backend (a store of its own) on the given clock.</summary>
     internal abstract IKvBackend CreateBackend(FakeTimeProvider time);
 
+    /// <summary>Whether the store keeps its own clock (redis-server) rather than the harness' fake one (the embedded engine).</summary>
+    protected abstract bool StoreHasItsOwnClock { get; }
+
     public Task InitializeAsync()
     {
         _silo = EngineHarness.Create(CreateBackend, Start);
@@ -27,13 +30,39 @@ public abstract class SchedulingEngineTests : IAsyncLifetime
 
     public virtual async Task DisposeAsync() => await _silo.DisposeAsync();
 
-    private static ScheduleDefinition Every(string id, string cron, string timeZone = "UTC", MisfirePolicy misfire = MisfirePolicy.FireOnce, OverlapPolicy overlap = OverlapPolicy.Allow) =>
+    protected static ScheduleDefinition Every(string id, string cron, string timeZone = "UTC", MisfirePolicy misfire = MisfirePolicy.FireOnce, OverlapPolicy overlap = OverlapPolicy.Allow) =>
         new() { Id = id, Cron = cron, TimeZone = timeZone, Job = new JobRequest("noop", "{\"n\":1}") { Queue = "cron" }, Misfire = misfire, Overlap = overlap };
 
     private async Task<List<string>> JobsOfAsync(string schedule)
     {
         var page = await _silo.Store.ListAsync(new JobListQuery { Limit = 1000 });
         return page.Items.Where(j => j.ScheduleId == schedule).Select(j => j.Id).Order(StringComparer.Ordinal).ToList();
+    }
+
+    [Fact]
+    public async Task TheGapBetweenThisSilosClockAndTheStores_IsMeasured_AndPublished()
+    {
+        // The harness' clock is a fake one at 2026-06-01: the embedded engine reads the same clock (no gap), redis-server
+        // its own (this machine's), so the silo is behind it by the time since then.
+        Assert.Equal(0, _silo.Engine.Instruments.ClockSkewSeconds);
+        var (skew, uncertainty) = await _silo.Engine.MeasureClockSkewAsync();
+        var expected = StoreHasItsOwnClock ? Start - DateTimeOffset.UtcNow : TimeSpan.Zero;
+        Assert.True((skew - expected).Duration() < TimeSpan.FromSeconds(5), $"measured {skew}, expected about {expected}");
+        Assert.True(uncertainty >= TimeSpan.Zero && uncertainty < TimeSpan.FromSeconds(5), $"uncertainty {uncertainty}");
+        Assert.Equal(skew.TotalSeconds, _silo.Engine.Instruments.ClockSkewSeconds);
+
+        // Behind the store's clock, this silo writes its lease ends on the store's time (other silos read them so).
+        Assert.Equal(TimeSpan.Zero, _silo.Engine.ClockLead);
+        Assert.Equal(StoreHasItsOwnClock ? -skew - uncertainty : TimeSpan.Zero, _silo.Engine.ClockLag);
+        var now = _silo.Time.GetUtcNow();
+        Assert.Equal(now + _silo.Engine.Options.LeaseDuration + _silo.Engine.ClockLag, _silo.Engine.LeaseEnd(now));
+
+        // The silo's clock jumps 90 s ahead: the gap follows it, unless the store reads the same clock.
+        _silo.Time.Advance(TimeSpan.FromSeconds(90));
+        var (later, _) = await _silo.Engine.MeasureClockSkewAsync();
+        var moved = later - skew;
+        var expectedMove = StoreHasItsOwnClock ? TimeSpan.FromSeconds(90) : TimeSpan.Zero;
+        Assert.True((moved - expectedMove).Duration() < TimeSpan.FromSeconds(5), $"the gap moved by {moved}, expected about {expectedMove}");
     }
 
     [Fact]
@@ -383,6 +412,8 @@ public sealed class EmbeddedSchedulingEngineTests : SchedulingEngineTests
 {
     private readonly List<string> _directories = [];
 
+    protected override bool StoreHasItsOwnClock => false;
+
     internal override IKvBackend CreateBackend(FakeTimeProvider time)
     {
         var directory = Path.Combine(Path.GetTempPath(), "ow-sched-" + Guid.NewGuid().ToString("N"));
@@ -403,5 +434,29 @@ public sealed class EmbeddedSchedulingEngineTests : SchedulingEngineTests
 /// <summary>On a real redis-server (the Lua interpreter of the same units).</summary>
 public sealed class RedisSchedulingEngineTests(RedisFixture redis) : SchedulingEngineTests, IClassFixture<RedisFixture>
 {
+    protected override bool StoreHasItsOwnClock => true;
+
+    [Fact]
+    public async Task ASiloThatKnowsItsClockRunsAhead_DoesNotFireATickTheStoreSaysIsNotDue()
+    {
+        // This silo's clock runs 10 minutes ahead of redis-server's (this machine's clock).
+        await using var ahead = EngineHarness.Create(CreateBackend, DateTimeOffset.UtcNow.AddMinutes(10));
+        var put = await ahead.Schedules.PutAsync(Every("early", "0 * * * * *"));
+        ahead.Time.SetUtcNow(put.Schedule!.NextFire!.Value); // due by this silo's clock, about 10 minutes early by the store's
+        Assert.Equal(TimeSpan.Zero, ahead.Engine.ClockLead);
+
+        var (skew, _) = await ahead.Engine.MeasureClockSkewAsync();
+        Assert.True(skew > TimeSpan.FromMinutes(9), $"skew {skew}");
+        Assert.True(ahead.Engine.ClockLead > TimeSpan.FromMinutes(9), $"lead {ahead.Engine.ClockLead}");
+        await ahead.Schedules.FireDueAsync();
+        Assert.Null((await ahead.Schedules.GetAsync("early"))!.LastFire);
+
+        // The same tick, on a silo of the same clock that has not measured it (as every silo did before): it fires.
+        await using var unaware = ahead.Twin();
+        Assert.Equal(TimeSpan.Zero, unaware.Engine.ClockLead);
+        await unaware.Schedules.FireDueAsync();
+        Assert.Equal(put.Schedule.NextFire, (await ahead.Schedules.GetAsync("early"))!.LastFire);
+    }
+
     internal override IKvBackend CreateBackend(FakeTimeProvider time) => new RedisKvBackend(redis.Connection, "{t" + Guid.NewGuid().ToString("N")[..8] + "}:n");
 }

@@ -45,6 +45,8 @@ internal sealed class SharedBackend(IKvBackend inner, Func<IReadOnlyList<KvUnit>
 
     public Task PingAsync(CancellationToken cancellationToken) => inner.PingAsync(cancellationToken);
 
+    public Task<DateTimeOffset> ClockAsync() => inner.ClockAsync();
+
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }
 

@@ -62,6 +62,9 @@ internal interface IKvBackend : IAsyncDisposable
     /// <summary>Throws when the engine cannot be reached.</summary>
     Task PingAsync(CancellationToken cancellationToken);
 
+    /// <summary>The engine's own clock: the clock of <see cref="KvGuardCode.ClockAtMost"/> (redis-server's <c>TIME</c>).</summary>
+    Task<DateTimeOffset> ClockAsync();
+
     /// <summary>
     /// Settings of the engine's server that can lose jobs (none for an engine the worker configures itself). Servers
     /// that cannot be reached are skipped: this is advice at start, not a health check.

@@ -448,6 +448,13 @@ internal sealed class RedisKvBackend : IKvBackend
 
     public Task PingAsync(CancellationToken cancellationToken) => Db.PingAsync().WaitAsync(cancellationToken);
 
+    public async Task<DateTimeOffset> ClockAsync()
+    {
+        // Seconds and microseconds, as the scripts read it (ms, rounded down).
+        var time = (RedisResult[])(await Db.ExecuteAsync("TIME"))!;
+        return DateTimeOffset.FromUnixTimeMilliseconds(((long)time[0] * 1000) + ((long)time[1] / 1000));
+    }
+
     /// <summary>
     /// Sidekiq's and BullMQ's start-up check: an <c>allkeys-*</c> <c>maxmemory-policy</c> lets Redis delete keys under memory
     /// pressure (a deleted job key is a lost job), a <c>volatile-*</c> one the keys with a TTL (the rate-limit windows), and <c>appendonly no</c> loses what came after the last

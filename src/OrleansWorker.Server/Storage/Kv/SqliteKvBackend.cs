@@ -339,6 +339,8 @@ internal sealed class SqliteKvBackend : IKvBackend
         return Task.CompletedTask;
     }
 
+    public Task<DateTimeOffset> ClockAsync() => Task.FromResult(_time.GetUtcNow());
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
