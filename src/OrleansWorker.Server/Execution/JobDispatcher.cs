@@ -76,6 +76,9 @@ internal sealed partial class JobDispatcher(
         var store = engine.Store;
         store.JobsReady += OnJobsReady;
         store.CancelRequested += OnCancelRequested;
+
+        // The clock first: every time this silo writes or compares from here on is on the store's (see StoreClock).
+        await StepAsync("clock", CheckClockAsync);
         var now = engine.Time.GetUtcNow();
         Interlocked.Exchange(ref _lastRenewedTicks, now.UtcTicks);
         if (store.Description.Exclusive)
@@ -382,7 +385,7 @@ internal sealed partial class JobDispatcher(
             for (var tried = 0; tried < store.Shards; tried++)
             {
                 var shard = (Interlocked.Increment(ref _shardCursor) & int.MaxValue) % store.Shards;
-                var outcome = await store.ClaimAsync(shard, owner, max, plan, now, engine.LeaseEnd(now), engine.Tracker.TakeFinished(shard));
+                var outcome = await store.ClaimAsync(shard, owner, max, plan, now, now + engine.Options.LeaseDuration, engine.Tracker.TakeFinished(shard));
                 if (outcome.Revoked)
                 {
                     await OnRevokedAsync(owner);
@@ -556,7 +559,7 @@ internal sealed partial class JobDispatcher(
             }
 
             var owner = engine.Owner;
-            var revoked = await store.RenewAsync(owner, engine.LeaseEnd(now), finished);
+            var revoked = await store.RenewAsync(owner, now + engine.Options.LeaseDuration, finished);
             Interlocked.Exchange(ref _lastRenewedTicks, now.UtcTicks);
             _connectedSince ??= now;
             if (_leaseLost)
@@ -809,13 +812,11 @@ internal sealed partial class JobDispatcher(
 
             if (_connectedSince is { } since && now - since >= engine.Options.LeaseDuration)
             {
-                // Ended by the store's clock too, when this silo's is known to run ahead (see ClockLead).
-                var asOf = now - engine.ClockLead;
-                foreach (var (owner, leaseEnd) in await store.ExpiredOwnersAsync(asOf))
+                foreach (var (owner, leaseEnd) in await store.ExpiredOwnersAsync(now))
                 {
-                    if (owner.Owner != engine.Owner && await store.RevokeAsync(owner, now, leaseEndedBy: asOf))
+                    if (owner.Owner != engine.Owner && await store.RevokeAsync(owner, now, leaseEndedBy: now))
                     {
-                        JobLog.RevokedExpired(logger, owner.Owner, asOf - leaseEnd);
+                        JobLog.RevokedExpired(logger, owner.Owner, now - leaseEnd);
                         engine.Instruments.OwnerRevoked("lease_expired");
                     }
                 }
@@ -881,28 +882,24 @@ internal sealed partial class JobDispatcher(
             var sleep = options.PollInterval;
             await StepAsync("schedules", async () =>
             {
-                // Ticks are due by the store's clock too, when this silo's is known to run ahead (see JobEngine.ClockLead).
-                var aligned = engine.Time.GetUtcNow() - engine.ClockLead;
-                if (await schedules.FireDueAsync() is { } nextTick && nextTick - aligned < sleep)
+                if (await schedules.FireDueAsync() is { } nextTick && nextTick - engine.Time.GetUtcNow() < sleep)
                 {
-                    sleep = Max(nextTick - aligned, TimeSpan.FromMilliseconds(5));
+                    sleep = Max(nextTick - engine.Time.GetUtcNow(), TimeSpan.FromMilliseconds(5));
                 }
             });
 
             await StepAsync("promote", async () =>
             {
-                // So are delayed jobs and retries.
-                var dueBy = now - engine.ClockLead;
-                var (due, nextDue) = await engine.Store.DueAsync(dueBy, 1000);
-                var transitions = due.Select(j => JobRules.Promote(j, dueBy)).OfType<JobTransition>().ToList();
+                var (due, nextDue) = await engine.Store.DueAsync(now, 1000);
+                var transitions = due.Select(j => JobRules.Promote(j, now)).OfType<JobTransition>().ToList();
                 if (transitions.Count > 0)
                 {
                     await engine.Store.ApplyAsync(transitions);
                 }
 
-                if (due.Count < 1000 && nextDue is { } next && next - dueBy < sleep)
+                if (due.Count < 1000 && nextDue is { } next && next - now < sleep)
                 {
-                    sleep = Max(next - dueBy, TimeSpan.FromMilliseconds(5));
+                    sleep = Max(next - now, TimeSpan.FromMilliseconds(5));
                 }
                 else if (due.Count >= 1000)
                 {
@@ -913,7 +910,7 @@ internal sealed partial class JobDispatcher(
             if (now >= nextQueues)
             {
                 nextQueues = now + TimeSpan.FromSeconds(2);
-                await StepAsync("queues", () => QueueUpkeepAsync(now - engine.ClockLead)); // a timed pause ends by the store's clock too
+                await StepAsync("queues", () => QueueUpkeepAsync(now));
             }
 
             if (now >= nextCount)

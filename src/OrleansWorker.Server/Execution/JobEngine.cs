@@ -19,11 +19,11 @@ internal sealed class JobEngine : IAsyncDisposable
     {
         Store = store;
         Options = options.Value;
-        Time = time;
+        Time = _clock = new StoreClock(time);
         Tracker = tracker;
         Instruments = instruments;
         Silo = silo.SiloAddress.ToParsableString();
-        Sequence = new SequenceGenerator(time);
+        Sequence = new SequenceGenerator(Time);
         Retry = new RetrySettings(Options.RetryBaseDelay, Options.RetryMaxDelay);
         WeightedQueues = Options.Queues.Select(e => WeightedQueue.TryParse(e, out var q) ? q : new WeightedQueue(e, 1)).ToList();
         instruments.Queues = Queues;
@@ -43,13 +43,13 @@ internal sealed class JobEngine : IAsyncDisposable
     /// <summary>Below this, a gap to the store's clock is taken for the noise of synchronised clocks and left alone.</summary>
     private static readonly TimeSpan ClockDeadBand = TimeSpan.FromMilliseconds(100);
 
-    private long _clockLeadTicks;
-    private long _clockLagTicks;
+    private readonly StoreClock _clock;
 
     public JobStore Store { get; }
 
     public WorkerOptions Options { get; }
 
+    /// <summary>The time the engine goes by: this silo's clock set to the store's once measured (see <see cref="StoreClock"/>).</summary>
     public TimeProvider Time { get; }
 
     public AttemptTracker Tracker { get; }
@@ -130,46 +130,29 @@ internal sealed class JobEngine : IAsyncDisposable
 
     /// <summary>
     /// How far this silo's clock is ahead of the store's (negative: behind), from one reading of the store's clock
-    /// taken between two of this silo's; published as <c>worker_store_clock_skew_seconds</c>. Leases, schedules, delays
-    /// and rate windows compare timestamps written by different silos, so each silo's gap to the one clock they share
-    /// shows which one is off. <c>Uncertainty</c> is half the reading's round trip: the gap is known only within it.
+    /// taken between two of this silo's; published as <c>worker_store_clock_skew_seconds</c>, and from then on taken
+    /// off <see cref="Time"/> (see <see cref="StoreClock"/>) unless within <see cref="ClockDeadBand"/>. A reading whose
+    /// round trip took longer than the dead band leaves the correction as it was: it says too little (the gap is
+    /// known only within half the round trip, <c>Uncertainty</c>).
     /// </summary>
     public async Task<(TimeSpan Skew, TimeSpan Uncertainty)> MeasureClockSkewAsync()
     {
-        var before = Time.GetUtcNow();
+        var local = _clock.Local;
+        var before = local.GetUtcNow();
         var store = await Store.ClockAsync();
-        var half = (Time.GetUtcNow() - before) / 2;
+        var half = (local.GetUtcNow() - before) / 2;
         var skew = before + half - store;
         Instruments.SetClockSkew(skew.TotalSeconds);
-        var lead = skew - half;
-        var lag = -skew - half;
-        Volatile.Write(ref _clockLeadTicks, lead > ClockDeadBand ? lead.Ticks : 0);
-        Volatile.Write(ref _clockLagTicks, lag > ClockDeadBand ? lag.Ticks : 0);
+        if (half <= ClockDeadBand)
+        {
+            _clock.Offset = skew.Duration() > ClockDeadBand ? skew : TimeSpan.Zero;
+        }
+
         return (skew, half);
     }
 
-    /// <summary>
-    /// How far this silo's clock is known to run behind the store's (zero when it does not, or by less than the dead
-    /// band): the lease ends this silo writes are moved on by it (<see cref="LeaseEnd"/>), or other silos, reading them
-    /// on the store's time, would take its lease for ended while it still renews it.
-    /// </summary>
-    public TimeSpan ClockLag => TimeSpan.FromTicks(Volatile.Read(ref _clockLagTicks));
-
-    /// <summary>
-    /// The end of a lease taken or renewed at <paramref name="now"/> (this silo's clock), on the store's time when this
-    /// silo's clock is known to run behind it. With <see cref="ClockLead"/> on the reading side, a clock off either
-    /// way only makes a recovery later, never early: no live silo's jobs are run twice for it.
-    /// </summary>
-    public DateTimeOffset LeaseEnd(DateTimeOffset now) => now + Options.LeaseDuration + ClockLag;
-
-    /// <summary>
-    /// How far this silo's clock is known to run ahead of the store's (zero when it does not, or by less than
-    /// <see cref="ClockDeadBand"/>), as last measured by <see cref="MeasureClockSkewAsync"/>. What decides from
-    /// timestamps other silos wrote, or that must not happen early (another silo's lease has ended, a recurring job's
-    /// tick or a delayed job is due), subtracts it from this silo's clock: a silo whose clock runs ahead would otherwise
-    /// take live silos' leases for ended and fire ticks early. A clock that runs behind only makes this silo act late.
-    /// </summary>
-    public TimeSpan ClockLead => TimeSpan.FromTicks(Volatile.Read(ref _clockLeadTicks));
+    /// <summary>How far this silo's clock is taken to be ahead of the store's (negative: behind); <see cref="Time"/> reads it off.</summary>
+    public TimeSpan ClockOffset => _clock.Offset;
 
     /// <summary>Reads every queue's settings into <see cref="Queues"/>.</summary>
     public async Task<IReadOnlyDictionary<string, QueueSettings>> RefreshQueueSettingsAsync()

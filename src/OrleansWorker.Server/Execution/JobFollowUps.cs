@@ -103,25 +103,26 @@ internal sealed class JobFollowUps(JobEngine engine, ILogger logger)
 
         var view = batch.View;
         NewJob? completion = null;
+        IReadOnlyList<JobValidationError> invalid = [];
         if (batch.Completion is { } request)
         {
             var payload = request.Payload ?? System.Text.Json.JsonSerializer.Serialize(
                 new BatchCompletion(view.Id, view.Total, view.Succeeded, view.DeadLettered, view.Cancelled), JobContext.JsonOptions);
             // Accepted with the batch, so not held to a payload limit lowered since (its default payload is ours).
-            var errors = JobValidator.Validate([request with { Id = JobStore.BatchCompletionId(batchId), Payload = payload }], engine.Options,
+            invalid = JobValidator.Validate([request with { Id = JobStore.BatchCompletionId(batchId), Payload = payload }], engine.Options,
                 _ => true, [], engine.Time.GetUtcNow(), () => "", out var jobs, engine.Store.Shards, maxPayloadBytes: int.MaxValue);
-            if (errors.Count > 0)
-            {
-                // Nothing the batch's own validation let through fails here; should it, the batch still closes (else it
-                // would be retried for ever), and the operator is told what was not submitted and why.
-                JobLog.BatchCompletionInvalid(logger, batchId, string.Join("; ", errors.Select(e => e.Message)));
-            }
-
-            completion = errors.Count == 0 ? jobs[0] with { BatchId = null } : null;
+            completion = invalid.Count == 0 ? jobs[0] with { BatchId = null } : null;
         }
 
         if (await engine.Store.CloseBatchAsync(batchId, completion))
         {
+            if (invalid.Count > 0)
+            {
+                // Nothing the batch's own validation let through fails here; should it, the batch still closes (else it
+                // would be retried for ever), and the operator is told, once, what was not submitted and why.
+                JobLog.BatchCompletionInvalid(logger, batchId, string.Join("; ", invalid.Select(e => e.Message)));
+            }
+
             if (completion is not null)
             {
                 engine.Instruments.Submitted(1);

@@ -146,8 +146,7 @@ internal sealed class RecurringJobs(JobEngine engine, JobHandlerRegistry handler
     {
         for (var round = 0; ; round++)
         {
-            // Due by the store's clock too, when this silo's is known to run ahead (see JobEngine.ClockLead).
-            var now = engine.Time.GetUtcNow() - engine.ClockLead;
+            var now = engine.Time.GetUtcNow();
             var (due, next) = await engine.Store.DueSchedulesAsync(now, FireBatch);
             if (due.Count == 0 || round == 100)
             {

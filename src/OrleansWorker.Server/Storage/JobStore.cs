@@ -84,8 +84,8 @@ internal sealed class JobStore : IAsyncDisposable
 
     public Task PingAsync(CancellationToken cancellationToken) => _kv.PingAsync(cancellationToken);
 
-    /// <summary>The store's own clock (for Redis, the server's <c>TIME</c>; for the embedded engine, this process').</summary>
-    public Task<DateTimeOffset> ClockAsync() => _kv.ClockAsync();
+    /// <summary>The store's own clock: for Redis, <c>TIME</c> on the node of the queues' hash (one node for every silo); for the embedded engine, this process'.</summary>
+    public Task<DateTimeOffset> ClockAsync() => _kv.ClockAsync(Keys.Queues);
 
     public ValueTask DisposeAsync()
     {

@@ -45,7 +45,7 @@ internal sealed class SharedBackend(IKvBackend inner, Func<IReadOnlyList<KvUnit>
 
     public Task PingAsync(CancellationToken cancellationToken) => inner.PingAsync(cancellationToken);
 
-    public Task<DateTimeOffset> ClockAsync() => inner.ClockAsync();
+    public Task<DateTimeOffset> ClockAsync(string key) => inner.ClockAsync(key);
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -62,8 +62,11 @@ internal interface IKvBackend : IAsyncDisposable
     /// <summary>Throws when the engine cannot be reached.</summary>
     Task PingAsync(CancellationToken cancellationToken);
 
-    /// <summary>The engine's own clock: the clock of <see cref="KvGuardCode.ClockAtMost"/> (redis-server's <c>TIME</c>).</summary>
-    Task<DateTimeOffset> ClockAsync();
+    /// <summary>
+    /// The engine's own clock: the clock of <see cref="KvGuardCode.ClockAtMost"/> (redis-server's <c>TIME</c>), read on
+    /// the server that holds <paramref name="key"/>, so that every silo reads the same node's clock in a Redis Cluster.
+    /// </summary>
+    Task<DateTimeOffset> ClockAsync(string key);
 
     /// <summary>
     /// Settings of the engine's server that can lose jobs (none for an engine the worker configures itself). Servers

@@ -448,10 +448,10 @@ internal sealed class RedisKvBackend : IKvBackend
 
     public Task PingAsync(CancellationToken cancellationToken) => Db.PingAsync().WaitAsync(cancellationToken);
 
-    public async Task<DateTimeOffset> ClockAsync()
+    public async Task<DateTimeOffset> ClockAsync(string key)
     {
-        // Seconds and microseconds, as the scripts read it (ms, rounded down).
-        var time = (RedisResult[])(await Db.ExecuteAsync("TIME"))!;
+        // Seconds and microseconds, as the scripts read it (ms, rounded down). A script naming the key runs on its node.
+        var time = (RedisResult[])(await Db.ScriptEvaluateAsync("return redis.call('TIME')", [key]))!;
         return DateTimeOffset.FromUnixTimeMilliseconds(((long)time[0] * 1000) + ((long)time[1] / 1000));
     }
 

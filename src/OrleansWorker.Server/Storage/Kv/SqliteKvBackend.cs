@@ -339,7 +339,7 @@ internal sealed class SqliteKvBackend : IKvBackend
         return Task.CompletedTask;
     }
 
-    public Task<DateTimeOffset> ClockAsync() => Task.FromResult(_time.GetUtcNow());
+    public Task<DateTimeOffset> ClockAsync(string key) => Task.FromResult(_time.GetUtcNow());
 
     public async ValueTask DisposeAsync()
     {
