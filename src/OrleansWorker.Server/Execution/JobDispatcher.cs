@@ -55,6 +55,7 @@ internal sealed partial class JobDispatcher(
     private static readonly TimeSpan ClockTolerance = TimeSpan.FromSeconds(1);
 
     private bool _clockOff;
+    private bool _clockDecided;
 
     /// <summary>Whether this silo holds a valid lease (false while it is cut off from the store for longer than a lease).</summary>
     public bool HasLease => !_leaseLost;
@@ -77,8 +78,12 @@ internal sealed partial class JobDispatcher(
         store.JobsReady += OnJobsReady;
         store.CancelRequested += OnCancelRequested;
 
-        // The clock first: every time this silo writes or compares from here on is on the store's (see StoreClock).
-        await StepAsync("clock", CheckClockAsync);
+        // The clock first, so that what this silo writes and compares from here on is on the store's time (see
+        // StoreClock). Up to three readings: a failed or slow one decides nothing (the maintenance loop reads again).
+        for (var reading = 0; reading < 3 && !_clockDecided; reading++)
+        {
+            await StepAsync("clock", CheckClockAsync);
+        }
         var now = engine.Time.GetUtcNow();
         Interlocked.Exchange(ref _lastRenewedTicks, now.UtcTicks);
         if (store.Description.Exclusive)
@@ -961,7 +966,8 @@ internal sealed partial class JobDispatcher(
     /// <summary>Measures this silo's clock against the store's; says so when the gap goes past <see cref="ClockTolerance"/>, and when it is back within.</summary>
     private async Task CheckClockAsync()
     {
-        var (skew, uncertainty) = await engine.MeasureClockSkewAsync();
+        var (skew, uncertainty, decided) = await engine.MeasureClockSkewAsync();
+        _clockDecided |= decided;
         var off = skew.Duration() - uncertainty > ClockTolerance;
         if (off != _clockOff)
         {

@@ -130,28 +130,37 @@ internal sealed class JobEngine : IAsyncDisposable
 
     /// <summary>
     /// How far this silo's clock is ahead of the store's (negative: behind), from one reading of the store's clock
-    /// taken between two of this silo's; published as <c>worker_store_clock_skew_seconds</c>, and from then on taken
-    /// off <see cref="Time"/> (see <see cref="StoreClock"/>) unless within <see cref="ClockDeadBand"/>. A reading whose
-    /// round trip took longer than the dead band leaves the correction as it was: it says too little (the gap is
-    /// known only within half the round trip, <c>Uncertainty</c>).
+    /// taken between two of this silo's; published as <c>worker_store_clock_skew_seconds</c>. The gap is known within
+    /// half the reading's round trip (<c>Uncertainty</c>). When it is larger than that plus <see cref="ClockDeadBand"/>,
+    /// <see cref="Time"/> runs on from the store's time read (see <see cref="StoreClock"/>); when the reading was quick
+    /// and the gap is within the dead band, it is the silo's own clock; otherwise it stays as it was (<c>Decided</c> false).
     /// </summary>
-    public async Task<(TimeSpan Skew, TimeSpan Uncertainty)> MeasureClockSkewAsync()
+    public async Task<(TimeSpan Skew, TimeSpan Uncertainty, bool Decided)> MeasureClockSkewAsync()
     {
         var local = _clock.Local;
+        var started = local.GetTimestamp();
         var before = local.GetUtcNow();
         var store = await Store.ClockAsync();
-        var half = (local.GetUtcNow() - before) / 2;
+        var ended = local.GetTimestamp();
+        var half = local.GetElapsedTime(started, ended) / 2;
         var skew = before + half - store;
         Instruments.SetClockSkew(skew.TotalSeconds);
-        if (half <= ClockDeadBand)
+        if (skew.Duration() > half + ClockDeadBand)
         {
-            _clock.Offset = skew.Duration() > ClockDeadBand ? skew : TimeSpan.Zero;
+            _clock.Follow(store + half, ended);
+            return (skew, half, true);
         }
 
-        return (skew, half);
+        if (half <= ClockDeadBand)
+        {
+            _clock.FollowLocal();
+            return (skew, half, true);
+        }
+
+        return (skew, half, false);
     }
 
-    /// <summary>How far this silo's clock is taken to be ahead of the store's (negative: behind); <see cref="Time"/> reads it off.</summary>
+    /// <summary>How far this silo's wall clock is ahead of <see cref="Time"/> (negative: behind); zero while they agree.</summary>
     public TimeSpan ClockOffset => _clock.Offset;
 
     /// <summary>Reads every queue's settings into <see cref="Queues"/>.</summary>

@@ -1,27 +1,34 @@
 namespace OrleansWorker.Execution;
 
 /// <summary>
-/// This silo's clock set to the job store's, the one clock every silo shares: what the engine reads the time from, so
-/// that the timestamps silos write and compare with each other's (lease ends, due times of ticks, delays, retries and
-/// timed pauses, rate windows) are on one time even when the machines' clocks differ. The offset is the last measured
-/// gap (<see cref="JobEngine.MeasureClockSkewAsync"/>): zero until then, and while the gap is within a dead band.
-/// Timers and timestamps (durations) are the silo's own: an offset never lengthens or shortens a wait.
+/// The job store's clock as this silo keeps it: what the engine reads the time from, so that the timestamps silos write
+/// and compare with each other's (lease ends, due times of ticks, delays, retries and timed pauses, rate windows) are
+/// on the one clock they share, even when the machines' clocks differ. Once a reading found a gap
+/// (<see cref="JobEngine.MeasureClockSkewAsync"/>), it runs on from the store's time at that reading by this silo's
+/// monotonic clock, so a step of this silo's wall clock (NTP, a resumed VM) does not move it; while the clocks agree
+/// it is the silo's own. Timers and timestamps are the silo's own: waits are never lengthened or shortened.
 /// </summary>
 internal sealed class StoreClock(TimeProvider local) : TimeProvider
 {
-    private long _offsetTicks;
+    private Anchor? _anchor;
 
     /// <summary>The silo's own clock.</summary>
     public TimeProvider Local => local;
 
-    /// <summary>How far the silo's clock is ahead of the store's (negative: behind), as this clock corrects it.</summary>
-    public TimeSpan Offset
-    {
-        get => TimeSpan.FromTicks(Volatile.Read(ref _offsetTicks));
-        set => Volatile.Write(ref _offsetTicks, value.Ticks);
-    }
+    /// <summary>Whether it runs on from a reading of the store's clock (false: it is the silo's own clock).</summary>
+    public bool FollowsStore => Volatile.Read(ref _anchor) is not null;
 
-    public override DateTimeOffset GetUtcNow() => local.GetUtcNow() - Offset;
+    /// <summary>How far the silo's wall clock is ahead of this clock (negative: behind).</summary>
+    public TimeSpan Offset => local.GetUtcNow() - GetUtcNow();
+
+    /// <summary>Runs on from <paramref name="storeTime"/>, the store's time at the silo's <paramref name="timestamp"/>.</summary>
+    public void Follow(DateTimeOffset storeTime, long timestamp) => Volatile.Write(ref _anchor, new Anchor(storeTime, timestamp));
+
+    /// <summary>Goes by the silo's own clock (the clocks agree).</summary>
+    public void FollowLocal() => Volatile.Write(ref _anchor, null);
+
+    public override DateTimeOffset GetUtcNow() =>
+        Volatile.Read(ref _anchor) is { } anchor ? anchor.StoreTime + local.GetElapsedTime(anchor.Timestamp) : local.GetUtcNow();
 
     public override long GetTimestamp() => local.GetTimestamp();
 
@@ -31,4 +38,6 @@ internal sealed class StoreClock(TimeProvider local) : TimeProvider
 
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
         local.CreateTimer(callback, state, dueTime, period);
+
+    private sealed record Anchor(DateTimeOffset StoreTime, long Timestamp);
 }

@@ -46,7 +46,8 @@ public abstract class SchedulingEngineTests : IAsyncLifetime
         // its own (this machine's), so the silo is behind it by the time since then.
         Assert.Equal(0, _silo.Engine.Instruments.ClockSkewSeconds);
         Assert.Equal(_silo.Time.GetUtcNow(), _silo.Engine.Time.GetUtcNow()); // not measured yet: the silo's own time
-        var (skew, uncertainty) = await _silo.Engine.MeasureClockSkewAsync();
+        var (skew, uncertainty, decided) = await _silo.Engine.MeasureClockSkewAsync();
+        Assert.True(decided);
         var expected = StoreHasItsOwnClock ? Start - DateTimeOffset.UtcNow : TimeSpan.Zero;
         Assert.True((skew - expected).Duration() < TimeSpan.FromSeconds(5), $"measured {skew}, expected about {expected}");
         Assert.Equal(TimeSpan.Zero, uncertainty); // the fake clock stands still during the reading
@@ -59,7 +60,7 @@ public abstract class SchedulingEngineTests : IAsyncLifetime
 
         // The silo's clock jumps 90 s ahead: the gap follows it, unless the store reads the same clock.
         _silo.Time.Advance(TimeSpan.FromSeconds(90));
-        var (later, _) = await _silo.Engine.MeasureClockSkewAsync();
+        var (later, _, _) = await _silo.Engine.MeasureClockSkewAsync();
         var moved = later - skew;
         var expectedMove = StoreHasItsOwnClock ? TimeSpan.FromSeconds(90) : TimeSpan.Zero;
         Assert.True((moved - expectedMove).Duration() < TimeSpan.FromSeconds(5), $"the gap moved by {moved}, expected about {expectedMove}");
@@ -445,7 +446,7 @@ public sealed class RedisSchedulingEngineTests(RedisFixture redis) : SchedulingE
         ahead.Time.SetUtcNow(put.Schedule!.NextFire!.Value); // due by this silo's clock, about 10 minutes early by the store's
         Assert.Equal(TimeSpan.Zero, ahead.Engine.ClockOffset);
 
-        var (skew, _) = await ahead.Engine.MeasureClockSkewAsync();
+        var (skew, _, _) = await ahead.Engine.MeasureClockSkewAsync();
         Assert.True(skew > TimeSpan.FromMinutes(9), $"skew {skew}");
         Assert.Equal(skew, ahead.Engine.ClockOffset);
         await ahead.Schedules.FireDueAsync();

@@ -1,0 +1,68 @@
+using Microsoft.Extensions.Time.Testing;
+using OrleansWorker.Execution;
+
+namespace OrleansWorker.Tests.Engine;
+
+/// <summary>The engine's clock (<see cref="StoreClock"/>): the silo's own until a reading found a gap, then the store's, run on by the silo's monotonic clock.</summary>
+public sealed class StoreClockTests
+{
+    private static readonly DateTimeOffset Start = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+
+    /// <summary>A silo's clocks: timestamps from a fake monotonic clock, the wall clock that plus a step (NTP, a resumed VM).</summary>
+    private sealed class SteppingWall(FakeTimeProvider monotonic) : TimeProvider
+    {
+        public TimeSpan Step { get; set; }
+
+        public override DateTimeOffset GetUtcNow() => monotonic.GetUtcNow() + Step;
+
+        public override long GetTimestamp() => monotonic.GetTimestamp();
+
+        public override long TimestampFrequency => monotonic.TimestampFrequency;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
+            monotonic.CreateTimer(callback, state, dueTime, period);
+    }
+
+    [Fact]
+    public void OnceItFollowsTheStore_AStepOfTheSilosWallClockDoesNotMoveIt()
+    {
+        var monotonic = new FakeTimeProvider(Start);
+        var wall = new SteppingWall(monotonic);
+        var clock = new StoreClock(wall);
+        Assert.False(clock.FollowsStore);
+        Assert.Equal(wall.GetUtcNow(), clock.GetUtcNow());
+
+        // A reading found the silo an hour ahead: from then on the clock is the store's time, run on by the silo.
+        var store = Start.AddHours(-1);
+        clock.Follow(store, wall.GetTimestamp());
+        Assert.True(clock.FollowsStore);
+        Assert.Equal(TimeSpan.FromHours(1), clock.Offset);
+        monotonic.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal(store.AddSeconds(30), clock.GetUtcNow());
+
+        // NTP steps the wall clock back by the hour: the clock does not move (a silo clock going by its wall clock less
+        // the last gap would now be an hour behind every other silo until its next reading).
+        wall.Step = TimeSpan.FromHours(-1);
+        Assert.Equal(store.AddSeconds(30), clock.GetUtcNow());
+        Assert.Equal(TimeSpan.Zero, clock.Offset);
+
+        // The next reading finds the clocks agree: the silo's own clock again.
+        clock.FollowLocal();
+        Assert.False(clock.FollowsStore);
+        Assert.Equal(wall.GetUtcNow(), clock.GetUtcNow());
+    }
+
+    [Fact]
+    public async Task Waits_RunOnTheSilosOwnTimers_WhateverTheGap()
+    {
+        var monotonic = new FakeTimeProvider(Start);
+        var clock = new StoreClock(monotonic);
+        clock.Follow(Start.AddDays(-3), monotonic.GetTimestamp());
+        var wait = Task.Delay(TimeSpan.FromSeconds(10), clock);
+        monotonic.Advance(TimeSpan.FromSeconds(9));
+        Assert.False(wait.IsCompleted);
+        monotonic.Advance(TimeSpan.FromSeconds(1));
+        await wait.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(Start.AddDays(-3).AddSeconds(10), clock.GetUtcNow());
+    }
+}
