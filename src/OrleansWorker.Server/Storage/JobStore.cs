@@ -1213,7 +1213,7 @@ internal sealed class JobStore : IAsyncDisposable
         foreach (var (name, json) in await all)
         {
             _knownQueues.TryAdd(name, 0);
-            settings[name] = System.Text.Json.JsonSerializer.Deserialize<QueueSettings>(json, JobContext.JsonOptions) ?? new QueueSettings();
+            settings[name] = ParseQueueSettings(json);
         }
 
         // What this process believes registered is what the store has: a registration it made, or heard of, may be gone
@@ -1269,9 +1269,6 @@ internal sealed class JobStore : IAsyncDisposable
         return changed;
     }
 
-    /// <summary>Stores a queue's settings as they are, whatever was stored (see <see cref="UpdateQueueSettingsAsync"/>).</summary>
-    public Task SaveQueueSettingsAsync(string queue, QueueSettings settings) => UpdateQueueSettingsAsync(queue, _ => settings);
-
     /// <summary>
     /// Changes a queue's settings: <paramref name="change"/> gets what is stored and returns the new settings, or null
     /// to leave them. The write applies only if the stored settings are still those it was given; if another writer
@@ -1288,7 +1285,7 @@ internal sealed class JobStore : IAsyncDisposable
             var read = batch.HashGet(Keys.Queues, [queue]);
             await batch.ExecuteAsync();
             var stored = (await read)[0];
-            var current = stored is null ? new QueueSettings() : System.Text.Json.JsonSerializer.Deserialize<QueueSettings>(stored, JobContext.JsonOptions) ?? new QueueSettings();
+            var current = stored is null ? new QueueSettings() : ParseQueueSettings(stored);
             if (change(current) is not { } settings)
             {
                 return (current, false);
@@ -1309,6 +1306,9 @@ internal sealed class JobStore : IAsyncDisposable
             }
         }
     }
+
+    private static QueueSettings ParseQueueSettings(string json) =>
+        System.Text.Json.JsonSerializer.Deserialize<QueueSettings>(json, JobContext.JsonOptions) ?? new QueueSettings();
 
     private async Task PublishQueueSettingsAsync(string queue, QueueSettings settings)
     {

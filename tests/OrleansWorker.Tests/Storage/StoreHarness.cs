@@ -214,3 +214,10 @@ internal static class StoreSteps
         return new JobCommandResult(applied == ApplyOutcome.Applied ? JobCommandStatus.Ok : JobCommandStatus.Conflict, await store.GetAsync(id));
     }
 }
+
+/// <summary>Test shorthands for the store.</summary>
+internal static class JobStoreTestExtensions
+{
+    /// <summary>Stores a queue's settings as they are, whatever was stored.</summary>
+    public static Task SaveQueueSettingsAsync(this JobStore store, string queue, QueueSettings settings) => store.UpdateQueueSettingsAsync(queue, _ => settings);
+}
