@@ -265,12 +265,12 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
 
     public async Task<JobView?> WaitAsync(string id, TimeSpan timeout)
     {
-        var deadline = engine.Time.GetUtcNow() + timeout;
+        var deadline = Deadline.In(engine.Time, timeout);
         var poll = TimeSpan.FromMilliseconds(20);
         while (true)
         {
             var job = await Guard(engine.Store.GetAsync(id));
-            var left = deadline - engine.Time.GetUtcNow();
+            var left = deadline.Left;
             if (job is null || job.State.IsFinished() || left <= TimeSpan.Zero)
             {
                 return job;

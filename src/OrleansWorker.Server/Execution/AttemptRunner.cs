@@ -215,7 +215,7 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
     /// </summary>
     private async Task<(JobTransition Stored, ApplyOutcome? Applied)> StoreAsync(JobTransition decided)
     {
-        var deadline = engine.Time.GetUtcNow() + engine.Options.LeaseDuration;
+        var deadline = Deadline.In(engine.Time, engine.Options.LeaseDuration);
         var delay = TimeSpan.FromMilliseconds(100);
         while (true)
         {
@@ -224,7 +224,7 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
                 var (stored, applied) = await Completion.ApplyAsync(decided, engine.ApplyAsync);
                 return (stored, applied);
             }
-            catch (Exception ex) when (engine.Time.GetUtcNow() < deadline)
+            catch (Exception ex) when (!deadline.Passed)
             {
                 JobLog.CompletionWriteFailed(_logger, ex, decided.Job.Id, decided.Job.Attempt);
                 await Task.Delay(delay, engine.Time);

@@ -10,7 +10,7 @@ internal sealed class IdleTrim(TimeSpan delay, TimeProvider time)
 {
     private long _seenStarted = -1;
     private long _trimmedAt;
-    private DateTimeOffset _quietSince;
+    private long _quietSince; // the silo's timestamp: a step of its wall clock neither hurries nor holds off a trim
 
     /// <summary>
     /// Called every maintenance tick with the attempts started so far and those held now; true when the silo should trim
@@ -18,7 +18,7 @@ internal sealed class IdleTrim(TimeSpan delay, TimeProvider time)
     /// </summary>
     public bool Due(long started, int busy, out long attempts)
     {
-        var now = time.GetUtcNow();
+        var now = time.GetTimestamp();
         attempts = 0;
         if (delay <= TimeSpan.Zero)
         {
@@ -38,7 +38,7 @@ internal sealed class IdleTrim(TimeSpan delay, TimeProvider time)
             return false;
         }
 
-        if (started == _trimmedAt || now - _quietSince < delay)
+        if (started == _trimmedAt || time.GetElapsedTime(_quietSince, now) < delay)
         {
             return false;
         }

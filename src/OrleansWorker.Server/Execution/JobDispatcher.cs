@@ -29,12 +29,12 @@ internal sealed partial class JobDispatcher(
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly SemaphoreSlim _recover = new(1, 1);
     private readonly List<Task> _loops = [];
-    private readonly List<(string JobId, long Token, DateTimeOffset Until)> _refunds = [];
-    private long _lastRenewedTicks; // UTC ticks; read by the lease watchdog on another thread
-    private DateTimeOffset? _connectedSince;
+    private readonly List<(string JobId, long Token, Deadline Until)> _refunds = [];
+    private Renewal _lastRenewal = null!; // read by the lease watchdog on another thread
+    private Deadline? _revokeExpiredFrom; // set once this silo renews again: others' expired leases count after a lease period of that
     private volatile bool _leaseLost;
     private string? _retiring;
-    private DateTimeOffset _nextReconcile;
+    private Deadline _nextReconcile = Deadline.In(engine.Time, TimeSpan.Zero);
     private List<string> _queues = [];
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _rateWaitUntil = new(StringComparer.Ordinal);
     private long _grants;
@@ -85,12 +85,12 @@ internal sealed partial class JobDispatcher(
             await StepAsync("clock", CheckClockAsync);
         }
         var now = engine.Time.GetUtcNow();
-        Interlocked.Exchange(ref _lastRenewedTicks, now.UtcTicks);
+        Volatile.Write(ref _lastRenewal, new Renewal(now, engine.Time.GetTimestamp()));
         if (store.Description.Exclusive)
         {
             // No other process can reach this store: every other owner is a previous run of this one that ended
             // without handing back (kill -9, a crash). Recover their jobs now rather than after a lease period.
-            _connectedSince = now - engine.Options.LeaseDuration;
+            _revokeExpiredFrom = Deadline.In(engine.Time, TimeSpan.Zero);
             foreach (var other in (await store.OwnersAsync()).Where(o => o.Owner != engine.Owner))
             {
                 await store.RevokeAsync(other, now, leaseEndedBy: null);
@@ -124,7 +124,7 @@ internal sealed partial class JobDispatcher(
         // handing back the rest and for Orleans' own stop, or sooner if the host gives up.
         var drain = engine.Options.DrainTimeout;
         var reserve = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(5).Ticks, drain.Ticks / 4));
-        await WaitIdleAsync(engine.Time.GetUtcNow() + drain - reserve, cancellationToken);
+        await WaitIdleAsync(Deadline.In(engine.Time, drain - reserve), cancellationToken);
 
         // Whatever still runs is cut short; each attempt hands its job back itself (not counted as an attempt).
         var remaining = engine.Tracker.Snapshot();
@@ -133,7 +133,7 @@ internal sealed partial class JobDispatcher(
             attempt.Abandon(AbandonReason.Shutdown);
         }
 
-        await WaitIdleAsync(engine.Time.GetUtcNow() + (reserve / 2), CancellationToken.None);
+        await WaitIdleAsync(Deadline.In(engine.Time, reserve / 2), CancellationToken.None);
 
         // Then nothing may stay leased to this silo: retire its owner name and hand back any job still under it.
         var requeued = 0;
@@ -160,9 +160,9 @@ internal sealed partial class JobDispatcher(
         JobLog.Drained(logger, engine.Time.GetElapsedTime(started).TotalMilliseconds, remaining.Count, requeued);
     }
 
-    private async Task WaitIdleAsync(DateTimeOffset deadline, CancellationToken cancellationToken)
+    private async Task WaitIdleAsync(Deadline deadline, CancellationToken cancellationToken)
     {
-        while (engine.Tracker.Busy > 0 && engine.Time.GetUtcNow() < deadline && !cancellationToken.IsCancellationRequested)
+        while (engine.Tracker.Busy > 0 && !deadline.Passed && !cancellationToken.IsCancellationRequested)
         {
             try
             {
@@ -527,8 +527,9 @@ internal sealed partial class JobDispatcher(
         var token = _stopAll.Token;
         while (!token.IsCancellationRequested)
         {
+            var at = engine.Time.GetTimestamp();
             var now = engine.Time.GetUtcNow();
-            await RenewAsync(now);
+            await RenewAsync(now, at);
             await StepAsync("recovery", () => RecoverAsync(now));
             try
             {
@@ -541,7 +542,8 @@ internal sealed partial class JobDispatcher(
         }
     }
 
-    private async Task RenewAsync(DateTimeOffset now)
+    /// <summary>Renews this silo's lease to a lease period from <paramref name="now"/>, read at the silo's timestamp <paramref name="at"/>.</summary>
+    private async Task RenewAsync(DateTimeOffset now, long at)
     {
         var store = engine.Store;
         try
@@ -565,8 +567,8 @@ internal sealed partial class JobDispatcher(
 
             var owner = engine.Owner;
             var revoked = await store.RenewAsync(owner, now + engine.Options.LeaseDuration, finished);
-            Interlocked.Exchange(ref _lastRenewedTicks, now.UtcTicks);
-            _connectedSince ??= now;
+            Volatile.Write(ref _lastRenewal, new Renewal(now, at));
+            _revokeExpiredFrom ??= Deadline.In(engine.Time, engine.Options.LeaseDuration);
             if (_leaseLost)
             {
                 _leaseLost = false;
@@ -575,10 +577,10 @@ internal sealed partial class JobDispatcher(
                 // However long the cut lasted, the others get their usual time from now on to record what they took over.
                 lock (_refunds)
                 {
-                    var until = now + (engine.Options.LeaseDuration * 6);
+                    var until = Deadline.In(engine.Time, engine.Options.LeaseDuration * 6);
                     for (var i = 0; i < _refunds.Count; i++)
                     {
-                        _refunds[i] = _refunds[i] with { Until = _refunds[i].Until > until ? _refunds[i].Until : until };
+                        _refunds[i] = _refunds[i] with { Until = _refunds[i].Until.Left > until.Left ? _refunds[i].Until : until };
                     }
                 }
             }
@@ -593,7 +595,7 @@ internal sealed partial class JobDispatcher(
                 OnCancelRequested(engine.Owner, id);
             }
 
-            await RefundAsync(now);
+            await RefundAsync();
             await store.ReportSiloAsync(new SiloStats
             {
                 Address = engine.Silo,
@@ -615,15 +617,15 @@ internal sealed partial class JobDispatcher(
                 }
             }
 
-            if (now >= _nextReconcile)
+            if (_nextReconcile.Passed)
             {
-                _nextReconcile = now + engine.Options.LeaseDuration;
+                _nextReconcile = Deadline.In(engine.Time, engine.Options.LeaseDuration);
                 await ReconcileAsync(owner, now);
             }
         }
         catch (Exception ex)
         {
-            _connectedSince = null;
+            _revokeExpiredFrom = null;
             JobLog.MaintenanceFailed(logger, ex, "renew");
             CheckLeaseLost(now);
         }
@@ -636,7 +638,7 @@ internal sealed partial class JobDispatcher(
     private void CheckLeaseLost(DateTimeOffset now)
     {
         var owner = engine.Owner;
-        var since = now - new DateTimeOffset(Interlocked.Read(ref _lastRenewedTicks), TimeSpan.Zero);
+        var since = Volatile.Read(ref _lastRenewal).Since(now, engine.Time);
         if (!_leaseLost && since >= engine.Options.LeaseDuration && engine.TryNextEpoch(owner, out _))
         {
             // Nobody has heard from this silo for a lease period: its jobs are (or will be) run elsewhere.
@@ -723,7 +725,7 @@ internal sealed partial class JobDispatcher(
             attempt.Abandon(AbandonReason.LeaseLost);
         }
 
-        var until = engine.Time.GetUtcNow() + (engine.Options.LeaseDuration * 6);
+        var until = Deadline.In(engine.Time, engine.Options.LeaseDuration * 6);
         lock (_refunds)
         {
             _refunds.AddRange(attempts.Select(a => (a.Claim.JobId, a.Claim.ClaimToken, until)));
@@ -731,7 +733,7 @@ internal sealed partial class JobDispatcher(
 
         JobLog.Revoked(logger, owner, attempts.Count, next);
         engine.Instruments.LeaseEvent("revoked", attempts.Count);
-        await RefundAsync(engine.Time.GetUtcNow());
+        await RefundAsync();
     }
 
     /// <summary>
@@ -743,17 +745,17 @@ internal sealed partial class JobDispatcher(
     {
         lock (_refunds)
         {
-            _refunds.Add((claim.JobId, claim.ClaimToken, engine.Time.GetUtcNow() + (engine.Options.LeaseDuration * 6)));
+            _refunds.Add((claim.JobId, claim.ClaimToken, Deadline.In(engine.Time, engine.Options.LeaseDuration * 6)));
         }
     }
 
     /// <summary>Gives back the interruptions this silo's revocation cost its jobs (retried until the recovering silo has recorded them).</summary>
-    private async Task RefundAsync(DateTimeOffset now)
+    private async Task RefundAsync()
     {
-        List<(string JobId, long Token, DateTimeOffset Until)> pending;
+        List<(string JobId, long Token, Deadline Until)> pending;
         lock (_refunds)
         {
-            _refunds.RemoveAll(r => r.Until < now);
+            _refunds.RemoveAll(r => r.Until.Passed);
             pending = [.. _refunds];
         }
 
@@ -815,7 +817,7 @@ internal sealed partial class JobDispatcher(
                 }
             }
 
-            if (_connectedSince is { } since && now - since >= engine.Options.LeaseDuration)
+            if (_revokeExpiredFrom is { Passed: true })
             {
                 foreach (var (owner, leaseEnd) in await store.ExpiredOwnersAsync(now))
                 {
@@ -878,9 +880,9 @@ internal sealed partial class JobDispatcher(
     {
         var token = _stopAll.Token;
         var options = engine.Options;
-        var nextPurge = engine.Time.GetUtcNow() + TimeSpan.FromSeconds(10);
-        var nextCount = engine.Time.GetUtcNow();
-        var nextQueues = engine.Time.GetUtcNow() + TimeSpan.FromSeconds(5);
+        var purge = new Period(engine.Time, TimeSpan.FromMinutes(1), first: TimeSpan.FromSeconds(10));
+        var count = new Period(engine.Time, TimeSpan.FromSeconds(5), first: TimeSpan.Zero);
+        var queues = new Period(engine.Time, TimeSpan.FromSeconds(2), first: TimeSpan.FromSeconds(5));
         while (!token.IsCancellationRequested)
         {
             var now = engine.Time.GetUtcNow();
@@ -912,15 +914,13 @@ internal sealed partial class JobDispatcher(
                 }
             });
 
-            if (now >= nextQueues)
+            if (queues.Due())
             {
-                nextQueues = now + TimeSpan.FromSeconds(2);
                 await StepAsync("queues", () => QueueUpkeepAsync(now));
             }
 
-            if (now >= nextCount)
+            if (count.Due())
             {
-                nextCount = now + TimeSpan.FromSeconds(5);
                 await StepAsync("count", async () =>
                 {
                     engine.Instruments.SetQueued(await engine.Store.CountQueuedAsync());
@@ -930,9 +930,8 @@ internal sealed partial class JobDispatcher(
                 await StepAsync("clock", CheckClockAsync);
             }
 
-            if (now >= nextPurge)
+            if (purge.Due())
             {
-                nextPurge = now + TimeSpan.FromMinutes(1);
                 await StepAsync("purge", async () =>
                 {
                     var purged = await engine.Store.PurgeAsync(now, new RetentionPolicy(options.SucceededRetention, options.CancelledRetention, options.DeadLetteredRetention), 5000);
@@ -1083,4 +1082,15 @@ internal sealed partial class JobDispatcher(
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    /// <summary>
+    /// This silo's last renewal: the engine's time it wrote its lease end from, and the silo's timestamp then. The lease
+    /// counts as lost when either clock says a lease period has passed: the monotonic one whatever steps the engine's time
+    /// made since (an hour back must not hide a lost lease for an hour), the engine's when it ran ahead of the monotonic
+    /// one (a resumed machine whose monotonic clock stood still while the others' ran on).
+    /// </summary>
+    internal sealed record Renewal(DateTimeOffset At, long Timestamp)
+    {
+        public TimeSpan Since(DateTimeOffset now, TimeProvider time) => Max(now - At, time.GetElapsedTime(Timestamp));
+    }
 }

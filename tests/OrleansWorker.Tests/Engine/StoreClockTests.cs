@@ -8,21 +8,6 @@ public sealed class StoreClockTests
 {
     private static readonly DateTimeOffset Start = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
 
-    /// <summary>A silo's clocks: timestamps from a fake monotonic clock, the wall clock that plus a step (NTP, a resumed VM).</summary>
-    private sealed class SteppingWall(FakeTimeProvider monotonic) : TimeProvider
-    {
-        public TimeSpan Step { get; set; }
-
-        public override DateTimeOffset GetUtcNow() => monotonic.GetUtcNow() + Step;
-
-        public override long GetTimestamp() => monotonic.GetTimestamp();
-
-        public override long TimestampFrequency => monotonic.TimestampFrequency;
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
-            monotonic.CreateTimer(callback, state, dueTime, period);
-    }
-
     [Fact]
     public void OnceItFollowsTheStore_AStepOfTheSilosWallClockDoesNotMoveIt()
     {
