@@ -64,6 +64,13 @@ public interface IJobManagerGrain : IGrainWithIntegerKey
     [Alias("Stats")]
     Task<JobStats> GetStatsAsync();
 
+    /// <summary>
+    /// The store's time as this silo keeps it: the clock a submission's <c>notAfter</c> is judged by. Clients read it to
+    /// set that deadline on the store's clock rather than their own.
+    /// </summary>
+    [Alias("Time")]
+    Task<DateTimeOffset> GetTimeAsync();
+
     /// <summary>Waits until the job is finished or <paramref name="timeout"/> elapses; returns it as it is then.</summary>
     [Alias("Wait"), ResponseTimeout("00:01:30")]
     Task<JobView?> WaitAsync(string id, TimeSpan timeout);

@@ -8,14 +8,26 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(60);
 
-    /// <summary>Allowance for the store's clock running behind this process's when judging <c>notAfter</c>.</summary>
+    /// <summary>
+    /// Allowance for the store's clock running behind the time this client set <c>notAfter</c> on (the silo's reading of
+    /// the store's clock is within half its round trip plus 100 ms; without a reading, this process's own clock).
+    /// </summary>
     private static readonly TimeSpan ClockSkewMargin = TimeSpan.FromMilliseconds(500);
+
 
     /// <summary>How many keys the stateless front-door grain is addressed by.</summary>
     private const int ManagerKeys = 64;
 
     private readonly IJobManagerGrain[] _managers = Enumerable.Range(0, ManagerKeys).Select(k => grains.GetGrain<IJobManagerGrain>(k)).ToArray();
     private int _nextKey;
+    private StoreTime? _storeTime;
+
+    /// <summary>The store's time as this client knows it: what a submission's <c>notAfter</c> is set on.</summary>
+    private StoreTime Clock => LazyInitializer.EnsureInitialized(ref _storeTime,
+        () => new StoreTime(() => CallAsync(m => m.GetTimeAsync(), ClockReadTimeout, CancellationToken.None), time, ClockReadTimeout));
+
+    /// <summary>How long a submission waits for a silo's reading of the store's clock before it goes by its own (it comes out of the submission's deadline).</summary>
+    private TimeSpan ClockReadTimeout => TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(1).Ticks, options.Value.CallTimeout.Ticks / 10));
 
     /// <summary>
     /// The front door, under a rotating key: the client picks a gateway by the target grain's id, so a single key
@@ -41,23 +53,27 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
         }).ToList();
 
         EnqueueResponse response;
-        TimeSpan tryWindow;
+        var started = time.GetTimestamp();
+        var clock = await Clock.GetAsync();
         DateTimeOffset notAfter = default;
         try
         {
             // Two thirds of the deadline for tries, the rest for the check below: the caller's deadline holds either way.
-            // The store refuses writes that reach it after notAfter, so once that has passed the check is final.
-            tryWindow = options.Value.CallTimeout * 2 / 3;
-            notAfter = time.GetUtcNow() + tryWindow;
+            // The store refuses writes that reach it after notAfter (by its clock, which notAfter is set on), so once that
+            // has passed the check is final.
+            var tryWindow = options.Value.CallTimeout * 2 / 3 - time.GetElapsedTime(started);
+            notAfter = clock.Now + tryWindow;
             response = await CallWithRetryAsync(m => m.EnqueueAsync(requests, notAfter), tryWindow, cancellationToken);
         }
         catch (JobServiceUnavailableException ex) when (!cancellationToken.IsCancellationRequested)
         {
+            Clock.Forget();
+
             // Every try failed, but one may have been stored before its answer was lost (a silo died after the write).
             // A batch is stored all or nothing on each store shard: if the jobs exist, the submission was accepted; if
             // none does once notAfter (plus a margin for clock skew) has passed, none ever will. Jobs that span shards
             // (Worker:Redis:Shards > 1) are stored shard by shard, so part of them can exist: that is said, with the count.
-            var settle = notAfter + ClockSkewMargin - time.GetUtcNow();
+            var settle = notAfter + ClockSkewMargin - clock.Now;
             if (settle > TimeSpan.Zero)
             {
                 await Task.Delay(settle, time, CancellationToken.None);
@@ -99,8 +115,21 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
 
         // The id is fixed before the first try: a retry after a lost answer finds the batch instead of making another.
         batch = batch with { Id = batch.Id ?? Guid.CreateVersion7().ToString("N") };
-        var notAfter = time.GetUtcNow() + options.Value.CallTimeout * 2 / 3;
-        var response = await CallWithRetryAsync(m => m.EnqueueBatchAsync(batch, notAfter), options.Value.CallTimeout, cancellationToken);
+        var started = time.GetTimestamp();
+        var clock = await Clock.GetAsync();
+        var spent = time.GetElapsedTime(started);
+        var notAfter = clock.Now + options.Value.CallTimeout * 2 / 3 - spent;
+        BatchResponse response;
+        try
+        {
+            response = await CallWithRetryAsync(m => m.EnqueueBatchAsync(batch, notAfter), options.Value.CallTimeout - spent, cancellationToken);
+        }
+        catch (JobServiceUnavailableException)
+        {
+            Clock.Forget();
+            throw;
+        }
+
         return response.Accepted ? response : throw new JobValidationException(response.Errors);
     }
 

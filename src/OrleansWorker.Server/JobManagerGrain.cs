@@ -263,6 +263,8 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
 
     public Task<JobCommandResult> DeleteAsync(string id) => Guard(engine.DeleteAsync(id));
 
+    public Task<DateTimeOffset> GetTimeAsync() => Task.FromResult(engine.Time.GetUtcNow());
+
     public async Task<JobView?> WaitAsync(string id, TimeSpan timeout)
     {
         var deadline = Deadline.In(engine.Time, timeout);

@@ -11,14 +11,15 @@ using OrleansWorker.Tests.Storage;
 namespace OrleansWorker.Tests.Engine;
 
 /// <summary>
-/// A silo whose wall clock steps (an NTP correction, a resumed VM) while it runs: an in-process silo on the embedded
-/// store, the store on this machine's clock, the silo's <see cref="TimeProvider"/> that clock with a step the test sets
-/// (its timestamps and timers are the machine's own).
+/// A silo or a client whose wall clock steps (an NTP correction, a resumed VM) or is off: an in-process silo on the
+/// embedded store, the store on this machine's clock, the silo's and the client's <see cref="TimeProvider"/> that clock
+/// with a step the test sets (their timestamps and timers are the machine's own).
 /// </summary>
 public sealed class ClockStepTests : IAsyncLifetime
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "ow-clockstep-" + Guid.NewGuid().ToString("N"));
     private readonly SteppingWall _wall = new(TimeProvider.System);
+    private readonly SteppingWall _clientWall = new(TimeProvider.System);
     private SqliteKvBackend? _backend;
     private InProcessTestCluster _cluster = null!;
     private IJobClient _jobs = null!;
@@ -43,7 +44,12 @@ public sealed class ClockStepTests : IAsyncLifetime
                 .AddBuiltInHandlers()
                 .UseBackend(_ => new SharedBackend(_backend)));
         });
-        builder.ConfigureClient(client => client.Services.AddJobClient(configuration));
+        builder.ConfigureClient(client =>
+        {
+            client.Services.AddSingleton<TimeProvider>(_clientWall);
+            client.Services.AddKeyedSingleton<TimeProvider>(KeyedService.AnyKey, (_, _) => TimeProvider.System);
+            client.Services.AddJobClient(configuration);
+        });
         _cluster = builder.Build();
         await _cluster.DeployAsync();
         _jobs = _cluster.Client.ServiceProvider.GetRequiredService<IJobClient>();
@@ -85,5 +91,18 @@ public sealed class ClockStepTests : IAsyncLifetime
         Assert.True(gap.Duration() < TimeSpan.FromSeconds(5), $"the engine's time is {gap} from the store's");
         Assert.InRange(engine.Instruments.ClockSkewSeconds, -3605, -3595); // published
         await RunsAJobAsync("after");
+    }
+
+    [Fact]
+    public async Task AClientWhoseClockIsMinutesBehindTheStores_StillSubmits()
+    {
+        // A submission carries a deadline (notAfter) the store judges by its own clock: set on a client clock behind the
+        // store's by more than the try window (2/3 of the 10 s call timeout), every submission arrived "too late".
+        _clientWall.Step = TimeSpan.FromMinutes(-5);
+        var engine = _cluster.Silos[0].ServiceProvider.GetRequiredService<JobEngine>();
+        Assert.True(engine.ClockOffset.Duration() < TimeSpan.FromSeconds(1), $"the silo's clock agrees with the store's: offset {engine.ClockOffset}");
+        await RunsAJobAsync("late-client");
+        var batch = await _jobs.EnqueueBatchAsync(new BatchRequest { Jobs = [new JobRequest("noop")] });
+        Assert.True(batch.Accepted);
     }
 }
