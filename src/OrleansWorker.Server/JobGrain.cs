@@ -33,7 +33,19 @@ internal sealed class JobGrain(JobEngine engine, AttemptRunner runner) : Grain, 
         var running = new RunningAttempt(attempt);
         if (!engine.Tracker.TryAdd(running))
         {
+            // Already under way here, or the silo is stopping: its job is handed back as the silo stops.
             running.Dispose();
+            DeactivateOnIdle();
+            return Task.CompletedTask;
+        }
+
+        if (!engine.IsOwner(attempt.Owner))
+        {
+            // The silo lost its lease or was revoked after the claim (read after TryAdd's fence; the epoch moved on before
+            // the snapshot of attempts it abandoned): its job is being recovered elsewhere, so it must not start here.
+            engine.Tracker.Unstart(running);
+            running.Dispose();
+            DeactivateOnIdle();
             return Task.CompletedTask;
         }
 

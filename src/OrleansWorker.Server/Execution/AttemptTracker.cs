@@ -14,6 +14,7 @@ internal sealed class AttemptTracker : IDisposable
     private readonly SemaphoreSlim _changed = new(0, 1);
     private int _storing;
     private long _started;
+    private int _closed;
 
     public void Dispose() => _changed.Dispose();
 
@@ -53,6 +54,10 @@ internal sealed class AttemptTracker : IDisposable
     /// <summary>Attempts started on this silo since it started.</summary>
     public long Started => Interlocked.Read(ref _started);
 
+    /// <summary>
+    /// Registers an attempt about to start; false when it must not run: the same claim is already running here, or the
+    /// silo has stopped taking attempts (<see cref="Close"/>).
+    /// </summary>
     public bool TryAdd(RunningAttempt attempt)
     {
         if (!_running.TryAdd(attempt.Claim.GrainKey, attempt))
@@ -60,8 +65,35 @@ internal sealed class AttemptTracker : IDisposable
             return false;
         }
 
+        // A full fence between the add and the read of _closed (Close: the write, then the snapshot): either Close's
+        // snapshot holds this attempt, or this attempt sees the silo closed.
         Interlocked.Increment(ref _started);
+        if (Volatile.Read(ref _closed) == 1)
+        {
+            Unstart(attempt);
+            return false;
+        }
+
         return true;
+    }
+
+    /// <summary>Takes back an attempt registered by <see cref="TryAdd"/> that is not going to run after all.</summary>
+    public void Unstart(RunningAttempt attempt)
+    {
+        _running.TryRemove(new KeyValuePair<string, RunningAttempt>(attempt.Claim.GrainKey, attempt));
+        Interlocked.Decrement(ref _started);
+        Signal();
+    }
+
+    /// <summary>
+    /// Stops taking attempts (the silo is stopping): from now on <see cref="TryAdd"/> refuses every one, so a claim
+    /// answered or handed off after this never runs here; its job is handed back with the rest. Returns the attempts
+    /// running now.
+    /// </summary>
+    public IReadOnlyList<RunningAttempt> Close()
+    {
+        Interlocked.Exchange(ref _closed, 1);
+        return Snapshot();
     }
 
     /// <summary>The attempt's handler returned: its slot is free for another job while its outcome is stored.</summary>

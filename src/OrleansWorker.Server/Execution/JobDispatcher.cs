@@ -126,8 +126,9 @@ internal sealed partial class JobDispatcher(
         var reserve = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(5).Ticks, drain.Ticks / 4));
         await WaitIdleAsync(Deadline.In(engine.Time, drain - reserve), cancellationToken);
 
-        // Whatever still runs is cut short; each attempt hands its job back itself (not counted as an attempt).
-        var remaining = engine.Tracker.Snapshot();
+        // Whatever still runs is cut short; each attempt hands its job back itself (not counted as an attempt). No attempt
+        // starts after this: a claim answered or handed off later stays with this owner and is handed back below.
+        var remaining = engine.Tracker.Close();
         foreach (var attempt in remaining)
         {
             attempt.Abandon(AbandonReason.Shutdown);

@@ -13,7 +13,7 @@ internal sealed class JobEngine : IAsyncDisposable
 {
     private readonly GroupCommitter<IReadOnlyList<NewJob>, EnqueueResult?[]> _inserts;
     private readonly GroupCommitter<JobTransition, ApplyOutcome> _transitions;
-    private int _epoch = 1;
+    private OwnerName _owner;
 
     public JobEngine(JobStore store, IOptions<WorkerOptions> options, TimeProvider time, AttemptTracker tracker, JobInstruments instruments, ILocalSiloDetails silo, ILoggerFactory loggers)
     {
@@ -23,6 +23,7 @@ internal sealed class JobEngine : IAsyncDisposable
         Tracker = tracker;
         Instruments = instruments;
         Silo = silo.SiloAddress.ToParsableString();
+        _owner = new OwnerName(1, $"{Silo}/1");
         Sequence = new SequenceGenerator(Time);
         Retry = new RetrySettings(Options.RetryBaseDelay, Options.RetryMaxDelay);
         WeightedQueues = Options.Queues.Select(e => WeightedQueue.TryParse(e, out var q) ? q : new WeightedQueue(e, 1)).ToList();
@@ -73,7 +74,7 @@ internal sealed class JobEngine : IAsyncDisposable
     /// This silo's name as a lease owner: its address and an epoch that grows each time it finds itself revoked
     /// (cut off long enough for others to take its jobs), so that it can go on working under a name nobody revoked.
     /// </summary>
-    public string Owner => $"{Silo}/{Volatile.Read(ref _epoch)}";
+    public string Owner => Volatile.Read(ref _owner).Name;
 
     /// <summary>
     /// Moves to a new owner name after this silo found <paramref name="current"/> revoked or lost; false when another
@@ -81,16 +82,27 @@ internal sealed class JobEngine : IAsyncDisposable
     /// </summary>
     public bool TryNextEpoch(string current, out string next)
     {
-        var epoch = Volatile.Read(ref _epoch);
-        if ($"{Silo}/{epoch}" == current && Interlocked.CompareExchange(ref _epoch, epoch + 1, epoch) == epoch)
+        var owner = Volatile.Read(ref _owner);
+        if (owner.Name == current)
         {
-            next = Owner;
-            return true;
+            // A full fence: an attempt that starts after this (JobGrain) sees the new name; one that started before is in
+            // the caller's snapshot of the attempts it abandons.
+            var moved = new OwnerName(owner.Epoch + 1, $"{Silo}/{owner.Epoch + 1}");
+            if (Interlocked.CompareExchange(ref _owner, moved, owner) == owner)
+            {
+                next = moved.Name;
+                return true;
+            }
         }
 
         next = Owner;
         return false;
     }
+
+    /// <summary>Whether a claim made under <paramref name="owner"/> is still this silo's to run (its epoch has not moved on).</summary>
+    public bool IsOwner(string owner) => string.Equals(owner, Owner, StringComparison.Ordinal);
+
+    private sealed record OwnerName(int Epoch, string Name);
 
     /// <summary>Stores new jobs (group-committed with other submissions on this silo).</summary>
     public Task<EnqueueResult?[]> EnqueueAsync(IReadOnlyList<NewJob> jobs) => _inserts.SubmitAsync(jobs);

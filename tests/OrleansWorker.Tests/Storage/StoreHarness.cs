@@ -6,9 +6,12 @@ namespace OrleansWorker.Tests.Storage;
 
 /// <summary>
 /// A backend shared by several stores of one process (two in-process silos): not disposed by them, not exclusive.
-/// A test may also see each write call first (<paramref name="beforeApply"/>) and say how large calls should be.
+/// A test may also see each write call first (<paramref name="beforeApply"/>), each claim's answer before the silo
+/// does (<paramref name="afterClaim"/>: the claim is applied, its answer held until the hook returns), and say how large
+/// calls should be.
 /// </summary>
-internal sealed class SharedBackend(IKvBackend inner, Func<IReadOnlyList<KvUnit>, Task>? beforeApply = null, bool? prefersLargeCalls = null) : IKvBackend
+internal sealed class SharedBackend(IKvBackend inner, Func<IReadOnlyList<KvUnit>, Task>? beforeApply = null, bool? prefersLargeCalls = null,
+    Func<KvClaimResult, Task>? afterClaim = null) : IKvBackend
 {
     public KvDescription Description => inner.Description with { Exclusive = false };
 
@@ -32,7 +35,16 @@ internal sealed class SharedBackend(IKvBackend inner, Func<IReadOnlyList<KvUnit>
         return await inner.ApplyAsync(units);
     }
 
-    public Task<KvClaimResult> ClaimAsync(KvClaim claim, IReadOnlyList<string> fields) => inner.ClaimAsync(claim, fields);
+    public async Task<KvClaimResult> ClaimAsync(KvClaim claim, IReadOnlyList<string> fields)
+    {
+        var result = await inner.ClaimAsync(claim, fields);
+        if (afterClaim is not null)
+        {
+            await afterClaim(result);
+        }
+
+        return result;
+    }
 
     public Task<int> AcquirePermitsAsync(string key, string holder, int want, int limit) => inner.AcquirePermitsAsync(key, holder, want, limit);
 
