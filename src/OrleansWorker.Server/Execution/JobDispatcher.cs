@@ -209,8 +209,28 @@ internal sealed partial class JobDispatcher(
     {
         try
         {
+            var before = engine.Queues.All;
             var all = await engine.RefreshQueueSettingsAsync();
             _queues = all.Keys.Order(StringComparer.Ordinal).ToList();
+            foreach (var queue in _rateWaitUntil.Keys)
+            {
+                // A wait for the rate window to free up is for the limit it was refused under.
+                if (before.GetValueOrDefault(queue)?.RateLimit != all.GetValueOrDefault(queue)?.RateLimit)
+                {
+                    _rateWaitUntil.TryRemove(queue, out _);
+                }
+            }
+
+            foreach (var (queue, settings) in all)
+            {
+                // A queue that just got a concurrency limit: while it had none, no silo kept its count of permits, so put
+                // this silo's running jobs of it there before claiming against it (each silo does; the upkeep within 2 s).
+                if (settings.MaxConcurrency is not null && before.GetValueOrDefault(queue)?.MaxConcurrency is null)
+                {
+                    await _permits.SetOwnAsync(queue, engine.Owner, () => engine.Tracker.CountOfQueue(queue));
+                }
+            }
+
             Wake();
         }
         catch (Exception ex)
@@ -351,7 +371,10 @@ internal sealed partial class JobDispatcher(
 
                     if (started == 0)
                     {
-                        _rateWaitUntil[queue.Queue] = DateTimeOffset.FromUnixTimeMilliseconds(next);
+                        // Until the oldest start leaves the window, or sooner: another silo may give back starts it took and
+                        // did not use (a claim takes them before it knows how many jobs there are).
+                        var until = DateTimeOffset.FromUnixTimeMilliseconds(next);
+                        _rateWaitUntil[queue.Queue] = until < now + engine.Options.PollInterval ? until : now + engine.Options.PollInterval;
                     }
 
                     grant.Allowed = started;

@@ -1,12 +1,5 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans.TestingHost;
-using OrleansWorker.Client;
-using OrleansWorker.Execution;
-using OrleansWorker.Hosting;
-using OrleansWorker.Storage.Kv;
 using OrleansWorker.Tests.Infrastructure;
-using OrleansWorker.Tests.Storage;
 
 namespace OrleansWorker.Tests.Engine;
 
@@ -17,66 +10,38 @@ namespace OrleansWorker.Tests.Engine;
 /// </summary>
 public sealed class ClockStepTests : IAsyncLifetime
 {
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "ow-clockstep-" + Guid.NewGuid().ToString("N"));
     private readonly SteppingWall _wall = new(TimeProvider.System);
     private readonly SteppingWall _clientWall = new(TimeProvider.System);
-    private SqliteKvBackend? _backend;
-    private InProcessTestCluster _cluster = null!;
-    private IJobClient _jobs = null!;
+    private SingleSilo _silo = null!;
 
-    public async Task InitializeAsync()
-    {
-        _backend = new SqliteKvBackend(_directory, EmbeddedDurability.Process, 8 * 1024 * 1024, TimeProvider.System);
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+    public async Task InitializeAsync() => _silo = await SingleSilo.StartAsync(
+        siloServices: services =>
         {
-            ["Worker:PollInterval"] = "00:00:00.100",
-        }).Build();
-        var builder = new InProcessTestClusterBuilder(1);
-        builder.ConfigureSilo((_, silo) =>
+            // The engine takes the silo's TimeProvider; Orleans' own parts keep the machine's: Orleans schedules
+            // idle-activation collection on wall time and refuses a ticket an hour behind the last one, which is Orleans'
+            // concern and not what this test is about.
+            services.AddSingleton<TimeProvider>(_wall);
+            SingleSilo.OrleansOnMachineClock(services);
+        },
+        clientServices: services =>
         {
-            // The engine takes the silo's TimeProvider; Orleans' own parts (each asks for one by a key of its own) keep
-            // the machine's: Orleans schedules idle-activation collection on wall time and refuses a ticket an hour
-            // behind the last one, which is Orleans' concern and not what this test is about.
-            silo.Services.AddSingleton<TimeProvider>(_wall);
-            silo.Services.AddKeyedSingleton<TimeProvider>(KeyedService.AnyKey, (_, _) => TimeProvider.System);
-            silo.AddOrleansWorker(w => w
-                .BindConfiguration(configuration.GetSection("Worker"))
-                .AddBuiltInHandlers()
-                .UseBackend(_ => new SharedBackend(_backend)));
+            services.AddSingleton<TimeProvider>(_clientWall);
+            SingleSilo.OrleansOnMachineClock(services);
         });
-        builder.ConfigureClient(client =>
-        {
-            client.Services.AddSingleton<TimeProvider>(_clientWall);
-            client.Services.AddKeyedSingleton<TimeProvider>(KeyedService.AnyKey, (_, _) => TimeProvider.System);
-            client.Services.AddJobClient(configuration);
-        });
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
-        _jobs = _cluster.Client.ServiceProvider.GetRequiredService<IJobClient>();
-    }
 
-    public async Task DisposeAsync()
-    {
-        await _cluster.DisposeAsync();
-        if (_backend is not null)
-        {
-            await _backend.DisposeAsync();
-        }
-
-        TempDirectory.Delete(_directory);
-    }
+    public async Task DisposeAsync() => await _silo.DisposeAsync();
 
     private async Task RunsAJobAsync(string name)
     {
         var id = $"{name}-{Guid.NewGuid():N}";
-        await _jobs.EnqueueAsync(new JobRequest("noop") { Id = id });
-        await Poll.UntilAsync(() => _jobs.GetAsync(id), j => j?.State == JobState.Succeeded, TimeSpan.FromSeconds(20), $"job {id} to succeed");
+        await _silo.Jobs.EnqueueAsync(new JobRequest("noop") { Id = id });
+        await Poll.UntilAsync(() => _silo.Jobs.GetAsync(id), j => j?.State == JobState.Succeeded, TimeSpan.FromSeconds(20), $"job {id} to succeed");
     }
 
     [Fact]
     public async Task AfterTheSilosWallClockStepsBackAnHour_ItGoesByTheStoresTimeAgainWithinSeconds_AndRunsJobs()
     {
-        var engine = _cluster.Silos[0].ServiceProvider.GetRequiredService<JobEngine>();
+        var engine = _silo.Engine;
         await RunsAJobAsync("before");
         Assert.True(engine.ClockOffset.Duration() < TimeSpan.FromSeconds(1), $"the clocks agree at first: offset {engine.ClockOffset}");
 
@@ -99,10 +64,9 @@ public sealed class ClockStepTests : IAsyncLifetime
         // A submission carries a deadline (notAfter) the store judges by its own clock: set on a client clock behind the
         // store's by more than the try window (2/3 of the 10 s call timeout), every submission arrived "too late".
         _clientWall.Step = TimeSpan.FromMinutes(-5);
-        var engine = _cluster.Silos[0].ServiceProvider.GetRequiredService<JobEngine>();
-        Assert.True(engine.ClockOffset.Duration() < TimeSpan.FromSeconds(1), $"the silo's clock agrees with the store's: offset {engine.ClockOffset}");
+        Assert.True(_silo.Engine.ClockOffset.Duration() < TimeSpan.FromSeconds(1), $"the silo's clock agrees with the store's: offset {_silo.Engine.ClockOffset}");
         await RunsAJobAsync("late-client");
-        var batch = await _jobs.EnqueueBatchAsync(new BatchRequest { Jobs = [new JobRequest("noop")] });
+        var batch = await _silo.Jobs.EnqueueBatchAsync(new BatchRequest { Jobs = [new JobRequest("noop")] });
         Assert.True(batch.Accepted);
     }
 }

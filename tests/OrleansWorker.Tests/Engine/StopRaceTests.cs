@@ -1,10 +1,4 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Orleans.TestingHost;
-using OrleansWorker.Client;
-using OrleansWorker.Execution;
-using OrleansWorker.Hosting;
 using OrleansWorker.Storage.Kv;
 using OrleansWorker.Tests.Infrastructure;
 using OrleansWorker.Tests.Storage;
@@ -18,13 +12,10 @@ namespace OrleansWorker.Tests.Engine;
 /// </summary>
 public sealed class StopRaceTests : IAsyncLifetime
 {
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "ow-stoprace-" + Guid.NewGuid().ToString("N"));
     private readonly TaskCompletionSource _claimed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile string? _holdFor;
-    private SqliteKvBackend? _backend;
-    private InProcessTestCluster _cluster = null!;
-    private IJobClient _jobs = null!;
+    private SingleSilo _silo = null!;
 
     /// <summary>Counts its runs per job id.</summary>
     public sealed class RecordingHandler : IJobHandler
@@ -38,34 +29,14 @@ public sealed class StopRaceTests : IAsyncLifetime
         }
     }
 
-    public async Task InitializeAsync()
-    {
-        _backend = new SqliteKvBackend(_directory, EmbeddedDurability.Process, 8 * 1024 * 1024, TimeProvider.System);
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Worker:PollInterval"] = "00:00:00.100",
-        }).Build();
-        var builder = new InProcessTestClusterBuilder(1);
-        builder.ConfigureSilo((_, silo) => silo.AddOrleansWorker(w => w
-            .BindConfiguration(configuration.GetSection("Worker"))
-            .AddJob<RecordingHandler>("record")
-            .UseBackend(_ => new SharedBackend(_backend, afterClaim: HoldAsync))));
-        builder.ConfigureClient(client => client.Services.AddJobClient(configuration));
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
-        _jobs = _cluster.Client.ServiceProvider.GetRequiredService<IJobClient>();
-    }
+    public async Task InitializeAsync() => _silo = await SingleSilo.StartAsync(
+        worker: w => w.AddJob<RecordingHandler>("record"),
+        wrap: backend => new SharedBackend(backend, afterClaim: HoldAsync));
 
     public async Task DisposeAsync()
     {
         _release.TrySetResult();
-        await _cluster.DisposeAsync();
-        if (_backend is not null)
-        {
-            await _backend.DisposeAsync();
-        }
-
-        TempDirectory.Delete(_directory);
+        await _silo.DisposeAsync();
     }
 
     private async Task HoldAsync(KvClaimResult result)
@@ -81,16 +52,16 @@ public sealed class StopRaceTests : IAsyncLifetime
     [Fact]
     public async Task AClaimAnsweredAfterTheStopHandedItsJobBack_DoesNotStartTheJob()
     {
-        var silo = _cluster.Silos[0];
-        var store = silo.ServiceProvider.GetRequiredService<JobEngine>().Store;
+        var silo = _silo.Cluster.Silos[0];
+        var store = _silo.Engine.Store;
         var id = "stop-race-" + Guid.NewGuid().ToString("N");
         _holdFor = id;
-        await _jobs.EnqueueAsync(new JobRequest("record") { Id = id });
+        await _silo.Jobs.EnqueueAsync(new JobRequest("record") { Id = id });
         await _claimed.Task.WaitAsync(TimeSpan.FromSeconds(20));
         Assert.Equal(JobState.Running, (await store.GetAsync(id))!.State); // claimed in the store; the silo has not heard yet
 
         // The silo stops: nothing runs, so it hands back at once what its owner holds in the store, this job among it.
-        var stopping = _cluster.StopSiloAsync(silo);
+        var stopping = _silo.Cluster.StopSiloAsync(silo);
         var handedBack = await Poll.UntilAsync(() => store.GetAsync(id), j => j?.State == JobState.Queued, TimeSpan.FromSeconds(30), "the stopping silo to hand the claimed job back");
         Assert.Equal(0, handedBack!.Attempt); // handed back, not counted as an attempt
 
@@ -105,11 +76,11 @@ public sealed class StopRaceTests : IAsyncLifetime
     [Fact]
     public async Task AClaimAnsweredAfterItsOwnerWasRevoked_DoesNotStartTheJob_WhichRunsOnceUnderTheNextOwner()
     {
-        var engine = _cluster.Silos[0].ServiceProvider.GetRequiredService<JobEngine>();
+        var engine = _silo.Engine;
         var store = engine.Store;
         var id = "revoked-race-" + Guid.NewGuid().ToString("N");
         _holdFor = id;
-        await _jobs.EnqueueAsync(new JobRequest("record") { Id = id });
+        await _silo.Jobs.EnqueueAsync(new JobRequest("record") { Id = id });
         await _claimed.Task.WaitAsync(TimeSpan.FromSeconds(20));
         var owner = engine.Owner;
         Assert.Equal(JobState.Running, (await store.GetAsync(id))!.State);
