@@ -28,6 +28,7 @@ internal sealed partial class JobDispatcher(
     private readonly CancellationTokenSource _stopAll = new();
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly SemaphoreSlim _recover = new(1, 1);
+    private string? _leasedOwner; // the owner name this silo last renewed: it claims only under that one
     private readonly List<Task> _loops = [];
     private readonly List<(string JobId, long Token, Deadline Until)> _refunds = [];
     private Renewal _lastRenewal = null!; // read by the lease watchdog on another thread
@@ -279,7 +280,10 @@ internal sealed partial class JobDispatcher(
                 // cannot make this silo claim without end.
                 var tracker = engine.Tracker;
                 var free = Math.Min(options.MaxConcurrentJobs - tracker.Executing, options.MaxConcurrentJobs + options.WriteBatchSize - tracker.Busy);
-                if (free <= 0 || _leaseLost || _queues.Count == 0)
+                // Only under an owner name whose lease is in the store (after the first renewal, and after each move to a
+                // new name): an owner that holds permits must hold a lease, or one killed between taking permits and its
+                // renewal would hold them for good (the upkeep forgets the permits of names without a lease).
+                if (free <= 0 || _leaseLost || _queues.Count == 0 || !string.Equals(Volatile.Read(ref _leasedOwner), engine.Owner, StringComparison.Ordinal))
                 {
                     await (free <= 0 ? tracker.WaitForChangeAsync(options.PollInterval, token) : _wake.WaitAsync(options.PollInterval, token));
                     continue;
@@ -592,6 +596,11 @@ internal sealed partial class JobDispatcher(
             var owner = engine.Owner;
             var revoked = await store.RenewAsync(owner, now + engine.Options.LeaseDuration, finished);
             Volatile.Write(ref _lastRenewal, new Renewal(now, at));
+            if (Interlocked.Exchange(ref _leasedOwner, owner) != owner)
+            {
+                Wake(); // the claim loop waits for its owner name's lease
+            }
+
             _revokeExpiredFrom ??= Deadline.In(engine.Time, engine.Options.LeaseDuration);
             if (_leaseLost)
             {
@@ -1058,8 +1067,8 @@ internal sealed partial class JobDispatcher(
             }
         }
 
-        // Permits held by owner names that were revoked (dead silos, or this one's own retired names): held by no one.
-        await engine.Store.ForgetRevokedPermitsAsync(all.Where(q => q.Value.MaxConcurrency is not null).Select(q => q.Key).ToList());
+        // Permits held by owner names without a lease (dead silos, or this one's own retired names): held by no one.
+        await engine.Store.ForgetUnleasedPermitsAsync(all.Where(q => q.Value.MaxConcurrency is not null).Select(q => q.Key).ToList());
     }
 
     private async Task StepAsync(string step, Func<Task> action)

@@ -1325,28 +1325,44 @@ internal sealed class JobStore : IAsyncDisposable
         count <= 0 ? Task.CompletedTask : _kv.ApplyAsync([new KvUnit().HashIncrement(Keys.Permits(queue), owner, -count)]);
 
     /// <summary>
-    /// Forgets the concurrency permits that revoked owners still hold in <paramref name="queues"/>. A revoked owner name
-    /// never runs anything again (its silo goes on under a new one), but what it held stays counted until someone says
-    /// so: recovery does for an owner whose run set still has jobs, and nothing did for one revoked with none (an idle
+    /// Forgets the concurrency permits in <paramref name="queues"/> of owner names that hold no lease on any shard. Such a
+    /// name never runs anything again, but what it held stays counted until someone says so: a revoked one (recovery
+    /// forgets the permits of an owner whose run set still has jobs, and nothing did for one revoked with none: an idle
     /// silo killed between taking and returning a claim's permits, or one that retired its name after a long outage and
-    /// could not return them). A release that lands later makes its count negative, which counts as zero.
+    /// could not return them), one whose revocation was itself forgotten a day later (the queue had no limit meanwhile, so
+    /// nobody looked), one that never held a lease. A silo writes its lease before it takes permits, and the holders are
+    /// read here before the leases, so a live holder is always seen with its lease. A release that lands later makes
+    /// its count negative, which counts as zero.
     /// </summary>
-    public async Task<int> ForgetRevokedPermitsAsync(IReadOnlyCollection<string> queues)
+    public async Task<int> ForgetUnleasedPermitsAsync(IReadOnlyCollection<string> queues)
     {
         if (queues.Count == 0)
         {
             return 0;
         }
 
-        var revoked = (await RevokedAsync()).Select(o => o.Owner).ToHashSet(StringComparer.Ordinal);
         var batch = _kv.CreateReadBatch();
         var holders = queues.Select(q => (Queue: q, Read: batch.HashGetAll(Keys.Permits(q)))).ToList();
         await batch.ExecuteAsync();
-
-        var forgotten = 0;
+        var held = new List<(string Queue, ICollection<string> Owners)>();
         foreach (var (queue, read) in holders)
         {
-            var stale = (await read).Keys.Where(revoked.Contains).ToArray();
+            if ((await read).Keys is { Count: > 0 } owners)
+            {
+                held.Add((queue, owners));
+            }
+        }
+
+        if (held.Count == 0)
+        {
+            return 0;
+        }
+
+        var leased = (await OwnersAsync()).Select(o => o.Owner).ToHashSet(StringComparer.Ordinal);
+        var forgotten = 0;
+        foreach (var (queue, owners) in held)
+        {
+            var stale = owners.Where(o => !leased.Contains(o)).ToArray();
             if (stale.Length > 0)
             {
                 await _kv.ApplyAsync([new KvUnit().HashDelete(Keys.Permits(queue), stale)]);

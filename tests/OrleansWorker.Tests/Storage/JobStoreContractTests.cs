@@ -725,27 +725,39 @@ public abstract class JobStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Permits_OfARevokedOwner_AreForgotten_EvenWithNoJobsToRecover()
+    public async Task Permits_OfAnOwnerWithoutALease_AreForgotten_EvenWithNoJobsToRecover()
     {
-        // An idle silo killed between taking a claim's permits and giving them back: revoked with an empty run set, so
-        // recovery (which forgets the permits of owners it requeues jobs of) never looks at it.
+        // Both silos hold leases (a silo renews before it takes permits).
+        var none = new Dictionary<int, List<string>>();
+        Assert.Empty(await Store.RenewAsync(Silo, T0.AddSeconds(30), none));
+        Assert.Empty(await Store.RenewAsync(OtherSilo, T0.AddSeconds(30), none));
         Assert.Equal(4, await Store.AcquirePermitsAsync("lim", OtherSilo, 4, 5));
         Assert.Equal(1, await Store.AcquirePermitsAsync("lim", Silo, 5, 5));
-        Assert.Equal(0, await Store.ForgetRevokedPermitsAsync(["lim"]));
+        Assert.Equal(0, await Store.ForgetUnleasedPermitsAsync(["lim"]));
         Assert.Equal(0, await Store.AcquirePermitsAsync("lim", Silo, 5, 5));
 
+        // An idle silo killed between taking a claim's permits and giving them back: revoked with an empty run set, so
+        // recovery (which forgets the permits of owners it requeues jobs of) never looks at it.
         for (var s = 0; s < Store.Shards; s++)
         {
             Assert.True(await Store.RevokeAsync(new ShardOwner(s, OtherSilo), T0, leaseEndedBy: null));
         }
 
         Assert.Empty(await Store.RevokedWithJobsAsync());
-        Assert.Equal(1, await Store.ForgetRevokedPermitsAsync(["lim", "unlimited"]));
+        Assert.Equal(1, await Store.ForgetUnleasedPermitsAsync(["lim", "unlimited"]));
         Assert.Equal(4, await Store.AcquirePermitsAsync("lim", Silo, 5, 5));
 
         // Its release, landing late, counts as nothing rather than as room for others.
         await Store.ReleasePermitsAsync("lim", OtherSilo, 4);
         Assert.Equal(0, await Store.AcquirePermitsAsync("lim", Silo, 5, 5));
+
+        // A name that holds permits and never held a lease (its revocation forgotten a day later, or a silo that died
+        // before its first renewal): forgotten too, with the revoked name's late release; the live holder keeps its count.
+        await Store.ReleasePermitsAsync("lim", Silo, 2);
+        Assert.Equal(2, await Store.AcquirePermitsAsync("lim", "10.0.0.9:11111@1/1", 2, 5));
+        Assert.Equal(0, await Store.AcquirePermitsAsync("lim", Silo, 5, 5));
+        Assert.Equal(2, await Store.ForgetUnleasedPermitsAsync(["lim"]));
+        Assert.Equal(2, await Store.AcquirePermitsAsync("lim", Silo, 5, 5));
     }
 
     [Fact]
