@@ -16,6 +16,15 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
     public async Task<EnqueueResponse> EnqueueAsync(IReadOnlyList<JobRequest> requests, DateTimeOffset? notAfter)
     {
         var errors = JobValidator.Validate(requests, engine.Options, handlers.Contains, handlers.Types, engine.Time.GetUtcNow(), NewId, out var jobs, engine.Store.Shards, engine.Store.Keys.ShardOf);
+        for (var i = 0; i < requests.Count; i++)
+        {
+            // Batches name their completion job so; one submitted on its own would take that id from a batch.
+            if (requests[i]?.Id is { } reserved && reserved.EndsWith(JobStore.BatchCompletionSuffix, StringComparison.Ordinal))
+            {
+                errors = [.. errors, new JobValidationError(i, "id", "reserved_id", $"An id ending in '{JobStore.BatchCompletionSuffix}' is the id of a batch's completion job (was '{reserved}').")];
+            }
+        }
+
         if (errors.Count == 0)
         {
             errors = await Guard(UnknownDependenciesAsync(jobs));
@@ -110,6 +119,12 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
 
         Stamp(jobs, notAfter);
         var (created, stored, existingMember) = await Guard(engine.Store.InsertBatchAsync(id, batch.Completion, jobs, now));
+        if (existingMember == jobs.Count)
+        {
+            return new BatchResponse(null, [], [new JobValidationError(-1, "completion", "job_exists",
+                $"A job with the id '{JobStore.BatchCompletionId(id)}' exists already: that is the id of this batch's completion job (give the batch another id); nothing was stored.")]);
+        }
+
         if (existingMember >= 0)
         {
             return new BatchResponse(null, [], [new JobValidationError(existingMember, "id", "job_exists",

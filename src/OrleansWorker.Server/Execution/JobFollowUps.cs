@@ -114,7 +114,8 @@ internal sealed class JobFollowUps(JobEngine engine, ILogger logger)
             completion = invalid.Count == 0 ? jobs[0] with { BatchId = null } : null;
         }
 
-        if (await engine.Store.CloseBatchAsync(batchId, completion))
+        var (closed, stored) = await engine.Store.CloseBatchAsync(batchId, completion);
+        if (closed)
         {
             if (invalid.Count > 0)
             {
@@ -122,13 +123,19 @@ internal sealed class JobFollowUps(JobEngine engine, ILogger logger)
                 // would be retried for ever), and the operator is told, once, what was not submitted and why.
                 JobLog.BatchCompletionInvalid(logger, batchId, string.Join("; ", invalid.Select(e => e.Message)));
             }
+            else if (completion is not null && !stored)
+            {
+                // Its id was free when the batch was stored and ordinary submissions may not take it, but a job stored
+                // with it before those rules holds it: not this batch's completion, so it is not counted as one.
+                JobLog.BatchCompletionInvalid(logger, batchId, $"a job with the id '{completion.Id}' exists already");
+            }
 
-            if (completion is not null)
+            if (stored)
             {
                 engine.Instruments.Submitted(1);
             }
 
-            JobLog.BatchFinished(logger, batchId, view.Succeeded, view.DeadLettered, view.Cancelled, view.Total, completion?.Id ?? "(none)");
+            JobLog.BatchFinished(logger, batchId, view.Succeeded, view.DeadLettered, view.Cancelled, view.Total, stored ? completion!.Id : "(none)");
         }
     }
 

@@ -888,7 +888,8 @@ internal sealed class JobStore : IAsyncDisposable
     /// Stores a batch and its members in one step (the members share the batch's shard), or nothing. A batch id that
     /// exists is left as it is: Created = false and no member stored. Jobs = null when the call reached the store after
     /// its deadline. ExistingMember is the index of a member whose id a job has already (a batch counts every member it
-    /// was given, so one that is not its own would keep it open for ever), else -1.
+    /// was given, so one that is not its own would keep it open for ever), <c>members.Count</c> when a job has the id of
+    /// its completion (<see cref="BatchCompletionId"/>: it would never be submitted), else -1.
     /// </summary>
     public async Task<(bool Created, EnqueueResult?[]? Jobs, int ExistingMember)> InsertBatchAsync(string id, JobRequest? completion, IReadOnlyList<NewJob> members, DateTimeOffset now)
     {
@@ -908,6 +909,11 @@ internal sealed class JobStore : IAsyncDisposable
         foreach (var member in members)
         {
             record.KeyAbsent(Keys.JobPrefix(shard) + member.Id, JobFields.State);
+        }
+
+        if (completion is not null)
+        {
+            record.KeyAbsent(Keys.JobPrefix(shard) + BatchCompletionId(id), JobFields.State);
         }
 
         record.HashSet(batchKey, "id", id, "total", Num(members.Count), "state", "open", "created", Ms(now), "nonce", nonce,
@@ -973,11 +979,17 @@ internal sealed class JobStore : IAsyncDisposable
         }, completion, f.GetValueOrDefault("state") == "done");
     }
 
-    /// <summary>The id of a batch's completion job.</summary>
-    public static string BatchCompletionId(string batchId) => batchId + "::complete";
+    /// <summary>The end of every batch completion job's id (reserved: ordinary submissions may not use it).</summary>
+    public const string BatchCompletionSuffix = "::complete";
 
-    /// <summary>Closes a finished batch and submits its completion job, in one step; false when it was closed already.</summary>
-    public async Task<bool> CloseBatchAsync(string id, NewJob? completion)
+    /// <summary>The id of a batch's completion job.</summary>
+    public static string BatchCompletionId(string batchId) => batchId + BatchCompletionSuffix;
+
+    /// <summary>
+    /// Closes a finished batch and submits its completion job, in one step: Closed is false when it was closed already;
+    /// CompletionStored is false when no completion was given, or a job has its id (the batch is closed all the same).
+    /// </summary>
+    public async Task<(bool Closed, bool CompletionStored)> CloseBatchAsync(string id, NewJob? completion)
     {
         var shard = Keys.ShardOf(id);
         var units = new List<KvUnit>();
@@ -994,7 +1006,18 @@ internal sealed class JobStore : IAsyncDisposable
             .HashSet(Keys.Batch(shard, id), "state", "done").SortedSetRemove(Keys.OpenBatches(shard), id));
         units.AddRange(ready.Select(queue => new KvUnit().Publish(_kv.Channel, "r|" + queue)));
         var applied = await _kv.ApplyAsync(units);
-        return applied[completion is null ? 0 : 1].IsApplied;
+        if (completion is null)
+        {
+            return (applied[0].IsApplied, false);
+        }
+
+        if (applied[1].IsApplied && !applied[0].IsApplied)
+        {
+            // Closed, but a job had the completion's id: the batch no longer names that job as its completion.
+            await _kv.ApplyAsync([new KvUnit().HashSet(Keys.Batch(shard, id), "completion", "")]);
+        }
+
+        return (applied[1].IsApplied, applied[0].IsApplied);
     }
 
     /// <summary>Batches still open, oldest first, from rank <paramref name="start"/>, at most <paramref name="max"/> per shard.</summary>

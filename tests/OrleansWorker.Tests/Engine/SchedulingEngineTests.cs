@@ -384,6 +384,40 @@ public abstract class SchedulingEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ABatchWhoseCompletionIdIsTaken_IsNotStored_ForItsCompletionCouldNeverBeSubmitted()
+    {
+        await _silo.Store.InsertAsync([Job("b5::complete")]);
+        var members = new[] { Job("b5::0") with { BatchId = "b5" } };
+        Assert.Equal((false, 1), ((bool, int))(await InsertBatch("b5", new JobRequest("echo"), members)));
+        Assert.Null(await _silo.Store.BatchAsync("b5"));
+        Assert.Null(await _silo.Store.GetAsync("b5::0"));
+
+        // Without a completion job the same batch is stored: the id is only in the way of a completion.
+        Assert.Equal((true, -1), ((bool, int))(await InsertBatch("b5", null, members)));
+    }
+
+    [Fact]
+    public async Task ACompletionIdTakenAfterTheBatchWasStored_ClosesTheBatch_WithoutTakingThatJobForItsCompletion()
+    {
+        // Possible only for a job stored before ordinary submissions were refused such ids (the store itself allows it).
+        Assert.Equal((true, -1), ((bool, int))(await InsertBatch("b6", new JobRequest("echo") { Queue = "done" }, [Job("b6::0") with { BatchId = "b6" }])));
+        await _silo.Store.InsertAsync([Job("b6::complete") with { Queue = "other" }]);
+
+        await _silo.EndAsync(Assert.Single(await _silo.ClaimAsync()), AttemptOutcome.Succeeded);
+        await Poll.UntilAsync(async () => (await _silo.Store.BatchAsync("b6"))!.Value.Closed, TimeSpan.FromSeconds(10), "the batch did not close");
+        var other = await _silo.Store.GetAsync("b6::complete");
+        Assert.Equal(("other", JobState.Queued), (other!.Queue, other.State));
+        var batch = (await _silo.Store.BatchAsync("b6"))!.Value;
+        Assert.Equal((true, 1, (string?)null), (batch.View.Finished, batch.View.Succeeded, batch.View.CompletionJobId)); // not the other job
+    }
+
+    private async Task<(bool Created, int ExistingMember)> InsertBatch(string id, JobRequest? completion, IReadOnlyList<NewJob> members)
+    {
+        var (created, _, existing) = await _silo.Store.InsertBatchAsync(id, completion, members, _silo.Time.GetUtcNow());
+        return (created, existing);
+    }
+
+    [Fact]
     public async Task AScheduleWhoseJobNoLongerValidates_SkipsItsTick_AndTheOthersStillFire()
     {
         await _silo.Schedules.PutAsync(Every("big", "*/1 * * * * *") with { Job = new JobRequest("noop", "{\"padding\":\"" + new string('x', 100) + "\"}") });

@@ -74,6 +74,7 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
     [InlineData("""{"type":"noop","timeoutSeconds":-1}""", HttpStatusCode.BadRequest, "timeoutSeconds")]
     [InlineData("""{"type":"noop","delaySeconds":5,"runAt":"2030-01-01T00:00:00Z"}""", HttpStatusCode.BadRequest, "not both")]
     [InlineData("""{"type":"noop","priority":"high"}""", HttpStatusCode.BadRequest, "not valid JSON")]
+    [InlineData("""{"type":"noop","id":"nightly::complete"}""", HttpStatusCode.BadRequest, "An id ending in '::complete' is the id of a batch's completion job (was 'nightly::complete')")]
     public async Task Post_BadInput_IsProblemJsonSayingWhat(string body, HttpStatusCode status, string detail) =>
         await AssertProblemAsync(await _http.PostAsync("/jobs", Json(body)), status, detail);
 
