@@ -174,6 +174,9 @@ internal static class ScheduleRules
                 latest = tick;
                 if (++count >= MaxScan)
                 {
+                    // More ticks than a scan walks: the latest one is found back from the end instead (the count of
+                    // misfires, a metric, stops at the scan's length).
+                    latest = LatestTick(cron, zone, latest, schedule.EndAt is { } e && e < now ? e : now);
                     break;
                 }
             }
@@ -184,6 +187,30 @@ internal static class ScheduleRules
         }
 
         return Overlap(schedule, fire, NextTick(schedule, due), misfired, previousJob);
+    }
+
+    /// <summary>The latest tick in (<paramref name="after"/>, <paramref name="upTo"/>], searched back from its end in growing windows; <paramref name="after"/> if none.</summary>
+    private static DateTimeOffset LatestTick(CronExpression cron, TimeZoneInfo zone, DateTimeOffset after, DateTimeOffset upTo)
+    {
+        for (var window = TimeSpan.FromMinutes(1); ; window *= 16)
+        {
+            var from = upTo - after > window ? upTo - window : after;
+            DateTimeOffset? last = null;
+            foreach (var tick in cron.GetOccurrences(from, upTo, zone, fromInclusive: false, toInclusive: true))
+            {
+                last = tick;
+            }
+
+            if (last is { } found)
+            {
+                return found;
+            }
+
+            if (from == after)
+            {
+                return after;
+            }
+        }
     }
 
     private static ScheduleDecision Overlap(ScheduleDefinition schedule, DateTimeOffset? fire, DateTimeOffset? next, int misfired, JobState? previousJob) =>

@@ -160,6 +160,22 @@ public abstract class SchedulingEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DownForTwelveDays_APerSecondScheduleFiresOnce_ForTheLatestTick()
+    {
+        // More missed ticks (1,036,800) than a misfire scan walks (1,000,000): its end is no longer the latest tick.
+        await _silo.Schedules.PutAsync(Every("persecond", "* * * * * *"));
+        _silo.Time.Advance(TimeSpan.FromDays(12));
+        await _silo.Schedules.FireDueAsync();
+        Assert.Equal([ScheduleRules.JobId("persecond", Start.AddDays(12))], await JobsOfAsync("persecond"));
+        Assert.Equal(Start.AddDays(12).AddSeconds(1), (await _silo.Schedules.GetAsync("persecond"))!.NextFire);
+
+        // The next round is no misfire: it fires the next tick as usual.
+        _silo.Time.Advance(TimeSpan.FromSeconds(1));
+        await _silo.Schedules.FireDueAsync();
+        Assert.Equal(2, (await JobsOfAsync("persecond")).Count);
+    }
+
+    [Fact]
     public async Task OverlapSkip_SkipsTicksWhileThePreviousJobIsUnfinished()
     {
         await _silo.Schedules.PutAsync(Every("slow", "*/1 * * * * *", overlap: OverlapPolicy.Skip));
