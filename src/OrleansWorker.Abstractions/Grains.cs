@@ -65,11 +65,11 @@ public interface IJobManagerGrain : IGrainWithIntegerKey
     Task<JobStats> GetStatsAsync();
 
     /// <summary>
-    /// The store's time as this silo keeps it: the clock a submission's <c>notAfter</c> is judged by. Clients read it to
-    /// set that deadline on the store's clock rather than their own.
+    /// The earliest the store's clock (the one a submission's <c>notAfter</c> is judged by) can read now, by this silo's
+    /// last reading of it; null before the silo has read it. Clients set that deadline on it rather than on their own clock.
     /// </summary>
     [Alias("Time")]
-    Task<DateTimeOffset> GetTimeAsync();
+    Task<DateTimeOffset?> GetTimeAsync();
 
     /// <summary>Waits until the job is finished or <paramref name="timeout"/> elapses; returns it as it is then.</summary>
     [Alias("Wait"), ResponseTimeout("00:01:30")]

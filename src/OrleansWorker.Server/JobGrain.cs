@@ -20,39 +20,39 @@ namespace OrleansWorker;
 [GrainType("ow-run")]
 internal sealed class JobGrain(JobEngine engine, AttemptRunner runner) : Grain, IJobGrain
 {
+    private static readonly Task<bool> Yes = Task.FromResult(true);
+    private static readonly Task<bool> No = Task.FromResult(false);
     private RunningAttempt? _running;
 
-    public Task StartAsync(ClaimedAttempt attempt)
+    public Task<bool> StartAsync(ClaimedAttempt attempt)
     {
         if (_running is not null)
         {
             // A duplicate delivery of the same claim: already under way.
-            return Task.CompletedTask;
+            return Yes;
         }
 
         var running = new RunningAttempt(attempt);
-        if (!engine.Tracker.TryAdd(running))
+        var admission = engine.Tracker.Admit(running);
+        if (admission == Admission.Started && !engine.IsOwner(attempt.Owner))
         {
-            // Already under way here, or the silo is stopping: its job is handed back as the silo stops.
-            running.Dispose();
-            DeactivateOnIdle();
-            return Task.CompletedTask;
+            // The silo lost its lease or was revoked after the claim (read after Admit's fence; the epoch moved on before
+            // the snapshot of attempts it abandoned): its job is recovered, so it must not start here.
+            engine.Tracker.Unstart(running);
+            admission = Admission.Refused;
         }
 
-        if (!engine.IsOwner(attempt.Owner))
+        if (admission != Admission.Started)
         {
-            // The silo lost its lease or was revoked after the claim (read after TryAdd's fence; the epoch moved on before
-            // the snapshot of attempts it abandoned): its job is being recovered elsewhere, so it must not start here.
-            engine.Tracker.Unstart(running);
             running.Dispose();
             DeactivateOnIdle();
-            return Task.CompletedTask;
+            return admission == Admission.AlreadyRunning ? Yes : No;
         }
 
         _running = running;
         DelayDeactivation(attempt.Timeout + TimeSpan.FromMinutes(1));
         _ = RunAsync(running);
-        return Task.CompletedTask;
+        return Yes;
     }
 
     private async Task RunAsync(RunningAttempt running)

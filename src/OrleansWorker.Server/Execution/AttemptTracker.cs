@@ -55,14 +55,14 @@ internal sealed class AttemptTracker : IDisposable
     public long Started => Interlocked.Read(ref _started);
 
     /// <summary>
-    /// Registers an attempt about to start; false when it must not run: the same claim is already running here, or the
-    /// silo has stopped taking attempts (<see cref="Close"/>).
+    /// Registers an attempt about to start. It must not run when the same claim is already running here, or when the silo
+    /// has stopped taking attempts (<see cref="Close"/>: then its job is to be handed back).
     /// </summary>
-    public bool TryAdd(RunningAttempt attempt)
+    public Admission Admit(RunningAttempt attempt)
     {
         if (!_running.TryAdd(attempt.Claim.GrainKey, attempt))
         {
-            return false;
+            return Admission.AlreadyRunning;
         }
 
         // A full fence between the add and the read of _closed (Close: the write, then the snapshot): either Close's
@@ -71,13 +71,13 @@ internal sealed class AttemptTracker : IDisposable
         if (Volatile.Read(ref _closed) == 1)
         {
             Unstart(attempt);
-            return false;
+            return Admission.Refused;
         }
 
-        return true;
+        return Admission.Started;
     }
 
-    /// <summary>Takes back an attempt registered by <see cref="TryAdd"/> that is not going to run after all.</summary>
+    /// <summary>Takes back an attempt registered by <see cref="Admit"/> that is not going to run after all.</summary>
     public void Unstart(RunningAttempt attempt)
     {
         _running.TryRemove(new KeyValuePair<string, RunningAttempt>(attempt.Claim.GrainKey, attempt));
@@ -86,7 +86,7 @@ internal sealed class AttemptTracker : IDisposable
     }
 
     /// <summary>
-    /// Stops taking attempts (the silo is stopping): from now on <see cref="TryAdd"/> refuses every one, so a claim
+    /// Stops taking attempts (the silo is stopping): from now on <see cref="Admit"/> refuses every one, so a claim
     /// answered or handed off after this never runs here; its job is handed back with the rest. Returns the attempts
     /// running now.
     /// </summary>
@@ -156,6 +156,19 @@ internal sealed class AttemptTracker : IDisposable
             }
         }
     }
+}
+
+/// <summary>What <see cref="AttemptTracker.Admit"/> decided.</summary>
+internal enum Admission
+{
+    /// <summary>Registered: it runs.</summary>
+    Started,
+
+    /// <summary>The same claim runs here already (a duplicate delivery).</summary>
+    AlreadyRunning,
+
+    /// <summary>It must not run here: its job is handed back.</summary>
+    Refused,
 }
 
 /// <summary>Why an attempt was cut short by its own silo.</summary>

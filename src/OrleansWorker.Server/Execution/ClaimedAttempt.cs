@@ -10,9 +10,12 @@ namespace OrleansWorker.Execution;
 [Alias("OrleansWorker.IJobRunGrain")]
 internal interface IJobGrain : IGrainWithStringKey
 {
-    /// <summary>Starts the claimed attempt and returns once it is under way.</summary>
+    /// <summary>
+    /// Starts the claimed attempt and returns once it is under way; false when it must not run on this silo (the silo
+    /// is stopping, or the claim's owner name is no longer the silo's): the caller hands its job back.
+    /// </summary>
     [Alias("Start")]
-    Task StartAsync(ClaimedAttempt attempt);
+    Task<bool> StartAsync(ClaimedAttempt attempt);
 }
 
 /// <summary>An attempt a dispatcher claimed from the store, handed to its grain on the same silo.</summary>

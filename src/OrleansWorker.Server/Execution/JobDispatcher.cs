@@ -46,6 +46,9 @@ internal sealed partial class JobDispatcher(
 
     private TimeSpan RenewInterval => engine.Options.LeaseDuration / 5;
 
+    /// <summary>Whether the store holds a lease for this silo's current owner name (it claims and counts permits only then).</summary>
+    private bool Leased => string.Equals(Volatile.Read(ref _leasedOwner), engine.Owner, StringComparison.Ordinal);
+
     /// <summary>How often every silo settles waiting jobs and checks open batches from the store (the fast path does it at once).</summary>
     private static readonly TimeSpan FollowUpSweepInterval = TimeSpan.FromSeconds(3);
 
@@ -211,7 +214,19 @@ internal sealed partial class JobDispatcher(
         try
         {
             var before = engine.Queues.All;
-            var all = await engine.RefreshQueueSettingsAsync();
+            var all = await engine.Store.QueueSettingsAsync();
+            foreach (var (queue, settings) in all)
+            {
+                // A queue that just got a concurrency limit: while it had none, no silo kept its count of permits, so put
+                // this silo's running jobs of it there before the new limit is claimed against (each silo does; the upkeep
+                // within 2 s).
+                if (settings.MaxConcurrency is not null && before.GetValueOrDefault(queue)?.MaxConcurrency is null && Leased)
+                {
+                    await _permits.SetOwnAsync(queue, engine.Owner, () => engine.Tracker.CountOfQueue(queue));
+                }
+            }
+
+            engine.Queues.Set(all);
             _queues = all.Keys.Order(StringComparer.Ordinal).ToList();
             foreach (var queue in _rateWaitUntil.Keys)
             {
@@ -219,16 +234,6 @@ internal sealed partial class JobDispatcher(
                 if (before.GetValueOrDefault(queue)?.RateLimit != all.GetValueOrDefault(queue)?.RateLimit)
                 {
                     _rateWaitUntil.TryRemove(queue, out _);
-                }
-            }
-
-            foreach (var (queue, settings) in all)
-            {
-                // A queue that just got a concurrency limit: while it had none, no silo kept its count of permits, so put
-                // this silo's running jobs of it there before claiming against it (each silo does; the upkeep within 2 s).
-                if (settings.MaxConcurrency is not null && before.GetValueOrDefault(queue)?.MaxConcurrency is null)
-                {
-                    await _permits.SetOwnAsync(queue, engine.Owner, () => engine.Tracker.CountOfQueue(queue));
                 }
             }
 
@@ -283,7 +288,7 @@ internal sealed partial class JobDispatcher(
                 // Only under an owner name whose lease is in the store (after the first renewal, and after each move to a
                 // new name): an owner that holds permits must hold a lease, or one killed between taking permits and its
                 // renewal would hold them for good (the upkeep forgets the permits of names without a lease).
-                if (free <= 0 || _leaseLost || _queues.Count == 0 || !string.Equals(Volatile.Read(ref _leasedOwner), engine.Owner, StringComparison.Ordinal))
+                if (free <= 0 || _leaseLost || _queues.Count == 0 || !Leased)
                 {
                     await (free <= 0 ? tracker.WaitForChangeAsync(options.PollInterval, token) : _wake.WaitAsync(options.PollInterval, token));
                     continue;
@@ -520,31 +525,43 @@ internal sealed partial class JobDispatcher(
         try
         {
             // A grain placed on this silo (LocalSiloPlacement): a local call that cannot wait on any other silo.
-            await AttemptGrain(attempt.GrainKey).StartAsync(attempt);
+            if (!await AttemptGrain(attempt.GrainKey).StartAsync(attempt))
+            {
+                // Refused: the silo is stopping, or the claim's owner name is no longer its own.
+                await ReleaseUnstartedAsync(attempt);
+            }
         }
         catch (Exception ex)
         {
-            // Not started: give the job back at once rather than waiting for the lease to expire.
             JobLog.HandOffFailed(logger, ex, attempt.JobId, attempt.Attempt);
-            try
-            {
-                // A cancellation requested since the claim wins (Completion), or the job would stay Running.
-                var release = JobRules.AttemptEnded(attempt, new AttemptEnd(AttemptOutcome.Interrupted), engine.Time.GetUtcNow(), engine.Retry, 0);
-                await Completion.ApplyAsync(release, engine.ApplyAsync);
-                engine.Tracker.Finished(engine.Store.Keys.ShardOf(attempt.JobId), attempt.JobId);
-                if (attempt.HoldsPermit)
-                {
-                    await engine.Store.ReleasePermitsAsync(attempt.Queue, attempt.Owner, 1);
-                }
-            }
-            catch (Exception releaseError)
-            {
-                JobLog.MaintenanceFailed(logger, releaseError, "release");
-            }
+            await ReleaseUnstartedAsync(attempt);
         }
         finally
         {
             engine.Tracker.RemovePending(attempt);
+        }
+    }
+
+    /// <summary>
+    /// Gives back the job of an attempt that did not start, at once rather than when its lease expires, and not counted
+    /// as an attempt or an interruption (a no-op if the job moved on meanwhile: the release carries the claim's token).
+    /// </summary>
+    private async Task ReleaseUnstartedAsync(ClaimedAttempt attempt)
+    {
+        try
+        {
+            // A cancellation requested since the claim wins (Completion), or the job would stay Running.
+            var release = JobRules.AttemptEnded(attempt, new AttemptEnd(AttemptOutcome.Interrupted), engine.Time.GetUtcNow(), engine.Retry, 0);
+            await Completion.ApplyAsync(release, engine.ApplyAsync);
+            engine.Tracker.Finished(engine.Store.Keys.ShardOf(attempt.JobId), attempt.JobId);
+            if (attempt.HoldsPermit)
+            {
+                await engine.Store.ReleasePermitsAsync(attempt.Queue, attempt.Owner, 1);
+            }
+        }
+        catch (Exception releaseError)
+        {
+            JobLog.MaintenanceFailed(logger, releaseError, "release");
         }
     }
 
@@ -596,7 +613,7 @@ internal sealed partial class JobDispatcher(
             var owner = engine.Owner;
             var revoked = await store.RenewAsync(owner, now + engine.Options.LeaseDuration, finished);
             Volatile.Write(ref _lastRenewal, new Renewal(now, at));
-            if (Interlocked.Exchange(ref _leasedOwner, owner) != owner)
+            if (revoked.Count == 0 && Interlocked.Exchange(ref _leasedOwner, owner) != owner)
             {
                 Wake(); // the claim loop waits for its owner name's lease
             }
@@ -1061,8 +1078,9 @@ internal sealed partial class JobDispatcher(
                 JobLog.QueueResumed(logger, queue);
             }
 
-            if (settings.MaxConcurrency is not null)
+            if (settings.MaxConcurrency is not null && Leased)
             {
+                // Only under a leased name: the upkeep forgets the permits of names without a lease.
                 await _permits.SetOwnAsync(queue, engine.Owner, () => engine.Tracker.CountOfQueue(queue));
             }
         }

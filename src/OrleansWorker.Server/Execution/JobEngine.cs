@@ -26,7 +26,12 @@ internal sealed class JobEngine : IAsyncDisposable
         _owner = new OwnerName(1, $"{Silo}/1");
         Sequence = new SequenceGenerator(Time);
         Retry = new RetrySettings(Options.RetryBaseDelay, Options.RetryMaxDelay);
-        WeightedQueues = Options.Queues.Select(e => WeightedQueue.TryParse(e, out var q) ? q : new WeightedQueue(e, 1)).ToList();
+        // A queue listed more than once (as Sidekiq's -q critical -q critical, or by merged configuration sources) is one
+        // entry with the weights added: a claim takes a limited queue's permits once per entry.
+        WeightedQueues = Options.Queues.Select(e => WeightedQueue.TryParse(e, out var q) ? q : new WeightedQueue(e, 1))
+            .GroupBy(q => q.Queue, StringComparer.Ordinal)
+            .Select(g => new WeightedQueue(g.Key, g.Sum(q => q.Weight)))
+            .ToList();
         instruments.Queues = Queues;
         // On Redis, inserts are bounded by jobs, not by submissions: one script of thousands of jobs (eight batches of 500
         // that came together) holds Redis for tens of milliseconds, and every silo's claims and outcomes wait that long.
@@ -159,13 +164,13 @@ internal sealed class JobEngine : IAsyncDisposable
         Instruments.SetClockSkew(skew.TotalSeconds);
         if (skew.Duration() > half + ClockDeadBand)
         {
-            _clock.Follow(store + half, ended);
+            _clock.Follow(store + half, ended, half);
             return (skew, half, true);
         }
 
         if (half <= ClockDeadBand)
         {
-            _clock.FollowLocal();
+            _clock.FollowLocal(ClockDeadBand + half);
             return (skew, half, true);
         }
 
@@ -174,6 +179,12 @@ internal sealed class JobEngine : IAsyncDisposable
 
     /// <summary>How far this silo's wall clock is ahead of <see cref="Time"/> (negative: behind); zero while they agree.</summary>
     public TimeSpan ClockOffset => _clock.Offset;
+
+    /// <summary>
+    /// The earliest the store's clock can read now, by this silo's last reading of it (<see cref="Time"/> less that
+    /// reading's uncertainty); null before a reading decided the engine's time.
+    /// </summary>
+    public DateTimeOffset? EarliestStoreTime => _clock.Uncertainty is { } uncertainty ? Time.GetUtcNow() - uncertainty : null;
 
     /// <summary>Reads every queue's settings into <see cref="Queues"/>.</summary>
     public async Task<IReadOnlyDictionary<string, QueueSettings>> RefreshQueueSettingsAsync()

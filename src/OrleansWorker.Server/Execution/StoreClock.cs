@@ -11,6 +11,7 @@ namespace OrleansWorker.Execution;
 internal sealed class StoreClock(TimeProvider local) : TimeProvider
 {
     private Anchor? _anchor;
+    private long _uncertaintyTicks = -1; // -1: never decided
 
     /// <summary>The silo's own clock.</summary>
     public TimeProvider Local => local;
@@ -21,11 +22,22 @@ internal sealed class StoreClock(TimeProvider local) : TimeProvider
     /// <summary>How far the silo's wall clock is ahead of this clock (negative: behind).</summary>
     public TimeSpan Offset => local.GetUtcNow() - GetUtcNow();
 
-    /// <summary>Runs on from <paramref name="storeTime"/>, the store's time at the silo's <paramref name="timestamp"/>.</summary>
-    public void Follow(DateTimeOffset storeTime, long timestamp) => Volatile.Write(ref _anchor, new Anchor(storeTime, timestamp));
+    /// <summary>How far from the store's time this clock may be, by the reading that decided it; null before one did.</summary>
+    public TimeSpan? Uncertainty => Volatile.Read(ref _uncertaintyTicks) is >= 0 and var ticks ? TimeSpan.FromTicks(ticks) : null;
 
-    /// <summary>Goes by the silo's own clock (the clocks agree).</summary>
-    public void FollowLocal() => Volatile.Write(ref _anchor, null);
+    /// <summary>Runs on from <paramref name="storeTime"/>, the store's time at the silo's <paramref name="timestamp"/>, known within <paramref name="uncertainty"/>.</summary>
+    public void Follow(DateTimeOffset storeTime, long timestamp, TimeSpan uncertainty)
+    {
+        Volatile.Write(ref _anchor, new Anchor(storeTime, timestamp));
+        Volatile.Write(ref _uncertaintyTicks, uncertainty.Ticks);
+    }
+
+    /// <summary>Goes by the silo's own clock, which agrees with the store's within <paramref name="uncertainty"/>.</summary>
+    public void FollowLocal(TimeSpan uncertainty)
+    {
+        Volatile.Write(ref _anchor, null);
+        Volatile.Write(ref _uncertaintyTicks, uncertainty.Ticks);
+    }
 
     public override DateTimeOffset GetUtcNow() =>
         Volatile.Read(ref _anchor) is { } anchor ? anchor.StoreTime + local.GetElapsedTime(anchor.Timestamp) : local.GetUtcNow();

@@ -41,12 +41,6 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
                 $"Worker:Queues entry '{entry}' must be a queue name (1–200 characters of [A-Za-z0-9._:-]) optionally followed by =weight (1–1000).");
         }
 
-        // One entry per queue (merged configuration sources can list one twice): a claim takes a limited queue's permits
-        // once per entry and would give back only the last entry's.
-        var twice = options.Queues.Select(e => WeightedQueue.TryParse(e, out var q) ? q.Queue : e)
-            .GroupBy(name => name, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => $"'{g.Key}'").ToList();
-        Require(twice.Count == 0, $"Worker:Queues lists {string.Join(", ", twice)} more than once; give each queue one entry (name or name=weight).");
-
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

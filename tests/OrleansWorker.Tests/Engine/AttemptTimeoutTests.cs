@@ -68,7 +68,7 @@ public sealed class AttemptTimeoutTests : IAsyncLifetime
         Assert.True((await _silo.Store.InsertAsync([job])).Single()!.Created);
         var claim = Assert.Single(await _silo.ClaimAsync());
         var running = new RunningAttempt(claim);
-        Assert.True(_silo.Engine.Tracker.TryAdd(running));
+        Assert.Equal(Admission.Started, _silo.Engine.Tracker.Admit(running));
         return (running, _runner.RunAsync(running));
     }
 

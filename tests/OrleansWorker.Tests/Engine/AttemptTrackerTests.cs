@@ -17,7 +17,7 @@ public sealed class AttemptTrackerTests
         Assert.Equal(2, tracker.Executing);
 
         var running = claims.Select(c => new RunningAttempt(c)).ToList();
-        Assert.All(running, r => Assert.True(tracker.TryAdd(r)));
+        Assert.All(running, r => Assert.Equal(Admission.Started, tracker.Admit(r)));
         Assert.All(claims, tracker.RemovePending);
         Assert.Equal((2, 2, 0), (tracker.Executing, tracker.Busy, tracker.Storing));
 
@@ -39,7 +39,7 @@ public sealed class AttemptTrackerTests
     {
         using var tracker = new AttemptTracker();
         var running = new RunningAttempt(Claim("a"));
-        Assert.True(tracker.TryAdd(running));
+        Assert.Equal(Admission.Started, tracker.Admit(running));
         var wait = tracker.WaitForChangeAsync(TimeSpan.FromMinutes(10), CancellationToken.None);
         Assert.False(wait.IsCompleted, "nothing changed yet");
 
@@ -47,5 +47,24 @@ public sealed class AttemptTrackerTests
         await Poll.UntilAsync(() => wait.IsCompleted, TimeSpan.FromSeconds(30), "the claim loop's wait to end when a handler returns");
         tracker.Remove(running);
         running.Dispose();
+    }
+
+    [Fact]
+    public void AfterClose_NoAttemptStarts_AndADuplicateIsToldApart()
+    {
+        using var tracker = new AttemptTracker();
+        var first = new RunningAttempt(Claim("a"));
+        Assert.Equal(Admission.Started, tracker.Admit(first));
+        using var again = new RunningAttempt(Claim("a"));
+        Assert.Equal(Admission.AlreadyRunning, tracker.Admit(again));
+        Assert.Equal(1, tracker.Started);
+
+        // The silo stops: what runs is in the snapshot it abandons; nothing admitted after that runs.
+        Assert.Same(first, Assert.Single(tracker.Close()));
+        using var late = new RunningAttempt(Claim("b"));
+        Assert.Equal(Admission.Refused, tracker.Admit(late));
+        Assert.Equal((1, 1L), (tracker.Busy, tracker.Started)); // taken back: not counted, not held
+        tracker.Remove(first);
+        first.Dispose();
     }
 }

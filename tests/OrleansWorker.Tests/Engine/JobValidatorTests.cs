@@ -120,16 +120,4 @@ public class JobValidatorTests
         Assert.Contains(failures, f => f.Contains("IdleTrimDelay must not be negative", StringComparison.Ordinal));
         Assert.Equal(4, failures.Count);
     }
-
-    [Fact]
-    public void OptionsValidator_RefusesAQueueListedTwice()
-    {
-        var options = new WorkerOptions();
-        options.Queues.Add("default");
-        options.Queues.Add("mail=2");
-        options.Queues.Add("default=3");
-        Assert.True(new WorkerOptionsValidator().Validate(null, new WorkerOptions()).Succeeded);
-        var result = new WorkerOptionsValidator().Validate(null, options);
-        Assert.Equal("Worker:Queues lists 'default' more than once; give each queue one entry (name or name=weight).", Assert.Single(result.Failures!));
-    }
 }

@@ -8,7 +8,8 @@ public sealed class QueueLimitTests : IAsyncLifetime
 {
     private SingleSilo _silo = null!;
 
-    public async Task InitializeAsync() => _silo = await SingleSilo.StartAsync();
+    // A poll interval longer than any wait here: what ends a wait is the change itself, not the next poll.
+    public async Task InitializeAsync() => _silo = await SingleSilo.StartAsync(pollInterval: TimeSpan.FromMinutes(1));
 
     public async Task DisposeAsync() => await _silo.DisposeAsync();
 

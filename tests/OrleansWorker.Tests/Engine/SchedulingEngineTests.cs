@@ -46,8 +46,10 @@ public abstract class SchedulingEngineTests : IAsyncLifetime
         // its own (this machine's), so the silo is behind it by the time since then.
         Assert.Equal(0, _silo.Engine.Instruments.ClockSkewSeconds);
         Assert.Equal(_silo.Time.GetUtcNow(), _silo.Engine.Time.GetUtcNow()); // not measured yet: the silo's own time
+        Assert.Null(_silo.Engine.EarliestStoreTime); // what it tells clients: nothing yet
         var (skew, uncertainty, decided) = await _silo.Engine.MeasureClockSkewAsync();
         Assert.True(decided);
+        Assert.True(_silo.Engine.EarliestStoreTime <= _silo.Engine.Time.GetUtcNow(), "the earliest the store's clock can read is no later than the engine's time");
         var expected = StoreHasItsOwnClock ? Start - DateTimeOffset.UtcNow : TimeSpan.Zero;
         Assert.True((skew - expected).Duration() < TimeSpan.FromSeconds(5), $"measured {skew}, expected about {expected}");
         Assert.Equal(TimeSpan.Zero, uncertainty); // the fake clock stands still during the reading
@@ -64,6 +66,20 @@ public abstract class SchedulingEngineTests : IAsyncLifetime
         var moved = later - skew;
         var expectedMove = StoreHasItsOwnClock ? TimeSpan.FromSeconds(90) : TimeSpan.Zero;
         Assert.True((moved - expectedMove).Duration() < TimeSpan.FromSeconds(5), $"the gap moved by {moved}, expected about {expectedMove}");
+    }
+
+    [Fact]
+    public async Task AQueueListedTwice_IsOneQueueWithTheWeightsAdded()
+    {
+        // As Sidekiq's -q critical -q critical, or two configuration sources naming a queue: a claim took a limited
+        // queue's permits once per entry and gave back only one entry's, until the queue stalled.
+        await using var silo = _silo.Twin(configure: o =>
+        {
+            o.Queues.Add("default");
+            o.Queues.Add("mail=2");
+            o.Queues.Add("default=3");
+        });
+        Assert.Equal([new WeightedQueue("default", 4), new WeightedQueue("mail", 2)], silo.Engine.WeightedQueues);
     }
 
     [Fact]

@@ -38,17 +38,19 @@ internal sealed class SingleSilo : IAsyncDisposable
     /// <param name="wrap">Wraps the store the silo uses (it is shared, so the silo does not dispose it).</param>
     /// <param name="siloServices">Services of the silo's own.</param>
     /// <param name="clientServices">Services of the client's own.</param>
+    /// <param name="pollInterval"><c>Worker:PollInterval</c> (100 ms unless given).</param>
     public static async Task<SingleSilo> StartAsync(
         Action<OrleansWorkerBuilder>? worker = null,
         Func<IKvBackend, SharedBackend>? wrap = null,
         Action<IServiceCollection>? siloServices = null,
-        Action<IServiceCollection>? clientServices = null)
+        Action<IServiceCollection>? clientServices = null,
+        TimeSpan? pollInterval = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "ow-silo-" + Guid.NewGuid().ToString("N"));
         var backend = new SqliteKvBackend(directory, EmbeddedDurability.Process, 8 * 1024 * 1024, TimeProvider.System);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["Worker:PollInterval"] = "00:00:00.100",
+            ["Worker:PollInterval"] = (pollInterval ?? TimeSpan.FromMilliseconds(100)).ToString("c", System.Globalization.CultureInfo.InvariantCulture),
         }).Build();
         var builder = new InProcessTestClusterBuilder(1);
         builder.ConfigureSilo((_, silo) =>

@@ -15,12 +15,14 @@ public sealed class StoreClockTests
         var wall = new SteppingWall(monotonic);
         var clock = new StoreClock(wall);
         Assert.False(clock.FollowsStore);
+        Assert.Null(clock.Uncertainty); // nothing decided yet
         Assert.Equal(wall.GetUtcNow(), clock.GetUtcNow());
 
         // A reading found the silo an hour ahead: from then on the clock is the store's time, run on by the silo.
         var store = Start.AddHours(-1);
-        clock.Follow(store, wall.GetTimestamp());
+        clock.Follow(store, wall.GetTimestamp(), TimeSpan.FromMilliseconds(3));
         Assert.True(clock.FollowsStore);
+        Assert.Equal(TimeSpan.FromMilliseconds(3), clock.Uncertainty);
         Assert.Equal(TimeSpan.FromHours(1), clock.Offset);
         monotonic.Advance(TimeSpan.FromSeconds(30));
         Assert.Equal(store.AddSeconds(30), clock.GetUtcNow());
@@ -32,8 +34,9 @@ public sealed class StoreClockTests
         Assert.Equal(TimeSpan.Zero, clock.Offset);
 
         // The next reading finds the clocks agree: the silo's own clock again.
-        clock.FollowLocal();
+        clock.FollowLocal(TimeSpan.FromMilliseconds(101));
         Assert.False(clock.FollowsStore);
+        Assert.Equal(TimeSpan.FromMilliseconds(101), clock.Uncertainty);
         Assert.Equal(wall.GetUtcNow(), clock.GetUtcNow());
     }
 
@@ -42,7 +45,7 @@ public sealed class StoreClockTests
     {
         var monotonic = new FakeTimeProvider(Start);
         var clock = new StoreClock(monotonic);
-        clock.Follow(Start.AddDays(-3), monotonic.GetTimestamp());
+        clock.Follow(Start.AddDays(-3), monotonic.GetTimestamp(), TimeSpan.Zero);
         var wait = Task.Delay(TimeSpan.FromSeconds(10), clock);
         monotonic.Advance(TimeSpan.FromSeconds(9));
         Assert.False(wait.IsCompleted);

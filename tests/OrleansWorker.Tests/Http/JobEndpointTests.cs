@@ -74,7 +74,6 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
     [InlineData("""{"type":"noop","timeoutSeconds":-1}""", HttpStatusCode.BadRequest, "timeoutSeconds")]
     [InlineData("""{"type":"noop","delaySeconds":5,"runAt":"2030-01-01T00:00:00Z"}""", HttpStatusCode.BadRequest, "not both")]
     [InlineData("""{"type":"noop","priority":"high"}""", HttpStatusCode.BadRequest, "not valid JSON")]
-    [InlineData("""{"type":"noop","id":"nightly::complete"}""", HttpStatusCode.BadRequest, "An id ending in '::complete' is the id of a batch's completion job (was 'nightly::complete')")]
     public async Task Post_BadInput_IsProblemJsonSayingWhat(string body, HttpStatusCode status, string detail) =>
         await AssertProblemAsync(await _http.PostAsync("/jobs", Json(body)), status, detail);
 
@@ -365,6 +364,20 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
         await AssertProblemAsync(response, HttpStatusCode.Conflict, "A job with the id 'bx::a' exists already");
         Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/batches/bx")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/jobs/bx::new")).StatusCode);
+    }
+
+    [Fact]
+    public async Task ABatchsCompletionId_IsNotGivenToAnotherJob_EitherWayRound()
+    {
+        // A job first: the batch that would name it its completion is a 409, nothing of it stored.
+        Assert.Equal(HttpStatusCode.Accepted, (await _http.PostAsync("/jobs", Json("""{"type":"noop","id":"bc1::complete"}"""))).StatusCode);
+        await AssertProblemAsync(await _http.PostAsync("/batches", Json("""{"id":"bc1","jobs":[{"type":"noop"}],"completion":{"type":"noop"}}""")),
+            HttpStatusCode.Conflict, "A job with the id 'bc1::complete' exists already: that is the id of this batch's completion job");
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/batches/bc1")).StatusCode);
+
+        // The batch first: a job submitted under its completion's id is refused.
+        Assert.Equal(HttpStatusCode.Accepted, (await _http.PostAsync("/batches", Json("""{"id":"bc2","jobs":[{"type":"sleep","payload":{"ms":50}}],"completion":{"type":"noop"}}"""))).StatusCode);
+        await AssertProblemAsync(await _http.PostAsync("/jobs", Json("""{"type":"noop","id":"bc2::complete"}""")), HttpStatusCode.BadRequest, "'bc2::complete' is the id of batch 'bc2''s completion job");
     }
 
     [Fact]

@@ -19,16 +19,16 @@ public sealed class StoreTimeTests
 
     public StoreTimeTests() => _wall = new SteppingWall(_monotonic);
 
-    private Task<DateTimeOffset> ReadStore()
+    private Task<DateTimeOffset?> ReadStore()
     {
         _reads++;
-        return Task.FromResult(StoreStart + (_monotonic.GetUtcNow() - Start));
+        return Task.FromResult<DateTimeOffset?>(StoreStart + (_monotonic.GetUtcNow() - Start));
     }
 
-    private Task<DateTimeOffset> Fail()
+    private Task<DateTimeOffset?> Fail()
     {
         _reads++;
-        return Task.FromException<DateTimeOffset>(new InvalidOperationException("no silo"));
+        return Task.FromException<DateTimeOffset?>(new InvalidOperationException("no silo"));
     }
 
     [Fact]
@@ -56,7 +56,7 @@ public sealed class StoreTimeTests
     [Fact]
     public async Task CallersAtOnce_ShareOneRead()
     {
-        var answer = new TaskCompletionSource<DateTimeOffset>();
+        var answer = new TaskCompletionSource<DateTimeOffset?>();
         var reads = 0;
         var clock = new StoreTime(() => { reads++; return answer.Task; }, _wall, TimeSpan.FromSeconds(1));
         var first = clock.GetAsync();
@@ -97,7 +97,7 @@ public sealed class StoreTimeTests
     [Fact]
     public async Task AReadThatTakesLongerThanItsBudget_LeavesTheClientOnItsOwnClock()
     {
-        var never = new TaskCompletionSource<DateTimeOffset>();
+        var never = new TaskCompletionSource<DateTimeOffset?>();
         var clock = new StoreTime(() => never.Task, _wall, TimeSpan.FromSeconds(1));
         var pending = clock.GetAsync();
         Assert.False(pending.IsCompleted);
@@ -105,5 +105,21 @@ public sealed class StoreTimeTests
         var reading = await pending.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.False(reading.FromStore);
         Assert.Equal(Start.AddSeconds(1), reading.Now);
+    }
+
+    [Fact]
+    public async Task ASiloThatHasNotReadTheStoresClockYet_LeavesTheClientOnItsOwnClock_ForAFewSeconds()
+    {
+        var answers = new Queue<DateTimeOffset?>([null, StoreStart.AddSeconds(5)]);
+        var clock = new StoreTime(() => Task.FromResult(answers.Dequeue()), _wall, TimeSpan.FromSeconds(1));
+        var own = await clock.GetAsync();
+        Assert.False(own.FromStore);
+        Assert.Equal(Start, own.Now);
+
+        _monotonic.Advance(TimeSpan.FromSeconds(5));
+        var read = await clock.GetAsync();
+        Assert.True(read.FromStore);
+        Assert.Equal(StoreStart.AddSeconds(5), read.Now);
+        Assert.Empty(answers);
     }
 }
