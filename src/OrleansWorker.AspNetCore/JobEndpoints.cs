@@ -220,8 +220,9 @@ public static class JobEndpoints
         batches.MapPost("", SubmitBatchJobsAsync).WithName("SubmitBatch")
             .WithSummary("Submit up to 10,000 jobs as one batch, with an optional completion job that runs once all finished (whatever their outcome).")
             .Accepts<BatchBodyIn>("application/json").Produces<BatchCreatedBody>(StatusCodes.Status202Accepted).ProducesProblem(400).ProducesProblem(413).ProducesProblem(503);
-        batches.MapGet("/{id}", (string id, IJobClient client, CancellationToken ct) => WithScheduleIdAsync(id, async () =>
-                await client.GetBatchAsync(id, ct) is { } batch ? Json(BatchBody.From(batch)) : Problems.Create(StatusCodes.Status404NotFound, "Batch not found", $"No batch has the id '{id}'.")))
+        batches.MapGet("/{id}", (string id, IJobClient client, CancellationToken ct) => IsScheduleId(id)
+                ? Problems.GuardAsync(async () => await client.GetBatchAsync(id, ct) is { } batch ? Json(BatchBody.From(batch)) : Problems.Create(StatusCodes.Status404NotFound, "Batch not found", $"No batch has the id '{id}'."))
+                : Task.FromResult(Problems.BadRequest($"The batch id '{(id.Length > 64 ? id[..64] + "…" : id)}' must be 1–100 characters of [A-Za-z0-9._-].")))
             .WithName("GetBatch").WithSummary("A batch's progress: members by final state, pending, finished, completion job.").Produces<BatchBody>().ProducesProblem(404).ProducesProblem(503);
     }
 
@@ -305,11 +306,6 @@ public static class JobEndpoints
         if (limit is < 1 or > 1000)
         {
             return Task.FromResult(Problems.BadRequest($"limit must be 1..1000 (was {limit})."));
-        }
-
-        if (!string.IsNullOrEmpty(cursor) && !cursor.Contains('~', StringComparison.Ordinal))
-        {
-            return Task.FromResult(Problems.BadRequest($"cursor '{cursor}' is not one this API returned."));
         }
 
         var query = new JobListQuery { State = parsed, Queue = NullIfEmpty(queue), Type = NullIfEmpty(type), Limit = limit ?? 100, Cursor = NullIfEmpty(cursor) };

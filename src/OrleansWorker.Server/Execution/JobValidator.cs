@@ -300,9 +300,10 @@ internal static class JobValidator
                 errors.Add($"rateLimit.limit must be 1..1000000 (was {rate.Limit}).");
             }
 
-            if (rate.Period <= TimeSpan.Zero || rate.Period > TimeSpan.FromDays(1))
+            // Whole milliseconds: the store keeps the window in them (a period under 1 ms was a window of 0, no limit at all).
+            if (rate.Period < TimeSpan.FromMilliseconds(1) || rate.Period > TimeSpan.FromDays(1) || rate.Period.Ticks % TimeSpan.TicksPerMillisecond != 0)
             {
-                errors.Add($"rateLimit.periodSeconds must be more than 0 and at most 86400 (was {rate.Period.TotalSeconds}).");
+                errors.Add($"rateLimit.periodSeconds must be 0.001..86400 in whole milliseconds (was {rate.Period.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}).");
             }
         }
 

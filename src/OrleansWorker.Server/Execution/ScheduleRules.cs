@@ -35,16 +35,34 @@ internal static class ScheduleRules
     public static string TriggerJobId(string scheduleId, DateTimeOffset now) =>
         string.Create(CultureInfo.InvariantCulture, $"{scheduleId}::manual-{now.UtcDateTime:yyyyMMdd'T'HHmmssfff'Z'}");
 
-    /// <summary>Parses a cron expression of 5 fields, or 6 with seconds first.</summary>
-    public static CronExpression ParseCron(string cron)
+    /// <summary>
+    /// Parses a schedule's cron expression of 5 fields, or 6 with seconds first. <c>H</c> in a field (Jenkins' hashed
+    /// value, e.g. <c>H * * * *</c>: once an hour at a minute of the schedule's own) takes its value from the schedule's
+    /// id, the same one every time, so schedules written alike spread over the hour instead of all firing at :00.
+    /// </summary>
+    public static CronExpression ParseCron(ScheduleDefinition schedule)
     {
+        var cron = schedule.Cron ?? "";
         var fields = cron.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
+        var seed = Seed(schedule.Id ?? "");
         return fields switch
         {
-            5 => CronExpression.Parse(cron, CronFormat.Standard),
-            6 => CronExpression.Parse(cron, CronFormat.IncludeSeconds),
+            5 => CronExpression.Parse(cron, CronFormat.Standard, seed),
+            6 => CronExpression.Parse(cron, CronFormat.IncludeSeconds, seed),
             _ => throw new CronFormatException($"A cron expression has 5 fields (minute hour day month weekday) or 6 (seconds first); '{cron}' has {fields}."),
         };
+    }
+
+    /// <summary>A stable number from a schedule id (FNV-1a of its UTF-16 code units): the same on every silo and version.</summary>
+    private static int Seed(string id)
+    {
+        var hash = 2166136261u;
+        foreach (var c in id)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return (int)(hash & int.MaxValue);
     }
 
     /// <summary>Checks a definition: id, cron, time zone, dates; every problem, with the values.</summary>
@@ -58,9 +76,13 @@ internal static class ScheduleRules
 
         try
         {
-            ParseCron(schedule.Cron ?? "");
+            // One that no date matches (the 30th of February) would be stored and never fire, looking like a paused one.
+            if (ParseCron(schedule).GetNextOccurrence(new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero), TimeZoneInfo.Utc) is null)
+            {
+                errors.Add($"cron '{schedule.Cron}' never fires: no date matches it.");
+            }
         }
-        catch (CronFormatException ex)
+        catch (Exception ex) when (ex is FormatException or ArgumentException)
         {
             errors.Add($"cron '{schedule.Cron}' is not valid: {ex.Message}");
         }
@@ -123,7 +145,7 @@ internal static class ScheduleRules
     /// <summary>The first tick strictly after <paramref name="after"/> within the schedule's start and end, or null.</summary>
     public static DateTimeOffset? NextTick(ScheduleDefinition schedule, DateTimeOffset after)
     {
-        var cron = ParseCron(schedule.Cron);
+        var cron = ParseCron(schedule);
         TryZone(schedule.TimeZone, out var zone);
         if (schedule.StartAt is { } start && after < start)
         {
@@ -160,7 +182,7 @@ internal static class ScheduleRules
         if (now - due > misfireThreshold)
         {
             // Missed by more than the threshold: the latest tick that is due, and how many were missed.
-            var cron = ParseCron(schedule.Cron);
+            var cron = ParseCron(schedule);
             TryZone(schedule.TimeZone, out var zone);
             var latest = due;
             var count = 0;

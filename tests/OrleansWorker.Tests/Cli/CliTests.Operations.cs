@@ -150,7 +150,7 @@ public sealed partial class CliTests
         AssertExit(2, badName);
         AssertOneLineError(badName, "The queue name 'not a name' must be");
         AssertExit(2, serverLimit);
-        AssertOneLineError(serverLimit, "rateLimit.periodSeconds must be more than 0 and at most 86400 (was 90000)");
+        AssertOneLineError(serverLimit, "rateLimit.periodSeconds must be 0.001..86400 in whole milliseconds (was 90000)");
         Assert.All([notFound, badRate, zeroConcurrency, badName, serverLimit], r => Assert.Empty(r.StandardOutput));
     }
 

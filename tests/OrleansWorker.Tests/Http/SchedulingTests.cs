@@ -46,11 +46,39 @@ public sealed class SchedulingTests(WorkerFactory factory) : IClassFixture<Worke
     [InlineData("job-with-deps", """{"cron":"0 * * * *","job":{"type":"noop","dependsOn":["x"]}}""", "dependsOn")]
     [InlineData("zone-directory", """{"cron":"0 * * * *","timeZone":"America","job":{"type":"noop"}}""", "timeZone 'America' is not a known IANA time zone")]
     [InlineData("far-start", """{"cron":"0 23 * * *","timeZone":"America/New_York","startAt":"9999-12-31T12:00:00Z","job":{"type":"noop"},"paused":true}""", "startAt (9999-12-31T12:00:00.0000000+00:00) must be before 9999-01-01")]
+    [InlineData("feb-30", """{"cron":"0 0 30 2 *","job":{"type":"noop"}}""", "cron '0 0 30 2 *' never fires: no date matches it.")]
     [InlineData("ends-first", """{"cron":"0 * * * *","startAt":"2030-01-02T00:00:00Z","endAt":"2030-01-01T00:00:00Z","job":{"type":"noop"}}""", "endAt")]
     public async Task PutSchedule_Invalid_Is400SayingWhy_AndStoresNothing(string id, string body, string detail)
     {
         await AssertBadRequestAsync(await _http.PutAsync($"/schedules/{id}", Json(body)), detail);
         await AssertNotFoundAsync($"/schedules/{id}");
+    }
+
+    [Fact]
+    public async Task PutSchedule_WithH_FiresAtAMinuteOfItsOwn_TheSameEveryTime()
+    {
+        // Jenkins' H: once an hour at a minute taken from the schedule's id (Cronos refused it without a seed: a 500).
+        var first = await PutAndReadNextFireAsync("hashed-hourly", """{"cron":"H * * * *","job":{"type":"noop"}}""");
+        Assert.Equal((0, 0), (first.Second, first.Millisecond));
+        Assert.True(first > DateTimeOffset.UtcNow && first <= DateTimeOffset.UtcNow.AddHours(1), $"next fire {first:O} within the hour");
+        Assert.Equal(first, await PutAndReadNextFireAsync("hashed-hourly", """{"cron":"H * * * *","job":{"type":"noop","payload":{"v":2}}}"""));
+        var minutes = new List<int>();
+        foreach (var id in new[] { "hashed-a", "hashed-b", "hashed-c", "hashed-d" })
+        {
+            minutes.Add((await PutAndReadNextFireAsync(id, """{"cron":"H H * * *","job":{"type":"noop"},"paused":false}""")).Minute);
+            using var deleted = await _http.DeleteAsync($"/schedules/{id}");
+        }
+
+        Assert.True(minutes.Distinct().Count() > 1, $"four ids, minutes {string.Join(",", minutes)}: spread, not all alike");
+        using var cleanup = await _http.DeleteAsync("/schedules/hashed-hourly");
+    }
+
+    private async Task<DateTimeOffset> PutAndReadNextFireAsync(string id, string body)
+    {
+        using var put = await _http.PutAsync($"/schedules/{id}", Json(body));
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        var view = await put.Content.ReadFromJsonAsync<JsonElement>();
+        return view.GetProperty("nextFire").GetDateTimeOffset();
     }
 
     [Fact]
