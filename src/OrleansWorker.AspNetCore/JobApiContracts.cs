@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 namespace OrleansWorker.AspNetCore;
 
 /// <summary>The JSON body of <c>POST /jobs</c> (and of each item of <c>POST /jobs/batch</c>).</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)] // a misspelt property is an error, not silently dropped
 public sealed class JobRequestBody
 {
     public string? Type { get; set; }
@@ -40,6 +41,7 @@ public sealed class JobRequestBody
 }
 
 /// <summary>The body of <c>PUT /schedules/{id}</c>: a recurring job as a whole.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)] // a misspelt property is an error, not silently dropped
 public sealed class ScheduleBodyIn
 {
     /// <summary>5 fields (minute hour day month weekday) or 6 with seconds first.</summary>
@@ -85,6 +87,7 @@ public sealed record ScheduleBody(
 }
 
 /// <summary>The body of <c>POST /batches</c>.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)] // a misspelt property is an error, not silently dropped
 public sealed class BatchBodyIn
 {
     /// <summary>The batch id (1–100 characters of [A-Za-z0-9._-]); generated when absent.</summary>
@@ -114,6 +117,7 @@ public sealed record BatchCreatedBody(BatchBody? Batch, IReadOnlyList<BatchItemB
 public sealed record RateLimitBody(int Limit, double PeriodSeconds);
 
 /// <summary>The body of <c>PUT /queues/{name}</c>: the queue's settings as a whole (absent = no limit, not paused).</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)] // a misspelt property is an error, not silently dropped
 public sealed class QueueSettingsBody
 {
     public bool? Paused { get; set; }

@@ -68,7 +68,17 @@ public static class Extensions
             i.Meter.Name != PrometheusJobMetrics.MeterName && !i.Meter.Name.StartsWith("System.", StringComparison.Ordinal));
         builder.Services.AddHostedService<PrometheusJobMetrics>();
 
-        builder.Services.AddProblemDetails();
+        // A request the framework cannot bind (a query value that is not a number, a body too large) is the caller's
+        // mistake: thrown as BadHttpRequestException (not answered with an empty 400), mapped to its status by the
+        // exception handler below, with its message (which names the parameter and the value) as the detail.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
+        {
+            if (context.Exception is BadHttpRequestException bad)
+            {
+                context.ProblemDetails.Detail = bad.Message;
+            }
+        });
         builder.Services.Configure<JsonOptions>(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         builder.Services.AddOpenApi();
         builder.Services.TryAddSingleton<HealthReporter>();
@@ -82,6 +92,9 @@ public static class Extensions
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
             StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+
+            // A caller's bad request is not the server's error: no error log line or exception diagnostics for it.
+            SuppressDiagnosticsCallback = context => context.Exception is BadHttpRequestException,
         });
         app.UseStatusCodePages();
         app.MapHealthEndpoints();

@@ -150,7 +150,7 @@ public static class DashboardEndpoints
             return Results.Redirect("./");
         }
 
-        if (!http.Request.HasFormContentType || !await antiforgery.IsRequestValidAsync(http))
+        if (!http.Request.HasFormContentType || !await OperatorAccess.IsAntiforgeryValidAsync(antiforgery, http))
         {
             return SignInPage(http, antiforgery, null, "The form expired or did not come from this page. Try again.", StatusCodes.Status400BadRequest);
         }
@@ -172,7 +172,7 @@ public static class DashboardEndpoints
 
     private static async Task<IResult> SignOutAsync(HttpContext http, IAntiforgery antiforgery)
     {
-        if (!await antiforgery.IsRequestValidAsync(http))
+        if (!await OperatorAccess.IsAntiforgeryValidAsync(antiforgery, http))
         {
             return Problems.Create(StatusCodes.Status400BadRequest, "Anti-forgery token missing or invalid", "Sign out from the dashboard's own page.");
         }

@@ -78,7 +78,7 @@ internal static class OperatorAccess
         }
 
         var antiforgery = http.RequestServices.GetService<IAntiforgery>();
-        if (antiforgery is null || !await antiforgery.IsRequestValidAsync(http))
+        if (antiforgery is null || !await IsAntiforgeryValidAsync(antiforgery, http))
         {
             var header = http.RequestServices.GetService<IOptions<AntiforgeryOptions>>()?.Value.HeaderName ?? "RequestVerificationToken";
             return Problems.Create(StatusCodes.Status400BadRequest, "Anti-forgery token missing or invalid",
@@ -86,6 +86,23 @@ internal static class OperatorAccess
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// <see cref="IAntiforgery.IsRequestValidAsync"/>, false also when it cannot read the request's form (a multipart
+    /// body without a boundary, too many fields, too large): it throws then, and that is the caller's bad request, not a
+    /// 500.
+    /// </summary>
+    public static async Task<bool> IsAntiforgeryValidAsync(IAntiforgery antiforgery, HttpContext http)
+    {
+        try
+        {
+            return await antiforgery.IsRequestValidAsync(http);
+        }
+        catch (AntiforgeryValidationException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Whether the endpoint is under an authorization policy of the host's (on the endpoint, its group, or the fallback policy).</summary>

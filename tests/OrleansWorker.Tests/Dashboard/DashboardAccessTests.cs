@@ -115,3 +115,29 @@ public sealed class DashboardOptionsTests
         Assert.Contains("Worker:Dashboard:SignInLifetime must be 1 minute to 30 days", error, StringComparison.Ordinal);
     }
 }
+
+/// <summary>An API key set: the dashboard signs operators in with it.</summary>
+public sealed class KeyedDashboardFactory() : DashboardHostFactory(new() { ["Worker:ApiKey"] = Key });
+
+/// <summary>Forms the dashboard cannot read are the sender's bad request, not the server's error.</summary>
+public sealed class DashboardFormTests(KeyedDashboardFactory factory) : IClassFixture<KeyedDashboardFactory>
+{
+    public static TheoryData<string, string, string> UnreadableForms => new()
+    {
+        // ASP.NET Core's anti-forgery check reads the form and throws for these (it was a 500).
+        { "/ui/signin", "multipart/form-data", "key=x" },
+        { "/ui/signout", "multipart/form-data", "x" },
+        { "/ui/signin", "application/x-www-form-urlencoded", string.Join('&', Enumerable.Range(0, 1100).Select(i => $"f{i}=1")) },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnreadableForms))]
+    public async Task AFormThatCannotBeRead_Is400(string path, string contentType, string body)
+    {
+        using var http = factory.CreateClient();
+        using var content = new StringContent(body);
+        content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(contentType);
+        using var response = await http.PostAsync(path, content);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+}

@@ -74,6 +74,7 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
     [InlineData("""{"type":"noop","timeoutSeconds":-1}""", HttpStatusCode.BadRequest, "timeoutSeconds")]
     [InlineData("""{"type":"noop","delaySeconds":5,"runAt":"2030-01-01T00:00:00Z"}""", HttpStatusCode.BadRequest, "not both")]
     [InlineData("""{"type":"noop","priority":"high"}""", HttpStatusCode.BadRequest, "not valid JSON")]
+    [InlineData("""{"type":"noop","delay":3600}""", HttpStatusCode.BadRequest, "The JSON property 'delay' could not be mapped")]
     public async Task Post_BadInput_IsProblemJsonSayingWhat(string body, HttpStatusCode status, string detail) =>
         await AssertProblemAsync(await _http.PostAsync("/jobs", Json(body)), status, detail);
 
@@ -143,6 +144,10 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
 
         await AssertProblemAsync(await _http.GetAsync("/jobs?state=Bogus"), HttpStatusCode.BadRequest, "state must be");
         await AssertProblemAsync(await _http.GetAsync("/jobs?limit=0"), HttpStatusCode.BadRequest, "limit");
+
+        // Values that do not bind (not numbers) say which parameter and what was sent (they were an empty "Bad Request").
+        await AssertProblemAsync(await _http.GetAsync("/jobs?limit=abc"), HttpStatusCode.BadRequest, "Failed to bind parameter \"Nullable<int> limit\" from \"abc\"");
+        await AssertProblemAsync(await _http.GetAsync("/jobs/list-0/wait?timeoutSeconds=soon"), HttpStatusCode.BadRequest, "timeoutSeconds");
         await AssertProblemAsync(await _http.GetAsync("/jobs?cursor=garbage"), HttpStatusCode.BadRequest, "cursor");
 
         // Without a state the listing goes through the states in parts; a page that ends with a part gets the next part's
@@ -255,6 +260,7 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
     [InlineData("limits-q", """{"rateLimit":{"limit":10,"periodSeconds":0}}""", "rateLimit.periodSeconds must be 0.001..86400 in whole milliseconds (was 0)")]
     [InlineData("limits-q", """{"rateLimit":{"limit":0,"periodSeconds":1}}""", "rateLimit.limit must be 1..1000000 (was 0)")]
     [InlineData("bad%20name", """{"paused":true}""", "The queue name 'bad name' must be")]
+    [InlineData("limits-q", """{"maxConcurency":5}""", "The JSON property 'maxConcurency' could not be mapped")]
     public async Task QueueSettings_BadValues_Are400_WithTheReason(string queue, string body, string reason)
     {
         using var response = await _http.PutAsync($"/queues/{queue}", Json(body));
