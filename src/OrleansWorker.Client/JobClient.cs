@@ -9,11 +9,11 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(60);
 
     /// <summary>
-    /// Allowance for the store's clock running behind the time this client set <c>notAfter</c> on (the silo's reading of
-    /// the store's clock is within half its round trip plus 100 ms; without a reading, this process's own clock).
+    /// Allowance for the store's clock running behind the time this client set <c>notAfter</c> on: that time is the
+    /// earliest the store's could read when a silo answered, so this covers drift since, and this process's own clock
+    /// when no silo gave a reading.
     /// </summary>
     private static readonly TimeSpan ClockSkewMargin = TimeSpan.FromMilliseconds(500);
-
 
     /// <summary>How many keys the stateless front-door grain is addressed by.</summary>
     private const int ManagerKeys = 64;
@@ -23,8 +23,13 @@ internal sealed class JobClient(IGrainFactory grains, IOptions<JobClientOptions>
     private StoreTime? _storeTime;
 
     /// <summary>The store's time as this client knows it: what a submission's <c>notAfter</c> is set on.</summary>
-    private StoreTime Clock => LazyInitializer.EnsureInitialized(ref _storeTime,
-        () => new StoreTime(() => CallAsync(m => m.GetTimeAsync(), ClockReadTimeout, CancellationToken.None), time, ClockReadTimeout));
+    private StoreTime Clock => Volatile.Read(ref _storeTime) ?? CreateClock();
+
+    private StoreTime CreateClock()
+    {
+        var clock = new StoreTime(() => CallAsync(m => m.GetTimeAsync(), ClockReadTimeout, CancellationToken.None), time, ClockReadTimeout);
+        return Interlocked.CompareExchange(ref _storeTime, clock, null) ?? clock;
+    }
 
     /// <summary>How long a submission waits for a silo's reading of the store's clock before it goes by its own (it comes out of the submission's deadline).</summary>
     private TimeSpan ClockReadTimeout => TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(1).Ticks, options.Value.CallTimeout.Ticks / 10));

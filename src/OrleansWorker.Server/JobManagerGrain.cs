@@ -21,7 +21,7 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
             errors = await Guard(UnknownDependenciesAsync(jobs));
         }
 
-        if (errors.Count == 0)
+        if (errors.Count == 0 && requests.Any(r => r.Id?.EndsWith(JobStore.BatchCompletionSuffix, StringComparison.Ordinal) == true))
         {
             errors = await Guard(BatchCompletionIdsAsync(requests));
         }
