@@ -114,7 +114,7 @@ internal sealed class JobFollowUps(JobEngine engine, ILogger logger)
             completion = invalid.Count == 0 ? jobs[0] with { BatchId = null } : null;
         }
 
-        var (closed, stored) = await engine.Store.CloseBatchAsync(batchId, completion);
+        var (closed, stored) = await engine.Store.CloseBatchAsync(batchId, completion, batch.Generation);
         if (closed)
         {
             if (invalid.Count > 0)

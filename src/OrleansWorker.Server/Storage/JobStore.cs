@@ -153,15 +153,15 @@ internal sealed class JobStore : IAsyncDisposable
     /// <param name="shard">The job's shard.</param>
     /// <param name="job">The job.</param>
     /// <param name="ready">Collects the queues that get a ready job (to notify).</param>
-    /// <param name="precondition">A guard of the caller's, checked before the job's own (a schedule's token, a batch still open).</param>
+    /// <param name="preconditions">Guards of the caller's, checked before the job's own (a schedule's token; a batch still open and unchanged).</param>
     /// <param name="dependencyUnits">Collects the units that register a job with its dependencies (to apply after the inserts, in the same call).</param>
-    private KvUnit InsertUnit(int shard, NewJob job, HashSet<string> ready, (string Key, string Field, string Value)? precondition = null, List<KvUnit>? dependencyUnits = null)
+    private KvUnit InsertUnit(int shard, NewJob job, HashSet<string> ready, IReadOnlyList<(string Key, string Field, string Value)>? preconditions = null, List<KvUnit>? dependencyUnits = null)
     {
         var key = Keys.JobPrefix(shard) + job.Id;
         var unit = new KvUnit();
-        if (precondition is { } p)
+        foreach (var (k, field, value) in preconditions ?? [])
         {
-            unit.FieldEquals(p.Key, p.Field, p.Value);
+            unit.FieldEquals(k, field, value);
         }
 
         if (job.NotAfter is { } notAfter)
@@ -456,6 +456,12 @@ internal sealed class JobStore : IAsyncDisposable
 
         if (job.BatchId is { } batch)
         {
+            if (job.State.IsFinished() && !ends)
+            {
+                // A finished member runs again (requeued): a close decided on counts read before this must not apply.
+                unit.HashIncrement(Keys.Batch(shard, batch), BatchGeneration, 1);
+            }
+
             // A batch counts its finished members by outcome, in the same step as the outcome itself.
             foreach (var final in FinishedStates)
             {
@@ -922,7 +928,7 @@ internal sealed class JobStore : IAsyncDisposable
         var units = new List<KvUnit>(members.Count + 2) { record };
         var ready = new HashSet<string>(StringComparer.Ordinal);
         var dependencies = new List<KvUnit>();
-        units.AddRange(members.Select(job => InsertUnit(shard, job, ready, (batchKey, "nonce", nonce), dependencies)));
+        units.AddRange(members.Select(job => InsertUnit(shard, job, ready, [(batchKey, "nonce", nonce)], dependencies)));
         units.AddRange(dependencies);
         units.AddRange(ready.Select(queue => new KvUnit().Publish(_kv.Channel, "r|" + queue)));
         var applied = await _kv.ApplyAsync(units);
@@ -949,8 +955,14 @@ internal sealed class JobStore : IAsyncDisposable
         return (true, results, -1);
     }
 
-    /// <summary>A batch's record and its counts by outcome, or null.</summary>
-    public async Task<(BatchView View, JobRequest? Completion, bool Closed)?> BatchAsync(string id)
+    /// <summary>The batch record's count of members that left a final state (see <see cref="CloseBatchAsync"/>).</summary>
+    private const string BatchGeneration = "gen";
+
+    /// <summary>
+    /// A batch's record and its counts by outcome, or null. Generation is the record's count of members that left a
+    /// final state, read before the counts: a close guarded by it applies only if none did since.
+    /// </summary>
+    public async Task<(BatchView View, JobRequest? Completion, bool Closed, string Generation)?> BatchAsync(string id)
     {
         var shard = Keys.ShardOf(id);
         var batch = _kv.CreateReadBatch();
@@ -976,7 +988,7 @@ internal sealed class JobStore : IAsyncDisposable
             Finished = succeeded + dead + cancelled >= total,
             CompletionJobId = completion is null ? null : BatchCompletionId(id),
             CreatedAt = FromMs(Long(f.GetValueOrDefault("created"))),
-        }, completion, f.GetValueOrDefault("state") == "done");
+        }, completion, f.GetValueOrDefault("state") == "done", f.GetValueOrDefault(BatchGeneration) ?? "");
     }
 
     /// <summary>The end of every batch completion job's id (reserved: ordinary submissions may not use it).</summary>
@@ -986,12 +998,15 @@ internal sealed class JobStore : IAsyncDisposable
     public static string BatchCompletionId(string batchId) => batchId + BatchCompletionSuffix;
 
     /// <summary>
-    /// Closes a finished batch and submits its completion job, in one step: Closed is false when it was closed already;
-    /// CompletionStored is false when no completion was given, or a job has its id (the batch is closed all the same).
+    /// Closes a finished batch and submits its completion job, in one step: Closed is false when it was closed already,
+    /// or a member left a final state since <paramref name="generation"/> was read with the counts (a requeued member:
+    /// the batch is not finished after all); CompletionStored is false when no completion was given, or a job has its id
+    /// (the batch is closed all the same).
     /// </summary>
-    public async Task<(bool Closed, bool CompletionStored)> CloseBatchAsync(string id, NewJob? completion)
+    public async Task<(bool Closed, bool CompletionStored)> CloseBatchAsync(string id, NewJob? completion, string generation)
     {
         var shard = Keys.ShardOf(id);
+        var batchKey = Keys.Batch(shard, id);
         var units = new List<KvUnit>();
         var ready = new HashSet<string>(StringComparer.Ordinal);
         if (completion is not null)
@@ -999,11 +1014,11 @@ internal sealed class JobStore : IAsyncDisposable
             await RegisterQueuesAsync([completion.Queue]);
 
             // Only while the batch is open: a completion job deleted after the batch closed is not submitted again.
-            units.Add(InsertUnit(shard, completion, ready, (Keys.Batch(shard, id), "state", "open")));
+            units.Add(InsertUnit(shard, completion, ready, [(batchKey, "state", "open"), (batchKey, BatchGeneration, generation)]));
         }
 
-        units.Add(new KvUnit().FieldEquals(Keys.Batch(shard, id), "state", "open")
-            .HashSet(Keys.Batch(shard, id), "state", "done").SortedSetRemove(Keys.OpenBatches(shard), id));
+        units.Add(new KvUnit().FieldEquals(batchKey, "state", "open").FieldEquals(batchKey, BatchGeneration, generation)
+            .HashSet(batchKey, "state", "done").SortedSetRemove(Keys.OpenBatches(shard), id));
         units.AddRange(ready.Select(queue => new KvUnit().Publish(_kv.Channel, "r|" + queue)));
         var applied = await _kv.ApplyAsync(units);
         if (completion is null)
@@ -1119,7 +1134,7 @@ internal sealed class JobStore : IAsyncDisposable
             await RegisterQueuesAsync([job.Queue]);
 
             // The tick's job only with the schedule as it was read: a silo that read it before another fired it submits nothing.
-            units.Add(InsertUnit(shard, job, ready, (key, "tok", expectedToken)));
+            units.Add(InsertUnit(shard, job, ready, [(key, "tok", expectedToken)]));
         }
 
         var unit = new KvUnit().FieldEquals(key, "tok", expectedToken);

@@ -443,6 +443,33 @@ public abstract class SchedulingEngineTests : IAsyncLifetime
         Assert.Equal((true, 1, (string?)null), (batch.View.Finished, batch.View.Succeeded, batch.View.CompletionJobId)); // not the other job
     }
 
+    [Fact]
+    public async Task ABatchIsNotClosed_WhenAMemberIsRequeuedBetweenTheReadOfItsCountsAndTheClose()
+    {
+        // Written through the store alone (no follow-ups), so the test decides when the close happens.
+        var now = _silo.Time.GetUtcNow();
+        Assert.Equal((true, -1), ((bool, int))(await InsertBatch("b7", new JobRequest("echo") { Queue = "done" }, [Job("b7::0") with { BatchId = "b7" }, Job("b7::1") with { BatchId = "b7" }])));
+        var claims = await _silo.ClaimAsync();
+        Assert.Equal(2, claims.Count);
+        await StoreSteps.EndAsync(_silo.Store, claims.Single(c => c.JobId == "b7::1"), new AttemptEnd(AttemptOutcome.Failed, Error: new JobError("Boom", "failed"), Permanent: true), now);
+        await StoreSteps.EndAsync(_silo.Store, claims.Single(c => c.JobId == "b7::0"), new AttemptEnd(AttemptOutcome.Succeeded, "null"), now);
+        var read = (await _silo.Store.BatchAsync("b7"))!.Value;
+        Assert.True(read.View.Finished);
+
+        // An operator retries the dead-lettered member after the counts were read, before the close.
+        Assert.Equal(JobCommandStatus.Ok, (await StoreSteps.CommandAsync(_silo.Store, "b7::1", JobRules.Requeue, now)).Status);
+        Assert.Equal((false, false), await _silo.Store.CloseBatchAsync("b7", Job("b7::complete", "done"), read.Generation));
+        var open = (await _silo.Store.BatchAsync("b7"))!.Value;
+        Assert.Equal((false, false), (open.View.Finished, open.Closed));
+        Assert.Null(await _silo.Store.GetAsync("b7::complete"));
+
+        // Once it has finished again, the batch closes with its completion.
+        await StoreSteps.EndAsync(_silo.Store, Assert.Single(await _silo.ClaimAsync()), new AttemptEnd(AttemptOutcome.Succeeded, "null"), now);
+        var done = (await _silo.Store.BatchAsync("b7"))!.Value;
+        Assert.Equal((true, 2), (done.View.Finished, done.View.Succeeded));
+        Assert.Equal((true, true), await _silo.Store.CloseBatchAsync("b7", Job("b7::complete", "done"), done.Generation));
+    }
+
     private async Task<(bool Created, int ExistingMember)> InsertBatch(string id, JobRequest? completion, IReadOnlyList<NewJob> members)
     {
         var (created, _, existing) = await _silo.Store.InsertBatchAsync(id, completion, members, _silo.Time.GetUtcNow());
