@@ -206,11 +206,16 @@ public static class JobEndpoints
 
     private static IResult ScheduleNotFound(string id) => Problems.Create(StatusCodes.Status404NotFound, "Schedule not found", $"No schedule has the id '{id}'.");
 
-    private static Task<IResult> WithScheduleIdAsync(string id, Func<Task<IResult>> action) =>
-        IsScheduleId(id) ? Problems.GuardAsync(action) : Task.FromResult(BadScheduleId(id));
+    private static Task<IResult> WithScheduleIdAsync(string id, Func<Task<IResult>> action) => WithWordIdAsync("schedule", id, action);
 
-    private static IResult BadScheduleId(string id) =>
-        Problems.BadRequest($"The schedule id '{(id.Length > 64 ? id[..64] + "…" : id)}' must be 1–100 characters of [A-Za-z0-9._-].");
+    /// <summary>Runs <paramref name="action"/> for an id of 1–100 characters of [A-Za-z0-9._-] (a schedule's or a batch's); a 400 naming the <paramref name="kind"/> otherwise.</summary>
+    private static Task<IResult> WithWordIdAsync(string kind, string id, Func<Task<IResult>> action) =>
+        IsScheduleId(id) ? Problems.GuardAsync(action) : Task.FromResult(BadWordId(kind, id));
+
+    private static IResult BadScheduleId(string id) => BadWordId("schedule", id);
+
+    private static IResult BadWordId(string kind, string id) =>
+        Problems.BadRequest($"The {kind} id '{(id.Length > 64 ? id[..64] + "…" : id)}' must be 1–100 characters of [A-Za-z0-9._-].");
 
     private static bool IsScheduleId(string id) =>
         id.Length is >= 1 and <= 100 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
@@ -220,9 +225,8 @@ public static class JobEndpoints
         batches.MapPost("", SubmitBatchJobsAsync).WithName("SubmitBatch")
             .WithSummary("Submit up to 10,000 jobs as one batch, with an optional completion job that runs once all finished (whatever their outcome).")
             .Accepts<BatchBodyIn>("application/json").Produces<BatchCreatedBody>(StatusCodes.Status202Accepted).ProducesProblem(400).ProducesProblem(413).ProducesProblem(503);
-        batches.MapGet("/{id}", (string id, IJobClient client, CancellationToken ct) => IsScheduleId(id)
-                ? Problems.GuardAsync(async () => await client.GetBatchAsync(id, ct) is { } batch ? Json(BatchBody.From(batch)) : Problems.Create(StatusCodes.Status404NotFound, "Batch not found", $"No batch has the id '{id}'."))
-                : Task.FromResult(Problems.BadRequest($"The batch id '{(id.Length > 64 ? id[..64] + "…" : id)}' must be 1–100 characters of [A-Za-z0-9._-].")))
+        batches.MapGet("/{id}", (string id, IJobClient client, CancellationToken ct) => WithWordIdAsync("batch", id, async () =>
+                await client.GetBatchAsync(id, ct) is { } batch ? Json(BatchBody.From(batch)) : Problems.Create(StatusCodes.Status404NotFound, "Batch not found", $"No batch has the id '{id}'.")))
             .WithName("GetBatch").WithSummary("A batch's progress: members by final state, pending, finished, completion job.").Produces<BatchBody>().ProducesProblem(404).ProducesProblem(503);
     }
 
