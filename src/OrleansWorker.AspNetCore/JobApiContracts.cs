@@ -25,16 +25,9 @@ public sealed class JobRequestBody
     public static JobRequestBody From(JobRequest r)
     {
         ArgumentNullException.ThrowIfNull(r);
-        JsonElement? payload = null;
-        if (r.Payload is { } json)
-        {
-            using var doc = JsonDocument.Parse(json);
-            payload = doc.RootElement.Clone();
-        }
-
         return new JobRequestBody
         {
-            Type = r.Type, Payload = payload, Id = r.Id, Queue = r.Queue, Priority = r.Priority, MaxAttempts = r.MaxAttempts,
+            Type = r.Type, Payload = JobViewBody.ParseJson(r.Payload), Id = r.Id, Queue = r.Queue, Priority = r.Priority, MaxAttempts = r.MaxAttempts,
             TimeoutSeconds = r.Timeout?.TotalSeconds, UniqueKey = r.UniqueKey, UniqueForSeconds = r.UniqueFor?.TotalSeconds,
         };
     }
@@ -166,11 +159,21 @@ public sealed record JobViewBody(
         v.Progress, ParseJson(v.Payload), ParseJson(v.Result), v.LastError, v.TraceId, v.CancelRequested, v.Silo, v.Interruptions, v.MaxInterruptions, v.Attempts,
         v.ScheduleId, v.BatchId, v.DependsOn, v.UniqueKey);
 
-    private static JsonElement? ParseJson(string? json)
+    /// <summary>
+    /// Stored JSON text as a value to write back; text that no JSON writer could write (stored before payloads and
+    /// results were checked for it: an escaped lone surrogate, or a raw handler's result that was not JSON) is given
+    /// as a JSON string holding it, rather than failing every read of the job.
+    /// </summary>
+    internal static JsonElement? ParseJson(string? json)
     {
         if (json is null)
         {
             return null;
+        }
+
+        if (!JsonText.IsValid(json))
+        {
+            return JsonSerializer.SerializeToElement(json);
         }
 
         using var doc = JsonDocument.Parse(json);

@@ -36,6 +36,12 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
             JobLog.ResultTooLarge(_logger, claim.JobId, claim.Attempt, bytes, engine.Options.MaxResultBytes);
             end = new AttemptEnd(AttemptOutcome.Failed, Error: new JobError("ResultTooLarge", $"The result is {bytes} bytes; the limit is {engine.Options.MaxResultBytes}."));
         }
+        else if (end.Outcome == AttemptOutcome.Succeeded && end.Result is { } text && !JsonText.IsValid(text))
+        {
+            // A raw handler returns JSON text: stored as it is, anything else would break every reader of the job.
+            JobLog.ResultNotJson(_logger, claim.JobId, claim.Attempt);
+            end = new AttemptEnd(AttemptOutcome.Failed, Error: new JobError("ResultNotJson", "The handler's result is not valid JSON text (a raw IJobHandler returns JSON: a string result is quoted)."), Permanent: true);
+        }
 
         if (end.Outcome is not AttemptOutcome.Succeeded)
         {

@@ -533,6 +533,15 @@ internal sealed partial class JobDispatcher(
         }
         catch (Exception ex)
         {
+            if (engine.Tracker.Running(attempt.GrainKey) is not null)
+            {
+                // The grain admitted this very claim (the key holds its token) and runs it: the call failed because the
+                // handler's synchronous part outlasted the call's timeout (the attempt runs inside the call until it first
+                // awaits). Releasing the job now would let another claim run it while this attempt still does.
+                JobLog.HandOffSlow(logger, ex, attempt.JobId, attempt.Attempt);
+                return;
+            }
+
             JobLog.HandOffFailed(logger, ex, attempt.JobId, attempt.Attempt);
             await ReleaseUnstartedAsync(attempt);
         }

@@ -32,6 +32,12 @@ internal static partial class JobLog
     [LoggerMessage(1008, LogLevel.Warning, "Job {JobId}: handing the claim of attempt {Attempt} to its grain failed; releasing it")]
     public static partial void HandOffFailed(ILogger logger, Exception exception, string jobId, int attempt);
 
+    [LoggerMessage(1046, LogLevel.Warning, "Job {JobId}: the call that started attempt {Attempt} failed, but the attempt runs (its handler held the call past its timeout before going asynchronous); it is not released")]
+    public static partial void HandOffSlow(ILogger logger, Exception exception, string jobId, int attempt);
+
+    [LoggerMessage(1047, LogLevel.Warning, "Job {JobId}: attempt {Attempt} returned a result that is not valid JSON text; the attempt fails for good")]
+    public static partial void ResultNotJson(ILogger logger, string jobId, int attempt);
+
     [LoggerMessage(1010, LogLevel.Warning, "Dispatcher: claiming jobs failed; retrying in {Delay}")]
     public static partial void ClaimFailed(ILogger logger, Exception exception, TimeSpan delay);
 

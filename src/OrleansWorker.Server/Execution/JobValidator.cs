@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using OrleansWorker.Hosting;
 using OrleansWorker.Storage;
 
@@ -220,7 +219,7 @@ internal static class JobValidator
                 {
                     Fail("payload", "payload_too_large", $"The payload is {bytes} bytes; the limit is {payloadLimit}.");
                 }
-                else if (!IsJson(r.Payload))
+                else if (!JsonText.IsValid(r.Payload))
                 {
                     Fail("payload", "invalid_json", "The payload is not valid JSON.");
                 }
@@ -313,19 +312,6 @@ internal static class JobValidator
         }
 
         return errors;
-    }
-
-    private static bool IsJson(string text)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(text);
-            return true;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
     }
 
     private static string Truncate(string value) => value.Length <= 64 ? value : string.Concat(value.AsSpan(0, 64), "…");

@@ -198,7 +198,8 @@ internal sealed class JobStore : IAsyncDisposable
             fields.AddRange(definition.LegacyFields());
         }
 
-        fields.AddRange([JobFields.State, state.ToString(), JobFields.Token, Tokens.Text(Tokens.Next())]);
+        var token = Tokens.Text(Tokens.Next());
+        fields.AddRange([JobFields.State, state.ToString(), JobFields.Token, token]);
         if (job.Payload is not null)
         {
             fields.Add(JobFields.Payload);
@@ -260,9 +261,11 @@ internal sealed class JobStore : IAsyncDisposable
 
             foreach (var dependency in job.DependsOn)
             {
-                // Its own unit, only if the dependency exists (a deleted one must not come back as a stub) and the job was stored.
+                // Its own unit, only if the dependency exists (a deleted one must not come back as a stub) and this very
+                // insert stored the job (its token: a job of that id stored before, which the insert left alone, has
+                // dependencies of its own, and must not be settled by this one's end).
                 var dependencyKey = Keys.JobPrefix(shard) + dependency;
-                dependencyUnits.Add(new KvUnit().FieldNotEquals(dependencyKey, JobFields.State, "").FieldNotEquals(key, JobFields.State, "")
+                dependencyUnits.Add(new KvUnit().FieldNotEquals(dependencyKey, JobFields.State, "").FieldEquals(key, JobFields.Token, token)
                     .SetAdd(Keys.Dependents(shard, dependency), job.Id).HashSet(dependencyKey, JobFields.HasDependents, "1"));
             }
         }
@@ -514,6 +517,8 @@ internal sealed class JobStore : IAsyncDisposable
             delete.Add(JobFields.Cancel);
             delete.Add(JobFields.Result);
             delete.Add(JobFields.Finished);
+            // Its interruptions start again from 0: a refund of one from before may no longer take one off.
+            delete.Add(JobFields.LastInterruptedToken);
         }
 
         // Cleared fields are set empty (read as absent) rather than deleted: one HSET per transition.

@@ -43,6 +43,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             .AddJob<Library.ThrottledHandler>()
             .AddJob<Library.CountingHandler>("counting")
             .AddJob<Library.SiloHandler>("where")
+            .AddJob<NotJsonHandler>("not-json")
             .UseBackend(_ => new SharedBackend(_backend))));
         builder.ConfigureClient(client => client.Services.AddJobClient(configuration));
         Cluster = builder.Build();

@@ -42,6 +42,18 @@ public sealed class EngineTests(ClusterFixture fixture) : IClassFixture<ClusterF
     }
 
     [Fact]
+    public async Task ARawHandlersResultThatIsNotJson_FailsTheAttemptForGood_InsteadOfBeingStored()
+    {
+        // Stored, such a result would fail every reader of the job (the API writes it back as JSON).
+        var id = NewId("not-json");
+        await fixture.Jobs.EnqueueAsync(new JobRequest("not-json") { Id = id, MaxAttempts = 3 });
+        var job = await fixture.WaitFinishedAsync(id);
+        Assert.Equal((JobState.DeadLettered, 1), (job.State, job.Attempt));
+        Assert.Null(job.Result);
+        Assert.Equal("ResultNotJson", job.LastError!.Type);
+    }
+
+    [Fact]
     public async Task SubmitSameId_ReturnsExisting_AndRunsOnce()
     {
         var id = NewId("dup");
@@ -227,4 +239,10 @@ public sealed class EngineTests(ClusterFixture fixture) : IClassFixture<ClusterF
         var job = await fixture.WaitFinishedAsync(id);
         Assert.Equal((JobState.Succeeded, "echo", "{\"a\":1}"), (job.State, job.Type, job.Result));
     }
+}
+
+/// <summary>A raw handler that returns text that is not JSON (a bare word, or an escaped lone surrogate).</summary>
+public sealed class NotJsonHandler : IJobHandler
+{
+    public Task<string?> ExecuteAsync(JobContext context, CancellationToken cancellationToken) => Task.FromResult<string?>("done");
 }

@@ -377,6 +377,20 @@ public abstract class SchedulingEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnInsertThatStoredNothing_RegistersNoDependency_SoAnotherJobsEndCannotSettleTheJobOfThatId()
+    {
+        await Insert(Job("y", queue: "qy"), Job("d") with { DependsOn = ["y"] }, Job("a", queue: "qa"));
+        var again = await _silo.Store.InsertAsync([Job("d") with { DependsOn = ["a"] }]);
+        Assert.False(again[0]!.Created); // the id is taken: this submission stored nothing
+        Assert.Empty(await _silo.Store.DependentsAsync("a"));
+
+        Assert.Equal(["a"], await _silo.RunReadyAsync(AttemptOutcome.Failed, "qa"));
+        await _silo.Engine.FollowUps.ReleaseDependentsAsync("a", JobState.DeadLettered); // the fast path, awaited
+        await _silo.Engine.FollowUps.SweepAsync();
+        Assert.Equal(JobState.Waiting, (await _silo.Store.GetAsync("d"))!.State); // still waiting for y, its only dependency
+    }
+
+    [Fact]
     public async Task ADeletedDependency_LeavesNoStubBehind()
     {
         var results = await _silo.Store.InsertAsync([Job("orphan") with { DependsOn = ["gone"] }]);

@@ -75,8 +75,26 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
     [InlineData("""{"type":"noop","delaySeconds":5,"runAt":"2030-01-01T00:00:00Z"}""", HttpStatusCode.BadRequest, "not both")]
     [InlineData("""{"type":"noop","priority":"high"}""", HttpStatusCode.BadRequest, "not valid JSON")]
     [InlineData("""{"type":"noop","delay":3600}""", HttpStatusCode.BadRequest, "The JSON property 'delay' could not be mapped")]
+    [InlineData("""{"type":"noop","payload":"\ud800"}""", HttpStatusCode.BadRequest, "payload is not valid JSON")]
+    [InlineData("""{"type":"noop","payload":{"\udc00":1}}""", HttpStatusCode.BadRequest, "payload is not valid JSON")]
     public async Task Post_BadInput_IsProblemJsonSayingWhat(string body, HttpStatusCode status, string detail) =>
         await AssertProblemAsync(await _http.PostAsync("/jobs", Json(body)), status, detail);
+
+    [Fact]
+    public async Task ALoneSurrogateInAPayload_IsRefusedOnEveryRoute_AndNothingIsStored()
+    {
+        // Stored, it failed every later read of the job (and of any list holding it) with a 500.
+        await AssertProblemAsync(await _http.PostAsync("/jobs/batch", Json("""[{"type":"noop","id":"sur-1"},{"type":"noop","id":"sur-2","payload":["\ud800"]}]""")),
+            HttpStatusCode.BadRequest, "Item 1");
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/jobs/sur-1")).StatusCode);
+        await AssertProblemAsync(await _http.PostAsync("/batches", Json("""{"id":"sur-b","jobs":[{"type":"noop","payload":{"k":"\udc00"}}]}""")),
+            HttpStatusCode.BadRequest, "not valid JSON");
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/batches/sur-b")).StatusCode);
+        await AssertProblemAsync(await _http.PutAsync("/schedules/sur-s", Json("""{"cron":"0 3 * * *","job":{"type":"noop","payload":{"k":"\udc00"}}}""")),
+            HttpStatusCode.BadRequest, "not valid JSON");
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/schedules/sur-s")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/jobs")).StatusCode);
+    }
 
     [Fact]
     public async Task Post_PayloadOverLimit_Is413()

@@ -348,6 +348,26 @@ public abstract class JobStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Refund_OfAnInterruptionFromBeforeARequeue_TakesNothingOffTheFreshCount()
+    {
+        // A silo cut off long enough to be revoked gives its interruptions back when it returns; by then an operator may
+        // have requeued the job, which starts its count again from 0.
+        await Store.InsertAsync([Job("a", maxAttempts: 1)]);
+        var cut = (await ClaimAsync()).Attempts[0];
+        await StoreSteps.RecoverAsync(Store, Silo, T0.AddSeconds(1));
+        var interrupted = (await Store.GetAsync("a"))!;
+        Assert.Equal((JobState.Queued, 1), (interrupted.State, interrupted.Interruptions));
+        var next = Assert.Single((await ClaimAsync("127.0.0.1:22222@1/1", now: T0.AddSeconds(2))).Attempts);
+        await StoreSteps.EndAsync(Store, next, new AttemptEnd(AttemptOutcome.Failed, Error: new JobError("Boom", "x")), T0.AddSeconds(3));
+        Assert.Equal(JobState.DeadLettered, (await Store.GetAsync("a"))!.State);
+        var requeued = await StoreSteps.CommandAsync(Store, "a", JobRules.Requeue, T0.AddSeconds(4));
+        Assert.Equal((JobState.Queued, 0), (requeued.Job!.State, requeued.Job.Interruptions));
+
+        Assert.Equal(0, await Store.RefundInterruptionsAsync([("a", cut.ClaimToken)]));
+        Assert.Equal(0, (await Store.GetAsync("a"))!.Interruptions);
+    }
+
+    [Fact]
     public async Task HandedBack_DoesNotUseAnAttempt()
     {
         await Store.InsertAsync([Job("a", maxAttempts: 1)]);
