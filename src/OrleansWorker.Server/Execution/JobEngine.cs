@@ -201,7 +201,17 @@ internal sealed class JobEngine : IAsyncDisposable
             current.Paused && (current.PausedUntil is null || current.PausedUntil >= until) ? null : current with { Paused = true, PausedUntil = until });
     }
 
-    public Task<JobCommandResult> RequeueAsync(string id) => CommandAsync(id, JobRules.Requeue);
+    public async Task<JobCommandResult> RequeueAsync(string id)
+    {
+        var result = await CommandAsync(id, JobRules.Requeue);
+        if (result is { Status: JobCommandStatus.Ok, Job.State: JobState.Waiting })
+        {
+            // Its dependencies may all have finished long ago: no end of theirs is coming to release it.
+            FollowUps.SettleSoon(id);
+        }
+
+        return result;
+    }
 
     public async Task<JobCommandResult> DeleteAsync(string id)
     {

@@ -174,10 +174,17 @@ internal static class JobRules
         _ => (null, $"The job is {job.State}; only Queued, Scheduled, Waiting or Running jobs can be cancelled."),
     };
 
-    /// <summary>A caller requeues a dead-lettered or cancelled job, with a fresh attempt and interruption budget.</summary>
+    /// <summary>
+    /// A caller requeues a dead-lettered or cancelled job, with a fresh attempt and interruption budget. A job with
+    /// dependencies waits for them again (those that succeeded are dropped when it is settled; one that failed cancels it
+    /// again, unless it continues on failure): it runs only once every one of them succeeded, as when it was submitted.
+    /// </summary>
     public static (JobTransition? Transition, string? Refusal) Requeue(JobSnapshot job, DateTimeOffset now) => job.State switch
     {
-        JobState.DeadLettered or JobState.Cancelled => (new JobTransition(job, JobState.Queued, now) { Attempt = 0, Interruptions = 0, Reset = true }, null),
+        JobState.DeadLettered or JobState.Cancelled => (new JobTransition(job, job.DependsOn.Count > 0 ? JobState.Waiting : JobState.Queued, now)
+        {
+            Attempt = 0, Interruptions = 0, Reset = true,
+        }, null),
         _ => (null, $"The job is {job.State}; only DeadLettered or Cancelled jobs can be retried."),
     };
 

@@ -71,6 +71,9 @@ internal sealed record JobSnapshot(
 
     /// <summary>It runs once its dependencies finished, whatever their outcome.</summary>
     public bool ContinueOnDependencyFailure { get; init; }
+
+    /// <summary>The jobs it waits for (as submitted).</summary>
+    public IReadOnlyList<string> DependsOn { get; init; } = [];
 }
 
 /// <summary>What a transition does besides changing state.</summary>

@@ -447,6 +447,11 @@ internal sealed class JobStore : IAsyncDisposable
                 fields.Add(JobFields.RunAt);
                 fields.Add(Ms(due));
                 break;
+            case JobState.Waiting:
+                // A requeued dependent waits for every dependency again; the engine settles it right after, and the sweep
+                // if that is lost (its dependencies' dependent sets still name it: they go only with a deleted job).
+                unit.SortedSetAdd(Keys.Waiting(shard), t.Now.ToUnixTimeMilliseconds(), job.Id).SetAdd(Keys.Pending(shard, job.Id), [.. job.DependsOn]);
+                break;
             case JobState.Succeeded or JobState.DeadLettered or JobState.Cancelled:
                 unit.SortedSetAdd(Keys.Finished(shard, t.To, job.Queue), t.Now.ToUnixTimeMilliseconds(), job.Id);
                 fields.Add(JobFields.Finished);
@@ -1701,6 +1706,7 @@ internal sealed class JobStore : IAsyncDisposable
             BatchId = NullIfEmpty(f[10]),
             HasDependents = f[11] == "1",
             ContinueOnDependencyFailure = f[12] == "1",
+            DependsOn = f[14] is { Length: > 0 } deps ? System.Text.Json.JsonSerializer.Deserialize<string[]>(deps, JobContext.JsonOptions) ?? [] : [],
         };
     }
 

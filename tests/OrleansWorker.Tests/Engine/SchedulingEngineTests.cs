@@ -391,6 +391,34 @@ public abstract class SchedulingEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ARequeuedDependent_WaitsAgain_AndRunsOnlyOnceEveryDependencySucceeded()
+    {
+        // Cancelled while its dependency was still queued, then requeued: it waits, it does not run.
+        await Insert(Job("p", queue: "qp"), Job("c", queue: "qc") with { DependsOn = ["p"] });
+        Assert.Equal(JobCommandStatus.Ok, (await _silo.Engine.CancelAsync("c")).Status);
+        var requeued = await _silo.Engine.RequeueAsync("c");
+        Assert.Equal((JobCommandStatus.Ok, JobState.Waiting), (requeued.Status, requeued.Job!.State));
+        await _silo.Engine.FollowUps.SweepAsync();
+        Assert.Equal(JobState.Waiting, (await _silo.Store.GetAsync("c"))!.State);
+        Assert.Empty(await _silo.ClaimAsync(10, "qc"));
+
+        // Its dependency fails: it is cancelled, naming it; requeued, it is cancelled again for the same reason.
+        Assert.Equal(["p"], await _silo.RunReadyAsync(AttemptOutcome.Failed, "qp"));
+        await Poll.UntilAsync(async () => (await _silo.Store.GetAsync("c"))!.State == JobState.Cancelled, TimeSpan.FromSeconds(10), "c to be cancelled by p's failure");
+        Assert.Equal(JobState.Waiting, (await _silo.Engine.RequeueAsync("c")).Job!.State);
+        var again = await Poll.UntilAsync(() => _silo.Store.GetAsync("c"), j => j!.State != JobState.Waiting, TimeSpan.FromSeconds(10), "the requeued c to be settled");
+        Assert.Equal(JobState.Cancelled, again!.State);
+        Assert.Contains("Job p", again.LastError!.Message, StringComparison.Ordinal);
+
+        // The dependency requeued and then succeeding releases it, and it runs, once.
+        Assert.Equal(JobState.Queued, (await _silo.Engine.RequeueAsync("p")).Job!.State);
+        Assert.Equal(JobState.Waiting, (await _silo.Engine.RequeueAsync("c")).Job!.State);
+        Assert.Equal(["p"], await _silo.RunReadyAsync(AttemptOutcome.Succeeded, "qp"));
+        await Poll.UntilAsync(async () => (await _silo.Store.GetAsync("c"))!.State == JobState.Queued, TimeSpan.FromSeconds(10), "c to be released by p's success");
+        Assert.Equal(["c"], await _silo.RunReadyAsync(AttemptOutcome.Succeeded, "qc"));
+    }
+
+    [Fact]
     public async Task ADeletedDependency_LeavesNoStubBehind()
     {
         var results = await _silo.Store.InsertAsync([Job("orphan") with { DependsOn = ["gone"] }]);
