@@ -59,8 +59,11 @@ internal sealed class AttemptRunner(JobEngine engine, JobHandlerRegistry handler
         var decided = JobRules.AttemptEnded(claim, end, now, engine.Retry, Random.Shared.NextDouble());
         var (stored, applied) = await StoreAsync(decided);
         engine.Tracker.Finished(engine.Store.Keys.ShardOf(claim.JobId), claim.JobId);
-        if (applied is null)
+        if (applied is null or ApplyOutcome.Stale)
         {
+            // Not stored (the store did not answer), or refused because another silo took the job over (it found this
+            // silo's lease expired or revoked, and recorded the attempt as interrupted): the silo lived, so that
+            // interruption goes back (a no-op unless the job's last interruption is this very claim's).
             dispatcher.RefundIfInterrupted(claim);
         }
 

@@ -796,9 +796,10 @@ internal sealed partial class JobDispatcher(
     }
 
     /// <summary>
-    /// An attempt of this silo ended without its outcome stored: the store did not answer for a lease period, so another
-    /// silo may have revoked this one and recorded the job as interrupted. This silo is alive, so that interruption was not
-    /// the job's doing: give it back once the store answers (a no-op unless the job's last interruption is this claim).
+    /// An attempt of this silo ended without its outcome stored (the store did not answer for a lease period), or with it
+    /// refused as stale (another silo took the job over): another silo may have revoked this one and recorded the job as
+    /// interrupted. This silo is alive, so that interruption was not the job's doing: give it back once the store answers
+    /// (a no-op unless the job's last interruption is this claim).
     /// </summary>
     public void RefundIfInterrupted(ClaimedAttempt claim)
     {
@@ -823,6 +824,10 @@ internal sealed partial class JobDispatcher(
             return;
         }
 
+        // Read before the refund: a job no longer running under the claim when read had its interruption recorded (or
+        // never will), so the refund after the read sees it, and it can be dropped. Read after, a recovery landing
+        // between the two calls would have dropped a refund that never applied.
+        var jobs = await engine.Store.LoadAsync(pending.Select(p => p.JobId).ToList());
         var refunded = await engine.Store.RefundInterruptionsAsync(pending.Select(p => (p.JobId, p.Token)).ToList());
         if (refunded > 0)
         {
@@ -831,7 +836,6 @@ internal sealed partial class JobDispatcher(
         }
 
         // A refund applies once: drop those whose interruption is recorded and given back (or that never will be).
-        var jobs = await engine.Store.LoadAsync(pending.Select(p => p.JobId).ToList());
         lock (_refunds)
         {
             for (var i = 0; i < pending.Count; i++)
