@@ -242,9 +242,16 @@ internal sealed class JobEngine : IAsyncDisposable
                 return new JobCommandResult(JobCommandStatus.Conflict, await Store.GetAsync(id), refusal);
             }
 
-            if (transition is null || await ApplyAsync(transition) == ApplyOutcome.Applied)
+            var outcome = transition is null ? ApplyOutcome.Applied : await ApplyAsync(transition);
+            if (outcome == ApplyOutcome.Applied)
             {
                 return new JobCommandResult(JobCommandStatus.Ok, await Store.GetAsync(id));
+            }
+
+            if (outcome == ApplyOutcome.UniqueKeyTaken)
+            {
+                return new JobCommandResult(JobCommandStatus.Conflict, await Store.GetAsync(id),
+                    $"Its unique key '{job.UniqueKey}' is held by another job, pending or finished within its uniqueFor; that job runs the work.");
             }
 
             if (attempt == 4)

@@ -152,7 +152,7 @@ internal static class JobFields
     /// What decisions about a job need (see <see cref="JobSnapshot"/>), with <see cref="Definition"/>; a running job's
     /// time is <see cref="Started"/> (store layout 3 writes no <see cref="Since"/> at claim).
     /// </summary>
-    public static readonly string[] Snapshot = [Definition, State, Token, Attempt, Interruptions, Owner, Cancel, RunAt, Finished, Since, BatchId, HasDependents, ContinueOnFailure, Started, DependsOn];
+    public static readonly string[] Snapshot = [Definition, State, Token, Attempt, Interruptions, Owner, Cancel, RunAt, Finished, Since, BatchId, HasDependents, ContinueOnFailure, Started, DependsOn, UniqueKey];
 
     /// <summary>The fields of a definition as earlier versions store it (read when <see cref="Definition"/> is absent).</summary>
     public static readonly string[] Legacy = [Type, Queue, Priority, Seq, MaxAttempts, MaxInterruptions, Timeout, Created];

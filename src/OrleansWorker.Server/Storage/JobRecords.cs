@@ -74,6 +74,9 @@ internal sealed record JobSnapshot(
 
     /// <summary>The jobs it waits for (as submitted).</summary>
     public IReadOnlyList<string> DependsOn { get; init; } = [];
+
+    /// <summary>Its unique key, if it was submitted with one.</summary>
+    public string? UniqueKey { get; init; }
 }
 
 /// <summary>What a transition does besides changing state.</summary>
@@ -133,6 +136,9 @@ internal enum ApplyOutcome
 
     /// <summary>Cancellation was requested meanwhile and the transition honours it: nothing changed.</summary>
     CancelRequested = 2,
+
+    /// <summary>A requeue found the job's unique key held by another job (pending, or finished within its uniqueFor): nothing changed.</summary>
+    UniqueKeyTaken = 3,
 }
 
 /// <summary>Retention of finished jobs.</summary>

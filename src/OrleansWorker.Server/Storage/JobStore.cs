@@ -348,13 +348,21 @@ internal sealed class JobStore : IAsyncDisposable
             var applied = await _kv.ApplyAsync(units);
             for (var k = 0; k < indexes.Count; k++)
             {
+                var t = transitions[indexes[k]];
                 outcomes[indexes[k]] = applied[k].IsApplied ? ApplyOutcome.Applied
-                    : applied[k].FailedGuard == 2 && transitions[indexes[k]].HonorCancel ? ApplyOutcome.CancelRequested
+                    : applied[k].FailedGuard == 2 && t.HonorCancel ? ApplyOutcome.CancelRequested
+                    : applied[k].FailedGuard == 2 && TakesUniqueKey(t) ? ApplyOutcome.UniqueKeyTaken
                     : ApplyOutcome.Stale;
             }
         });
         return outcomes;
     }
+
+    /// <summary>
+    /// A finished job that runs again (a requeue) with a unique key takes the key back, if no other job took it meanwhile:
+    /// else two pending jobs would hold one key. Its guard is the unit's second (a requeue honours no cancel flag).
+    /// </summary>
+    private static bool TakesUniqueKey(JobTransition t) => t.Reset && !t.HonorCancel && t.Job.UniqueKey is not null;
 
     private KvUnit TransitionUnit(int shard, JobTransition t)
     {
@@ -364,6 +372,12 @@ internal sealed class JobStore : IAsyncDisposable
         if (t.HonorCancel)
         {
             unit.FieldNotEquals(key, JobFields.Cancel, "1");
+        }
+
+        if (TakesUniqueKey(t))
+        {
+            unit.UniqueFree(Keys.Unique(shard), job.UniqueKey!, Keys.JobPrefix(shard), t.Now.ToUnixTimeMilliseconds(), self: job.Id)
+                .HashSet(Keys.Unique(shard), job.UniqueKey!, job.Id);
         }
 
         var now = Ms(t.Now);
@@ -1707,6 +1721,7 @@ internal sealed class JobStore : IAsyncDisposable
             HasDependents = f[11] == "1",
             ContinueOnDependencyFailure = f[12] == "1",
             DependsOn = f[14] is { Length: > 0 } deps ? System.Text.Json.JsonSerializer.Deserialize<string[]>(deps, JobContext.JsonOptions) ?? [] : [],
+            UniqueKey = NullIfEmpty(f[15]),
         };
     }
 

@@ -419,6 +419,20 @@ public abstract class SchedulingEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ARequeueThatWouldGiveAUniqueKeyTwoPendingJobs_IsAConflictNamingTheKey()
+    {
+        await Insert(Job("u1", queue: "qu") with { UniqueKey = "nightly" });
+        Assert.Equal(["u1"], await _silo.RunReadyAsync(AttemptOutcome.Failed, "qu"));
+        await Insert(Job("u2", queue: "qu") with { UniqueKey = "nightly" }); // the finished holder let it go (uniqueFor 0)
+
+        var refused = await _silo.Engine.RequeueAsync("u1");
+        Assert.Equal(JobCommandStatus.Conflict, refused.Status);
+        Assert.Contains("unique key 'nightly'", refused.Reason, StringComparison.Ordinal);
+        Assert.Equal(JobState.DeadLettered, refused.Job!.State);
+        Assert.Equal(["u2"], await _silo.RunReadyAsync(AttemptOutcome.Succeeded, "qu")); // one job of the key ran
+    }
+
+    [Fact]
     public async Task ADeletedDependency_LeavesNoStubBehind()
     {
         var results = await _silo.Store.InsertAsync([Job("orphan") with { DependsOn = ["gone"] }]);

@@ -733,6 +733,32 @@ public abstract class JobStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Requeue_OfAJobWhoseUniqueKeyAnotherJobTook_IsRefused_AndOnceTheKeyIsFree_TakesItBack()
+    {
+        string Id(string name) => $"{JobIds.UniqueTag("sync-7")}::{name}";
+        await Store.InsertAsync([Job(Id("1"), maxAttempts: 1) with { UniqueKey = "sync-7" }]);
+        var c = Assert.Single((await ClaimAsync()).Attempts);
+        await StoreSteps.EndAsync(Store, c, new AttemptEnd(AttemptOutcome.Failed, Error: new JobError("Boom", "x")), T0.AddSeconds(1));
+        Assert.Equal(JobState.DeadLettered, (await Store.GetAsync(Id("1")))!.State);
+
+        // The key is free once its holder finished (uniqueFor 0): a new job takes it.
+        var second = await Store.InsertAsync([Job(Id("2")) with { UniqueKey = "sync-7", CreatedAt = T0.AddSeconds(2) }]);
+        Assert.Equal((Id("2"), true), (second[0]!.Id, second[0]!.Created));
+
+        // Requeued now, the first would be a second pending job with the key.
+        var (requeue, _) = JobRules.Requeue((await Store.LoadAsync(Id("1")))!, T0.AddSeconds(3));
+        Assert.Equal(ApplyOutcome.UniqueKeyTaken, (await Store.ApplyAsync([requeue!]))[0]);
+        Assert.Equal(JobState.DeadLettered, (await Store.GetAsync(Id("1")))!.State);
+
+        // Once the second one finished, the first takes its key back: a new submission with it is answered by the first.
+        Assert.Equal(JobCommandStatus.Ok, (await StoreSteps.CommandAsync(Store, Id("2"), JobRules.Cancel, T0.AddSeconds(4))).Status);
+        Assert.Equal(JobState.Queued, (await StoreSteps.CommandAsync(Store, Id("1"), JobRules.Requeue, T0.AddSeconds(5))).Job!.State);
+        var third = await Store.InsertAsync([Job(Id("3")) with { UniqueKey = "sync-7", CreatedAt = T0.AddSeconds(6) }]);
+        Assert.Equal((Id("1"), false), (third[0]!.Id, third[0]!.Created));
+        _ids.Remove(Id("3"));
+    }
+
+    [Fact]
     public async Task Permits_NeverExceedTheLimit_AcrossHolders_AndGoBack()
     {
         Assert.Equal(3, await Store.AcquirePermitsAsync("lim", Silo, 3, 5));

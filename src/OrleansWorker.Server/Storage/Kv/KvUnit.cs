@@ -110,8 +110,12 @@ internal sealed class KvUnit
 
     public KvUnit MemberAbsent(string key, string member) => Guard(KvGuardCode.MemberAbsent, key, member, "");
 
-    public KvUnit UniqueFree(string hashKey, string uniqueKey, string jobKeyPrefix, long nowMs) =>
-        Guard(KvGuardCode.UniqueFree, hashKey, uniqueKey, $"{jobKeyPrefix}\n{Num(nowMs)}");
+    /// <summary>
+    /// The unique key is free: no job holds it, or its holder finished longer than its <c>uniqueFor</c> ago, or the holder
+    /// is <paramref name="self"/> (a job that asks for its own key again: a requeue).
+    /// </summary>
+    public KvUnit UniqueFree(string hashKey, string uniqueKey, string jobKeyPrefix, long nowMs, string? self = null) =>
+        Guard(KvGuardCode.UniqueFree, hashKey, uniqueKey, self is null ? $"{jobKeyPrefix}\n{Num(nowMs)}" : $"{jobKeyPrefix}\n{Num(nowMs)}\n{self}");
 
     public KvUnit HashSet(string key, params string[] fieldValues)
     {

@@ -76,9 +76,10 @@ internal static class RedisLua
                 if s then fail, val = g, s end
               elseif c == 'uq' then
                 local holder = redis.call('HGET', k, x)
-                if holder then
-                  local n1 = string.find(y, '\n', 1, true)
-                  local now = tonumber(string.sub(y, n1 + 1))
+                local n1 = string.find(y, '\n', 1, true)
+                local n2 = string.find(y, '\n', n1 + 1, true)
+                if holder and not (n2 and string.sub(y, n2 + 1) == holder) then
+                  local now = tonumber(string.sub(y, n1 + 1, (n2 or 0) - 1))
                   local f = redis.call('HMGET', string.sub(y, 1, n1 - 1) .. holder, 'state', 'fin', 'uniqFor')
                   if f[1] then
                     local done = f[1] == 'Succeeded' or f[1] == 'DeadLettered' or f[1] == 'Cancelled'

@@ -407,6 +407,11 @@ internal sealed class SqliteKvBackend : IKvBackend
                 }
 
                 var parts = guard.B.Split('\n');
+                if (parts.Length > 2 && parts[2] == holder)
+                {
+                    return KvResult.Applied; // the job that asks holds the key itself
+                }
+
                 var state = _w.HGet(parts[0] + holder, "state");
                 if (state is null)
                 {
