@@ -107,6 +107,7 @@ public sealed record BatchBody(string Id, int Total, IReadOnlyDictionary<JobStat
 public sealed record BatchCreatedBody(BatchBody? Batch, IReadOnlyList<BatchItemBody> Jobs);
 
 /// <summary>A queue's rate limit in the HTTP API.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)] // a misspelt property is an error, not silently dropped
 public sealed record RateLimitBody(int Limit, double PeriodSeconds);
 
 /// <summary>The body of <c>PUT /queues/{name}</c>: the queue's settings as a whole (absent = no limit, not paused).</summary>

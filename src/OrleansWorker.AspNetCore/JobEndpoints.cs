@@ -215,10 +215,10 @@ public static class JobEndpoints
     private static IResult BadScheduleId(string id) => BadWordId("schedule", id);
 
     private static IResult BadWordId(string kind, string id) =>
-        Problems.BadRequest($"The {kind} id '{(id.Length > 64 ? id[..64] + "…" : id)}' must be 1–100 characters of [A-Za-z0-9._-].");
+        Problems.BadRequest($"The {kind} id '{(id.Length > 64 ? id[..64] + "…" : id)}' must be 1–100 characters of [A-Za-z0-9._-], not dots alone.");
 
     private static bool IsScheduleId(string id) =>
-        id.Length is >= 1 and <= 100 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+        id.Length is >= 1 and <= 100 && id.Trim('.').Length > 0 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 
     private static void MapBatches(RouteGroupBuilder batches)
     {
@@ -349,10 +349,10 @@ public static class JobEndpoints
     };
 
     private static Task<IResult> WithIdAsync(string id, Func<Task<IResult>> action) =>
-        IsValidId(id) ? Problems.GuardAsync(action) : Task.FromResult(Problems.BadRequest($"The id '{(id.Length > 64 ? id[..64] + "…" : id)}' must be 1–200 characters of [A-Za-z0-9._:-]."));
+        IsValidId(id) ? Problems.GuardAsync(action) : Task.FromResult(Problems.BadRequest($"The id '{(id.Length > 64 ? id[..64] + "…" : id)}' must be 1–200 characters of [A-Za-z0-9._:-], not dots alone."));
 
     private static bool IsValidId(string id) =>
-        id.Length is >= 1 and <= 200 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-');
+        id.Length is >= 1 and <= 200 && id.Trim('.').Length > 0 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-');
 
     private static JobRequest ToRequest(JobRequestBody b) => new(b.Type ?? "", b.Payload is { } p ? p.GetRawText() : null)
     {

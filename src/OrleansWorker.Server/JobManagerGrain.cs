@@ -55,7 +55,7 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
         var errors = new List<JobValidationError>();
         if (!IsBatchId(id))
         {
-            errors.Add(new JobValidationError(-1, "id", "invalid_batch_id", $"The batch id '{id}' must be 1–{ScheduleRules.MaxIdLength} characters of [A-Za-z0-9._-]."));
+            errors.Add(new JobValidationError(-1, "id", "invalid_batch_id", $"The batch id '{id}' must be 1–{ScheduleRules.MaxIdLength} characters of [A-Za-z0-9._-], not dots alone."));
         }
 
         if (batch.Jobs is not { Count: >= 1 and <= MaxBatchSize })
@@ -225,7 +225,7 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
     }
 
     private static bool IsBatchId(string id) =>
-        id.Length is >= 1 and <= ScheduleRules.MaxIdLength && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+        id.Length is >= 1 and <= ScheduleRules.MaxIdLength && id.Trim('.').Length > 0 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 
     private const int MaxBatchSize = 10_000;
 

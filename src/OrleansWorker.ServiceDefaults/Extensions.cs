@@ -78,6 +78,11 @@ public static class Extensions
             {
                 context.ProblemDetails.Detail = bad.Message;
             }
+            else if (context.ProblemDetails is { Status: StatusCodes.Status415UnsupportedMediaType, Detail: null })
+            {
+                // Refused by routing (the endpoint accepts only JSON) before any handler could say so.
+                context.ProblemDetails.Detail = $"The body's content type '{context.HttpContext.Request.ContentType}' is not supported here; send it as application/json.";
+            }
         });
         builder.Services.Configure<JsonOptions>(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         builder.Services.AddOpenApi();

@@ -14,10 +14,13 @@ internal static class JobValidator
     public const string DefaultQueue = "default";
     public const int MaxDependencies = 1000;
 
-    /// <summary>Whether <paramref name="value"/> is 1–200 characters of <c>[A-Za-z0-9._:-]</c>.</summary>
+    /// <summary>
+    /// Whether <paramref name="value"/> is 1–200 characters of <c>[A-Za-z0-9._:-]</c>, not dots alone (<c>.</c> and
+    /// <c>..</c> are path segments: no URL could name such a job or queue).
+    /// </summary>
     public static bool IsValidName(string? value)
     {
-        if (string.IsNullOrEmpty(value) || value.Length > MaxIdLength)
+        if (string.IsNullOrEmpty(value) || value.Length > MaxIdLength || value.Trim('.').Length == 0)
         {
             return false;
         }
@@ -97,7 +100,7 @@ internal static class JobValidator
 
             if (r.Id is not null && !IsValidName(r.Id))
             {
-                Fail("id", "invalid_id", $"The id '{Truncate(r.Id)}' must be 1–{MaxIdLength} characters of [A-Za-z0-9._:-].");
+                Fail("id", "invalid_id", $"The id '{Truncate(r.Id)}' must be 1–{MaxIdLength} characters of [A-Za-z0-9._:-], not dots alone.");
             }
             else if (r.Id is not null && !seen.Add(r.Id))
             {
@@ -106,7 +109,7 @@ internal static class JobValidator
 
             if (r.Queue is not null && !IsValidName(r.Queue))
             {
-                Fail("queue", "invalid_queue", $"The queue '{Truncate(r.Queue)}' must be 1–{MaxIdLength} characters of [A-Za-z0-9._:-].");
+                Fail("queue", "invalid_queue", $"The queue '{Truncate(r.Queue)}' must be 1–{MaxIdLength} characters of [A-Za-z0-9._:-], not dots alone.");
             }
 
             if (r.Priority is < MinPriority or > MaxPriority)
@@ -171,7 +174,7 @@ internal static class JobValidator
             {
                 if (!IsValidName(dependency))
                 {
-                    Fail("dependsOn", "invalid_dependency", $"The dependency id '{Truncate(dependency ?? "")}' must be 1–{MaxIdLength} characters of [A-Za-z0-9._:-].");
+                    Fail("dependsOn", "invalid_dependency", $"The dependency id '{Truncate(dependency ?? "")}' must be 1–{MaxIdLength} characters of [A-Za-z0-9._:-], not dots alone.");
                 }
                 else if (dependency == r.Id)
                 {
@@ -284,7 +287,7 @@ internal static class JobValidator
         var errors = new List<string>();
         if (!IsValidName(name))
         {
-            errors.Add($"The queue name '{Truncate(name)}' must be 1–{MaxIdLength} characters of [A-Za-z0-9._:-].");
+            errors.Add($"The queue name '{Truncate(name)}' must be 1–{MaxIdLength} characters of [A-Za-z0-9._:-], not dots alone.");
         }
 
         if (update.MaxConcurrency is { } max && max is < 1 or > 100_000)

@@ -69,9 +69,9 @@ internal static class ScheduleRules
     public static List<string> Validate(ScheduleDefinition schedule)
     {
         var errors = new List<string>();
-        if (string.IsNullOrEmpty(schedule.Id) || schedule.Id.Length > MaxIdLength || !schedule.Id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+        if (string.IsNullOrEmpty(schedule.Id) || schedule.Id.Length > MaxIdLength || schedule.Id.Trim('.').Length == 0 || !schedule.Id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
         {
-            errors.Add($"The schedule id '{schedule.Id}' must be 1–{MaxIdLength} characters of [A-Za-z0-9._-].");
+            errors.Add($"The schedule id '{schedule.Id}' must be 1–{MaxIdLength} characters of [A-Za-z0-9._-], not dots alone.");
         }
 
         try

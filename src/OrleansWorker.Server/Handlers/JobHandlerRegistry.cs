@@ -28,7 +28,7 @@ internal sealed record JobRegistration(string Name, Type HandlerType, JobInvoker
         var jobName = name ?? JobNames.ForHandler(handlerType);
         if (!JobValidator.IsValidName(jobName))
         {
-            throw new ArgumentException($"The job type '{jobName}' of {handlerType} must be 1–200 characters of [A-Za-z0-9._:-].", nameof(name));
+            throw new ArgumentException($"The job type '{jobName}' of {handlerType} must be 1–200 characters of [A-Za-z0-9._:-], not dots alone.", nameof(name));
         }
 
         var handler = interfaces[0];

@@ -258,6 +258,12 @@ public abstract class SchedulingEngineTests : IAsyncLifetime
         Assert.Contains("'nope'", all, StringComparison.Ordinal);
         Assert.Contains("delaySeconds", all, StringComparison.Ordinal);
         Assert.Empty(await _silo.Schedules.ListAsync());
+
+        // A path segment as an id: no URL could name the schedule.
+        var dots = await _silo.Schedules.PutAsync(new ScheduleDefinition { Id = "..", Cron = "* * * * *", Job = new JobRequest("noop") });
+        Assert.Equal(JobCommandStatus.Invalid, dots.Status);
+        Assert.Contains("not dots alone", string.Join("\n", dots.Errors), StringComparison.Ordinal);
+        Assert.Empty(await _silo.Schedules.ListAsync());
     }
 
     [Fact]

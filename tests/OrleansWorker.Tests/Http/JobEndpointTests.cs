@@ -75,6 +75,8 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
     [InlineData("""{"type":"noop","delaySeconds":5,"runAt":"2030-01-01T00:00:00Z"}""", HttpStatusCode.BadRequest, "not both")]
     [InlineData("""{"type":"noop","priority":"high"}""", HttpStatusCode.BadRequest, "not valid JSON")]
     [InlineData("""{"type":"noop","delay":3600}""", HttpStatusCode.BadRequest, "The JSON property 'delay' could not be mapped")]
+    [InlineData("""{"type":"noop","id":".."}""", HttpStatusCode.BadRequest, "not dots alone")]
+    [InlineData("""{"type":"noop","queue":"."}""", HttpStatusCode.BadRequest, "not dots alone")]
     [InlineData("""{"type":"noop","payload":"\ud800"}""", HttpStatusCode.BadRequest, "payload is not valid JSON")]
     [InlineData("""{"type":"noop","payload":{"\udc00":1}}""", HttpStatusCode.BadRequest, "payload is not valid JSON")]
     public async Task Post_BadInput_IsProblemJsonSayingWhat(string body, HttpStatusCode status, string detail) =>
@@ -94,6 +96,16 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
             HttpStatusCode.BadRequest, "not valid JSON");
         Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/schedules/sur-s")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/jobs")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("/jobs")]
+    [InlineData("/jobs/batch")]
+    [InlineData("/batches")]
+    public async Task ABodyOfAnotherContentType_Is415_SayingWhatToSend(string path)
+    {
+        using var response = await _http.PostAsync(path, new StringContent("""{"type":"noop"}""", Encoding.UTF8, "text/plain"));
+        await AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "send it as application/json");
     }
 
     [Fact]
@@ -279,6 +291,7 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
     [InlineData("limits-q", """{"rateLimit":{"limit":0,"periodSeconds":1}}""", "rateLimit.limit must be 1..1000000 (was 0)")]
     [InlineData("bad%20name", """{"paused":true}""", "The queue name 'bad name' must be")]
     [InlineData("limits-q", """{"maxConcurency":5}""", "The JSON property 'maxConcurency' could not be mapped")]
+    [InlineData("limits-q", """{"rateLimit":{"limit":5,"periodSeconds":1,"burst":9}}""", "The JSON property 'burst' could not be mapped")]
     public async Task QueueSettings_BadValues_Are400_WithTheReason(string queue, string body, string reason)
     {
         using var response = await _http.PutAsync($"/queues/{queue}", Json(body));
@@ -451,6 +464,7 @@ public sealed class JobEndpointTests(WorkerFactory factory) : IClassFixture<Work
         Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/jobs/http-batch::3")).StatusCode);
         await AssertProblemAsync(await _http.PostAsync("/batches", Json("""{"jobs":[{"type":"noop","uniqueKey":"k"}]}""")), HttpStatusCode.BadRequest, "no uniqueKey");
         await AssertProblemAsync(await _http.PostAsync("/batches", Json("""{"id":"bad batch","jobs":[{"type":"noop"}]}""")), HttpStatusCode.BadRequest, "The batch id 'bad batch'");
+        await AssertProblemAsync(await _http.PostAsync("/batches", Json("""{"id":"..","jobs":[{"type":"noop"}]}""")), HttpStatusCode.BadRequest, "The batch id '..'");
         await AssertProblemAsync(await _http.PostAsync("/batches", Json("""{"jobs":[{"type":"noop","id":"elsewhere"}]}""")), HttpStatusCode.BadRequest, "starts with the batch id");
         await AssertProblemAsync(await _http.PostAsync("/batches", Json("""{"jobs":[{"type":"noop"}],"completion":{"type":"nope"}}""")), HttpStatusCode.BadRequest, "'nope'");
         await AssertProblemAsync(await _http.GetAsync("/batches/no-such-batch"), HttpStatusCode.NotFound, "No batch has the id 'no-such-batch'");
