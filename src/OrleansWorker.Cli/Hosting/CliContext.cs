@@ -65,6 +65,12 @@ internal sealed class CliContext : IDisposable
         }
 
         var apiKey = NonEmpty(parse.GetValue(GlobalOptions.ApiKey)) ?? NonEmpty(Environment.GetEnvironmentVariable(GlobalOptions.ApiKeyVariable));
+        if (apiKey is not null && !apiKey.All(c => c is > ' ' and <= '~'))
+        {
+            // Sent as the X-Api-Key header, which carries visible ASCII only: caught here rather than as a crash in the sending.
+            throw new UsageException("--api-key (or $" + GlobalOptions.ApiKeyVariable + ") holds characters an HTTP header cannot carry: only visible ASCII is allowed.");
+        }
+
         return new CliContext(parse, baseUrl, apiKey, parse.GetValue(GlobalOptions.Json), terminal, time, cancellation);
     }
 

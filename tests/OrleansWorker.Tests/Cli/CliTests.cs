@@ -326,6 +326,31 @@ public sealed partial class CliTests(OwTool ow) : IClassFixture<OwTool>
         Assert.All([missingFile, badJson, badOption], r => Assert.Empty(r.StandardOutput));
     }
 
+    [Theory]
+    [InlineData("wait", "x", "--timeout", "abc")]
+    [InlineData("submit", "echo", "--delay", "1e400")]
+    [InlineData("submit", "echo", "--timeout", "Infinity")]
+    [InlineData("wait", "x", "--timeout", "1e400")]
+    [InlineData("get", "")]
+    [InlineData("get", "..")]
+    [InlineData("cancel", " ")]
+    [InlineData("schedules", "get", "")]
+    [InlineData("batches", "get", ".")]
+    [InlineData("queues", "set", "", "--paused")]
+    [InlineData("submit", "echo", "--depends-on", "")]
+    [InlineData("submit", "echo", "--depends-on", "a,,b")]
+    [InlineData("--api-key", "k\u0001ey", "get", "x")]
+    public async Task MistakenArguments_AreUsageErrors_NotCrashes(params string[] args)
+    {
+        // A closed port: had the tool sent anything, it would have exited 3 (unreachable), not 1.
+        var nowhere = $"http://127.0.0.1:{RedisServer.FreePort()}";
+        var result = await ow.RunAsync(args, url: nowhere);
+        AssertExit(1, result);
+        Assert.StartsWith("error: ", Assert.Single(result.ErrorLines, l => l.StartsWith("error: ", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", result.StandardError, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task UnknownId_ExitsTwoWithTheProblemDetail()
     {

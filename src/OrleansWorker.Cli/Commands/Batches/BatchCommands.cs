@@ -1,4 +1,5 @@
 using System.CommandLine;
+using OrleansWorker.Cli.Commands.Jobs;
 using OrleansWorker.Cli.Hosting;
 using OrleansWorker.Cli.Output;
 
@@ -14,7 +15,7 @@ internal static class BatchCommands
 
     private static Command Get()
     {
-        var id = new Argument<string>("id") { Description = "The batch's id" };
+        var id = new Argument<string>("id") { Description = "The batch's id" }.MustName("batch");
         var wait = new Option<bool>("--wait", "-w")
         {
             Description = "Follow the batch until every job finished (live progress bar on a terminal); exit code 4 if any failed, 5 on timeout",

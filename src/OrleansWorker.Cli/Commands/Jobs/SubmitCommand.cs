@@ -65,6 +65,13 @@ internal static class SubmitCommand
                 result.AddError("--wait-timeout needs --wait.");
             }
 
+            // An empty id (--depends-on "", or "a,,b": often an unset shell variable) is an error, not a dependency
+            // silently dropped: the job would run at once.
+            if (result.GetResult(dependsOn) is { } given && given.Tokens.Any(t => t.Value.Split(',').Any(string.IsNullOrWhiteSpace)))
+            {
+                result.AddError("--depends-on has an empty job id.");
+            }
+
             if (result.GetValue(continueOnFailure) && result.GetResult(dependsOn) is null)
             {
                 result.AddError("--continue-on-failure needs --depends-on.");

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using OrleansWorker.Cli.Api;
+using OrleansWorker.Cli.Commands.Jobs;
 using OrleansWorker.Cli.Hosting;
 using OrleansWorker.Cli.Output;
 using Spectre.Console;
@@ -15,7 +16,7 @@ internal static class QueueCommands
     };
 
     /// <summary>The <c>&lt;name&gt;</c> argument of the commands that act on one queue.</summary>
-    public static Argument<string> Name() => new("name") { Description = "The queue's name" };
+    public static Argument<string> Name() => new Argument<string>("name") { Description = "The queue's name" }.MustName("queue");
 
     private static Command List() => new Command("list", "List every queue: status, limits and jobs by state").Runs(async context =>
     {

@@ -16,7 +16,7 @@ internal static class ScheduleCommands
     };
 
     /// <summary>The <c>&lt;id&gt;</c> argument of the commands that act on one schedule.</summary>
-    public static Argument<string> Id() => new("id") { Description = "The schedule's id (1-100 characters of [A-Za-z0-9._-])" };
+    public static Argument<string> Id() => new Argument<string>("id") { Description = "The schedule's id (1-100 characters of [A-Za-z0-9._-])" }.MustName("schedule");
 
     private static Command List() => new Command("list", "List every schedule with its last fire (and that job's state) and its next fire").Runs(async context =>
     {
