@@ -34,7 +34,7 @@ public sealed class AttemptTimeoutTests : IAsyncLifetime
         {
             using var args = JsonDocument.Parse(context.Payload!);
             ((FakeTimeProvider)time).Advance(TimeSpan.FromMilliseconds(args.RootElement.GetProperty("busyMs").GetInt32()));
-            return args.RootElement.GetProperty("hang").GetBoolean() ? new TaskCompletionSource<string?>().Task : Task.FromResult<string?>("done");
+            return args.RootElement.GetProperty("hang").GetBoolean() ? new TaskCompletionSource<string?>().Task : Task.FromResult<string?>("\"done\"");
         }
     }
 

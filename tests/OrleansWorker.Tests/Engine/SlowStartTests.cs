@@ -24,7 +24,7 @@ public sealed class SlowStartTests : IAsyncLifetime
         {
             Runs.AddOrUpdate(context.JobId, 1, (_, n) => n + 1);
             Thread.Sleep(TimeSpan.FromSeconds(3)); // the work itself, synchronous: what is under test, not a wait for it
-            return Task.FromResult<string?>("done");
+            return Task.FromResult<string?>("\"done\"");
         }
     }
 

@@ -89,7 +89,7 @@ public sealed class TypedHandlerTests(ClusterFixture fixture) : IClassFixture<Cl
         var ex = await Assert.ThrowsAsync<JobValidationException>(() => fixture.Jobs.EnqueueAsync(new JobRequest("no.such.job")));
         var error = Assert.Single(ex.Errors);
         Assert.Equal("unknown_type", error.Code);
-        Assert.Contains("known types: counting, echo, fail, Greet, noop, sleep, strict.check, ThrottledCall", error.Message, StringComparison.Ordinal);
+        Assert.Contains("known types: counting, echo, fail, Greet, noop, not-json, sleep, strict.check, ThrottledCall", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
