@@ -37,6 +37,9 @@ public interface IJobHandler<in TPayload, TResult>
 /// </summary>
 public interface IJobHandler
 {
-    /// <summary>Runs one attempt; returns the result as JSON text, or null.</summary>
+    /// <summary>
+    /// Runs one attempt; returns the result as JSON text (see <see cref="JsonText.IsValid"/>), or null. Text that is not
+    /// JSON fails the attempt for good (<c>ResultNotJson</c>).
+    /// </summary>
     Task<string?> ExecuteAsync(JobContext context, CancellationToken cancellationToken);
 }
