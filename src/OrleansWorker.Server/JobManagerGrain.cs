@@ -224,8 +224,7 @@ internal sealed class JobManagerGrain(JobEngine engine, JobHandlerRegistry handl
         return errors;
     }
 
-    private static bool IsBatchId(string id) =>
-        id.Length is >= 1 and <= ScheduleRules.MaxIdLength && id.Trim('.').Length > 0 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+    private static bool IsBatchId(string id) => ScheduleRules.IsWordId(id);
 
     private const int MaxBatchSize = 10_000;
 

@@ -65,11 +65,18 @@ internal static class ScheduleRules
         return (int)(hash & int.MaxValue);
     }
 
+    /// <summary>
+    /// Whether <paramref name="id"/> is a schedule's or a batch's id: 1–<see cref="MaxIdLength"/> characters of
+    /// <c>[A-Za-z0-9._-]</c>, not dots alone (a path segment: no URL could name it).
+    /// </summary>
+    public static bool IsWordId(string? id) =>
+        !string.IsNullOrEmpty(id) && id.Length <= MaxIdLength && id.Trim('.').Length > 0 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+
     /// <summary>Checks a definition: id, cron, time zone, dates; every problem, with the values.</summary>
     public static List<string> Validate(ScheduleDefinition schedule)
     {
         var errors = new List<string>();
-        if (string.IsNullOrEmpty(schedule.Id) || schedule.Id.Length > MaxIdLength || schedule.Id.Trim('.').Length == 0 || !schedule.Id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+        if (!IsWordId(schedule.Id))
         {
             errors.Add($"The schedule id '{schedule.Id}' must be 1–{MaxIdLength} characters of [A-Za-z0-9._-], not dots alone.");
         }
